@@ -1,0 +1,1 @@
+"""Users, roles, API tokens, permissions and the change log."""

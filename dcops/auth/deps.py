@@ -1,0 +1,62 @@
+"""Who may call an endpoint: every API route declares an :class:`Allow`; anything else is denied.
+
+``create_app`` refuses to start if a route under ``/api`` lacks one (see
+:func:`assert_every_route_guarded`), so a forgotten declaration fails loudly rather
+than leaving an endpoint open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dcops.auth.actor import Actor
+from dcops.auth.choices import Role
+from dcops.auth.service import authenticate_token
+from dcops.database import SessionDep
+from dcops.exceptions import AuthenticationError, PermissionDeniedError
+
+_bearer = HTTPBearer(auto_error=False, description="API token from 'dcops user create' or 'dcops user token'")
+
+
+class Allow:
+    """A dependency that authenticates the caller and admits only ``roles``."""
+
+    def __init__(self, roles: Iterable[Role]) -> None:
+        self.roles = frozenset(roles)
+
+    def __call__(
+        self,
+        request: Request,
+        session: SessionDep,
+        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    ) -> Actor:
+        actor: Actor | None = getattr(request.state, "actor", None)
+        if actor is None:
+            if credentials is None or not credentials.credentials:
+                raise AuthenticationError("missing API token: send 'Authorization: Bearer <token>'")
+            actor = authenticate_token(session, credentials.credentials)
+            request.state.actor = actor
+        if actor.role not in self.roles:
+            allowed = ", ".join(sorted(r.value for r in self.roles))
+            raise PermissionDeniedError(f"role '{actor.role}' may not do this (allowed: {allowed})")
+        return actor
+
+
+def _guarded(dependant: object) -> bool:
+    call = getattr(dependant, "call", None)
+    if isinstance(call, Allow):
+        return True
+    return any(_guarded(d) for d in getattr(dependant, "dependencies", []))
+
+
+def assert_every_route_guarded(app: FastAPI, public: Iterable[str] = ()) -> None:
+    """Raise if an ``/api`` route declares no :class:`Allow` (default deny)."""
+    open_paths = set(public)
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path.startswith("/api") and route.path not in open_paths:
+            if not _guarded(route.dependant):
+                raise RuntimeError(f"route {route.methods} {route.path} declares no Allow(...) roles")

@@ -1,0 +1,127 @@
+"""Users, API tokens and change-log entries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, EmailStr
+from sqlalchemy import JSON, Column, String
+from sqlmodel import Field, SQLModel
+
+from dcops.auth.choices import ChangeAction, Role
+from dcops.database import UTCDateTime, utcnow
+
+
+class User(SQLModel, table=True):
+    """A person (or a script) that uses dcops, with one role."""
+
+    __tablename__ = "user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    full_name: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    role: Role = Field(sa_type=String(20))
+    agency_id: int | None = Field(default=None, foreign_key="agency.id", ondelete="RESTRICT", index=True)
+    password_hash: str | None = Field(default=None, max_length=255)
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    name: str = Field(default="default", max_length=100)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ChangeLogEntry(SQLModel, table=True):
+    """One create, update or delete: who, when, which object, before and after."""
+
+    __tablename__ = "changelog"
+
+    id: int | None = Field(default=None, primary_key=True)
+    time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    user_id: int | None = Field(default=None, index=True)
+    username: str = Field(max_length=64)
+    action: ChangeAction = Field(sa_type=String(10))
+    object_type: str = Field(max_length=50, index=True)
+    object_id: int = Field(index=True)
+    object_repr: str = Field(max_length=200)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+# --- API schemas ---------------------------------------------------------------------
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=2, max_length=64, regex=r"^[A-Za-z0-9_.@-]+$")
+    full_name: str = Field(default="", max_length=200)
+    email: EmailStr | None = None
+    role: Role
+    agency_id: int | None = None
+    password: str | None = Field(default=None, min_length=10, max_length=200)
+
+
+class UserUpdate(BaseModel):
+    full_name: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    role: Role | None = None
+    agency_id: int | None = None
+    password: str | None = Field(default=None, min_length=10, max_length=200)
+    is_active: bool | None = None
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    full_name: str
+    email: str | None
+    role: Role
+    agency_id: int | None
+    is_active: bool
+    created_at: datetime
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(default="default", max_length=100)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenPublic(BaseModel):
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str
+
+
+class ChangeLogPublic(BaseModel):
+    id: int
+    time: datetime
+    user_id: int | None
+    username: str
+    action: ChangeAction
+    object_type: str
+    object_id: int
+    object_repr: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None

@@ -1,0 +1,94 @@
+"""Users, tokens, the caller's identity and the change log: /api/v1/auth/..., /api/v1/changelog"""
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, status
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dcops.auth import models as m
+from dcops.auth import service
+from dcops.auth.actor import Actor
+from dcops.auth.choices import ADMIN, AUDIT, EVERYONE
+from dcops.auth.deps import Allow
+from dcops.crud import ListQuery, Resource
+from dcops.database import get_session
+from dcops.exceptions import NotFoundError
+from dcops.routing import crud_router
+from dcops.schemas import Page
+
+router = APIRouter()
+router.include_router(
+    crud_router(
+        service.users, path="/auth/users", public=m.UserPublic, create=m.UserCreate, update=m.UserUpdate,
+        read=ADMIN, write=ADMIN, tags=["auth"],
+        create_fn=lambda s, a, d: service.create_user(s, actor=a, data=d),
+        update_fn=lambda s, a, i, d: service.update_user(s, actor=a, id=i, data=d),
+    )
+)
+
+
+@router.get("/auth/me", response_model=m.UserPublic, tags=["auth"], summary="Who am I")
+def me(actor: Actor = Depends(Allow(EVERYONE)), session: Session = Depends(get_session)) -> Any:
+    """Return the calling user."""
+    user = session.get(m.User, actor.user_id)
+    return m.UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.get("/auth/users/{id}/tokens", response_model=list[m.TokenPublic], tags=["auth"], summary="List tokens")
+def list_tokens(id: int, actor: Actor = Depends(Allow(ADMIN)), session: Session = Depends(get_session)) -> Any:
+    """List a user's API tokens (never the tokens themselves)."""
+    rows = session.execute(select(m.ApiToken).where(m.ApiToken.user_id == id).order_by(m.ApiToken.id)).scalars()
+    return [m.TokenPublic.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post("/auth/users/{id}/tokens", response_model=m.TokenCreated, status_code=status.HTTP_201_CREATED,
+             tags=["auth"], summary="Create a token")
+def create_token(id: int, body: m.TokenCreate, actor: Actor = Depends(Allow(ADMIN)),
+                 session: Session = Depends(get_session)) -> Any:
+    """Create an API token; the response is the only time it is shown."""
+    token, record = service.issue_token(session, actor=actor, user_id=id, name=body.name,
+                                        expires_in_days=body.expires_in_days)
+    return m.TokenCreated(token=token, **m.TokenPublic.model_validate(record, from_attributes=True).model_dump())
+
+
+@router.post("/auth/tokens/{token_id}/revoke", response_model=m.TokenPublic, tags=["auth"], summary="Revoke a token")
+def revoke_token(token_id: int, actor: Actor = Depends(Allow(ADMIN)), session: Session = Depends(get_session)) -> Any:
+    """Revoke an API token at once."""
+    return m.TokenPublic.model_validate(service.revoke_token(session, actor=actor, token_id=token_id),
+                                        from_attributes=True)
+
+
+changelog = Resource(
+    m.ChangeLogEntry, label="change", plural="changes", repr_field="object_repr", search=("object_repr", "username"),
+    filters=("object_type", "object_id", "user_id", "action"), orderings=("id", "time"), default_ordering="-id",
+    unique=(),
+)
+
+
+@router.get("/changelog", response_model=Page[m.ChangeLogPublic], tags=["auth"], summary="List changes")
+def list_changes(
+    actor: Actor = Depends(Allow(AUDIT)),
+    session: Session = Depends(get_session),
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    object_type: str | None = None,
+    object_id: int | None = None,
+    user_id: int | None = None,
+    q: str | None = Query(None, max_length=200),
+) -> Any:
+    """List change-log entries, newest first."""
+    filters = {"object_type": object_type, "object_id": object_id, "user_id": user_id}
+    rows, count = changelog.get_all(session, actor=actor,
+                                    query=ListQuery(limit=limit, offset=offset, q=q, filters=filters))
+    return Page[m.ChangeLogPublic](data=[m.ChangeLogPublic.model_validate(r, from_attributes=True) for r in rows],
+                                   count=count, limit=limit, offset=offset)
+
+
+@router.get("/changelog/{id}", response_model=m.ChangeLogPublic, tags=["auth"], summary="Get a change")
+def get_change(id: int, actor: Actor = Depends(Allow(AUDIT)), session: Session = Depends(get_session)) -> Any:
+    """Return one change-log entry."""
+    row = session.get(m.ChangeLogEntry, id)
+    if row is None:
+        raise NotFoundError(f"change {id} not found")
+    return m.ChangeLogPublic.model_validate(row, from_attributes=True)

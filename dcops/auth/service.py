@@ -1,0 +1,136 @@
+"""Users and API tokens: create, authenticate, revoke."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dcops.auth.actor import Actor
+from dcops.auth.choices import ChangeAction, Role
+from dcops.auth.models import ApiToken, User
+from dcops.config import get_settings
+from dcops.crud import Resource, record_change
+from dcops.database import utcnow
+from dcops.exceptions import AuthenticationError, NotFoundError, ValidationError
+from dcops.security import hash_password, hash_token, new_token, verify_password
+
+
+def _check_user(session: Session, user: User, before: dict[str, Any] | None, options: dict[str, Any]) -> list[str]:
+    if user.role == Role.AGENCY_VIEWER and user.agency_id is None:
+        raise ValidationError("an agency-viewer must be bound to an agency (agency_id)", field="agency_id")
+    if user.role != Role.AGENCY_VIEWER and user.agency_id is not None:
+        raise ValidationError(f"only agency-viewers are bound to an agency, not {user.role}", field="agency_id")
+    return []
+
+
+users = Resource(
+    User,
+    label="user",
+    plural="users",
+    repr_field="username",
+    search=("username", "full_name", "email"),
+    filters=("role", "agency_id", "is_active"),
+    orderings=("id", "username", "role"),
+    unique=(("username",),),
+    secret_fields=("password_hash",),
+    check=_check_user,
+)
+
+
+def create_user(session: Session, *, actor: Actor, data: dict[str, Any]) -> User:
+    """Create a user, hashing the password if one is given."""
+    password = data.pop("password", None)
+    if password:
+        data["password_hash"] = hash_password(password)
+    obj, _ = users.create(session, actor=actor, data=data)
+    return obj
+
+
+def update_user(session: Session, *, actor: Actor, id: int, data: dict[str, Any]) -> User:
+    """Update a user; a new password replaces the old hash."""
+    password = data.pop("password", None)
+    if password:
+        data["password_hash"] = hash_password(password)
+    obj, _ = users.update(session, actor=actor, id=id, data=data)
+    return obj
+
+
+def issue_token(
+    session: Session, *, actor: Actor, user_id: int, name: str = "default", expires_in_days: int | None = None
+) -> tuple[str, ApiToken]:
+    """Create an API token for a user; return the token (shown once) and its record."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"user {user_id} not found")
+    token = new_token()
+    days = expires_in_days or get_settings().token_ttl_days
+    record = ApiToken(
+        user_id=user_id,
+        name=name,
+        token_hash=hash_token(token),
+        prefix=token[:12],
+        expires_at=utcnow() + timedelta(days=days),
+    )
+    session.add(record)
+    session.flush()
+    record_change(
+        session, actor=actor, action=ChangeAction.CREATE, object_type="api token", object_id=record.id,  # type: ignore[arg-type]
+        object_repr=f"{user.username}/{name}", before=None,
+        after={"user_id": user_id, "name": name, "prefix": record.prefix, "expires_at": record.expires_at.isoformat()},
+    )
+    session.commit()
+    return token, record
+
+
+def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
+    """Revoke a token at once."""
+    record = session.get(ApiToken, token_id)
+    if record is None:
+        raise NotFoundError(f"token {token_id} not found")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        record_change(
+            session, actor=actor, action=ChangeAction.UPDATE, object_type="api token", object_id=token_id,
+            object_repr=record.prefix, before={"revoked_at": None}, after={"revoked_at": record.revoked_at.isoformat()},
+        )
+        session.commit()
+    return record
+
+
+def actor_of(user: User) -> Actor:
+    """Return the actor a user acts as."""
+    return Actor(user_id=user.id, username=user.username, role=Role(user.role), agency_id=user.agency_id)
+
+
+def authenticate_token(session: Session, token: str) -> Actor:
+    """Return the actor behind a bearer token, or raise AuthenticationError saying why not."""
+    row = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if row is None:
+        raise AuthenticationError("invalid API token")
+    record, user = row
+    now = utcnow()
+    if record.revoked_at is not None:
+        raise AuthenticationError("API token has been revoked; ask an admin for a new one")
+    if record.expires_at is not None and record.expires_at <= now:
+        raise AuthenticationError("API token has expired; create a new one with 'dcops user token'")
+    if not user.is_active:
+        raise AuthenticationError(f"user '{user.username}' is disabled")
+    if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=5):
+        record.last_used_at = now  # coarse, so reads do not turn into writes on every request
+        session.commit()
+    return actor_of(user)
+
+
+def authenticate_password(session: Session, username: str, password: str) -> User:
+    """Return the user for a username and password, or raise AuthenticationError."""
+    user = session.execute(select(User).where(User.username == username)).scalars().first()
+    if user is None or not user.password_hash or not verify_password(user.password_hash, password):
+        raise AuthenticationError("wrong username or password")
+    if not user.is_active:
+        raise AuthenticationError(f"user '{username}' is disabled")
+    return user

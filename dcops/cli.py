@@ -1,0 +1,209 @@
+"""The ``dcops`` command: the root Typer app; features add their sub-commands here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError as PydanticValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from dcops.config import get_settings
+from dcops.exceptions import DcopsError
+
+app = typer.Typer(name="dcops", help="Control plane of the central data center.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+
+console = Console()
+err_console = Console(stderr=True)
+
+HostOpt = Annotated[str | None, typer.Option("--host", help="listen address (default 127.0.0.1)")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="listen port (default 8000)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+
+
+def print_rows(rows: list[dict[str, Any]], columns: list[str], *, title: str, as_json: bool) -> None:
+    """Print rows as a Rich table, or as JSON with ``--json``."""
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    console.print(table)
+
+
+def prepare_database() -> None:
+    """Apply migrations and make sure the secret key exists."""
+    from dcops.database import upgrade
+    from dcops.security import ensure_secret_key
+
+    settings = get_settings()
+    assert settings.secret_key_file is not None
+    ensure_secret_key(settings.secret_key_file)
+    upgrade()
+
+
+def run_server(host: str | None, port: int | None) -> None:
+    """Serve the API (and, as they arrive, the console and background services)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("dcops.main:create_app", factory=True, host=host or settings.host, port=port or settings.port,
+                log_level=settings.log_level)
+
+
+@app.command()
+def serve(host: HostOpt = None, port: PortOpt = None) -> None:
+    """Apply migrations and serve dcops."""
+    prepare_database()
+    run_server(host, port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply schema migrations up to REVISION (default: the newest)."""
+    from dcops.database import upgrade
+
+    upgrade(revision=revision)
+    console.print(f"database at [bold]{_safe_url()}[/] is at revision {revision}")
+
+
+def _safe_url() -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(get_settings().database_url).render_as_string(hide_password=True)
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    role: Annotated[str, typer.Option("--role", help="admin, operator, oncall, planner, auditor, agency-viewer")],
+    agency: Annotated[str | None, typer.Option("--agency", help="agency code, for agency-viewer")] = None,
+    full_name: Annotated[str, typer.Option("--full-name")] = "",
+    password: Annotated[bool, typer.Option("--password", help="also set a password (prompted) for the web")] = False,
+    expires_in_days: Annotated[int | None, typer.Option("--expires-in-days")] = None,
+) -> None:
+    """Create a user and print an API token once."""
+    from dcops.auth.actor import SYSTEM
+    from dcops.auth.models import UserCreate
+    from dcops.auth.service import create_user, issue_token
+    from dcops.database import session_scope
+    from dcops.tenancy.service import agencies
+
+    secret = typer.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
+    with session_scope() as session:
+        agency_id = None
+        if agency:
+            found = agencies.get_by(session, actor=SYSTEM, code=agency.upper())
+            if found is None:
+                raise DcopsError(f"no agency with code '{agency}'")
+            agency_id = found.id
+        data = UserCreate(username=username, role=role, agency_id=agency_id, full_name=full_name,
+                          password=secret).model_dump()
+        user = create_user(session, actor=SYSTEM, data=data)
+        token, _ = issue_token(session, actor=SYSTEM, user_id=user.id, name="cli",  # type: ignore[arg-type]
+                               expires_in_days=expires_in_days)
+    console.print(f"user [bold]{username}[/] ({role}) created. API token (shown once):")
+    typer.echo(token)
+
+
+@user_app.command("token")
+def user_token(
+    username: str,
+    name: Annotated[str, typer.Option("--name")] = "cli",
+    expires_in_days: Annotated[int | None, typer.Option("--expires-in-days")] = None,
+) -> None:
+    """Create another API token for USERNAME and print it once."""
+    from dcops.auth.actor import SYSTEM
+    from dcops.auth.service import issue_token, users
+    from dcops.database import session_scope
+
+    with session_scope() as session:
+        user = users.get_by(session, actor=SYSTEM, username=username)
+        if user is None:
+            raise DcopsError(f"no user named '{username}'")
+        token, _ = issue_token(session, actor=SYSTEM, user_id=user.id, name=name,  # type: ignore[arg-type]
+                               expires_in_days=expires_in_days)
+    typer.echo(token)
+
+
+@user_app.command("list")
+def user_list(as_json: JsonOpt = False) -> None:
+    """List users."""
+    from dcops.auth.actor import SYSTEM
+    from dcops.auth.service import users
+    from dcops.crud import ListQuery
+    from dcops.database import session_scope
+
+    with session_scope() as session:
+        rows, _ = users.get_all(session, actor=SYSTEM, query=ListQuery(limit=1000, ordering="username"))
+        data = [{"id": u.id, "username": u.username, "role": u.role, "agency_id": u.agency_id,
+                 "active": u.is_active} for u in rows]
+    print_rows(data, ["id", "username", "role", "agency_id", "active"], title="Users", as_json=as_json)
+
+
+@user_app.command("revoke")
+def user_revoke(token_id: int) -> None:
+    """Revoke API token TOKEN_ID."""
+    from dcops.auth.actor import SYSTEM
+    from dcops.auth.service import revoke_token
+    from dcops.database import session_scope
+
+    with session_scope() as session:
+        revoke_token(session, actor=SYSTEM, token_id=token_id)
+    console.print(f"token {token_id} revoked")
+
+
+def _register_features() -> None:
+    """Add the sub-commands of each feature."""
+    from dcops import features
+
+    for sub_app, name in features.cli_apps():
+        if name is None:
+            app.registered_commands.extend(sub_app.registered_commands)
+            app.registered_groups.extend(sub_app.registered_groups)
+        else:
+            app.add_typer(sub_app, name=name)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning errors into one line and a non-zero exit."""
+    _register_features()
+    try:
+        app(standalone_mode=False)
+    except DcopsError as exc:
+        err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
+        sys.exit(exc.exit_code)
+    except PydanticValidationError as exc:
+        msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        err_console.print(f"[red]error:[/] {msgs}", highlight=False)
+        sys.exit(2)
+    except OperationalError as exc:
+        err_console.print(f"[red]error:[/] database unreachable or busy ({_safe_url()}): {exc.orig}", highlight=False)
+        sys.exit(8)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        err_console.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)

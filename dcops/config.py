@@ -1,0 +1,68 @@
+"""Settings, read from DCOPS_* environment variables and an optional YAML file.
+
+Precedence (highest first): constructor arguments, environment variables, the
+file named by ``DCOPS_CONFIG``, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of one dcops process."""
+
+    model_config = SettingsConfigDict(env_prefix="DCOPS_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("dcops")))
+    database_url: str = ""
+    secret_key_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "info"
+    token_ttl_days: int = Field(default=90, ge=1, le=3650)
+    timezone: str = "Asia/Jakarta"
+
+    @model_validator(mode="after")
+    def _fill_paths(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'dcops.db'}"
+        if self.secret_key_file is None:
+            self.secret_key_file = self.data_dir / "secret.key"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("DCOPS_CONFIG")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (cached; call ``get_settings.cache_clear()`` to reload)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Data-center infrastructure: sites, rooms, racks, device types, devices, clusters, credentials."""

@@ -1,0 +1,387 @@
+"""DCIM rules: where a device may go in a rack, power budgets, credentials.
+
+Placement in a rack is checked here with a readable message, and guarded in the
+database by ``rack_unit`` (one row per occupied unit and face, primary key
+``(rack_id, unit, face)``): two concurrent writers can both pass the check, but only
+one can insert the rows. On PostgreSQL the rack row is locked first, so power budget
+checks of concurrent placements into one rack see each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from dcops.auth.actor import Actor
+from dcops.crud import Resource, integrity_message
+from dcops.database import is_postgresql
+from dcops.dcim.choices import CredentialKind, DeviceRole, RackFace
+from dcops.dcim.models import (
+    CREDENTIAL_SECRETS,
+    Cluster,
+    Credential,
+    Device,
+    DeviceType,
+    Manufacturer,
+    Rack,
+    RackUnit,
+    Room,
+    Site,
+)
+from dcops.exceptions import CapacityError, ConflictError, ValidationError
+from dcops.security import decrypt_secrets, encrypt_secrets
+
+# --- pure rack geometry ----------------------------------------------------------------
+
+
+def units_for(position: int, height: int, face: RackFace, full_depth: bool) -> list[tuple[int, RackFace]]:
+    """Return the (unit, face) slots a device of ``height`` U at ``position`` occupies."""
+    faces = [RackFace.FRONT, RackFace.REAR] if full_depth else [face]
+    return [(u, f) for u in range(position, position + height) for f in faces]
+
+
+def free_positions(rack_height: int, taken: set[tuple[int, RackFace]], height: int,
+                   face: RackFace, full_depth: bool) -> list[int]:
+    """Return every position where a device of ``height`` U would fit."""
+    return [
+        p
+        for p in range(1, rack_height - height + 2)
+        if not any(slot in taken for slot in units_for(p, height, face, full_depth))
+    ]
+
+
+def _ranges(positions: list[int]) -> str:
+    if not positions:
+        return "none"
+    parts: list[str] = []
+    start = prev = positions[0]
+    for p in positions[1:] + [None]:  # type: ignore[list-item]
+        if p is not None and p == prev + 1:
+            prev = p
+            continue
+        parts.append(f"U{start}" if start == prev else f"U{start}-U{prev}")
+        if p is not None:
+            start = prev = p
+    return ", ".join(parts[:6]) + (", …" if len(parts) > 6 else "")
+
+
+@dataclass(frozen=True)
+class RackSlot:
+    """One unit of a rack elevation, with the device in it (if any)."""
+
+    unit: int
+    face: RackFace
+    device_id: int | None
+    device_name: str | None
+
+
+def rack_occupancy(session: Session, rack_id: int, exclude_device: int | None = None) -> dict[tuple[int, RackFace], str]:
+    """Return occupied (unit, face) slots of a rack with the occupying device's name."""
+    stmt = (
+        select(RackUnit.unit, RackUnit.face, Device.name)
+        .join(Device, Device.id == RackUnit.device_id)
+        .where(RackUnit.rack_id == rack_id)
+    )
+    if exclude_device is not None:
+        stmt = stmt.where(RackUnit.device_id != exclude_device)
+    return {(u, RackFace(f)): name for u, f, name in session.execute(stmt).all()}
+
+
+def rack_power_draw(session: Session, rack_id: int, exclude_device: int | None = None) -> int:
+    """Return the sum of the maximum power (W) of the devices in a rack."""
+    stmt = (
+        select(func.coalesce(func.sum(DeviceType.max_power_w), 0))
+        .select_from(Device)
+        .join(DeviceType, DeviceType.id == Device.device_type_id)
+        .where(Device.rack_id == rack_id)
+    )
+    if exclude_device is not None:
+        stmt = stmt.where(Device.id != exclude_device)
+    return int(session.execute(stmt).scalar_one())
+
+
+def check_rack_placement(
+    *,
+    device_name: str,
+    rack: Rack,
+    dtype: DeviceType,
+    position: int | None,
+    face: RackFace | None,
+    taken: dict[tuple[int, RackFace], str],
+) -> list[tuple[int, RackFace]]:
+    """Check a device against a rack's geometry and occupancy; return the slots it takes."""
+    if dtype.u_height == 0:
+        if position is not None:
+            raise ValidationError(
+                f"{dtype.model} is 0U (mounted on the side); leave position empty", field="position"
+            )
+        return []
+    if position is None or face is None:
+        raise ValidationError(
+            f"a {dtype.u_height}U device in rack '{rack.name}' needs a position (U) and a face", field="position"
+        )
+    top = position + dtype.u_height - 1
+    if top > rack.u_height:
+        fits = free_positions(rack.u_height, set(taken), dtype.u_height, face, dtype.is_full_depth)
+        raise CapacityError(
+            f"device '{device_name}' is {dtype.u_height}U: at U{position} it would reach U{top}, "
+            f"but rack '{rack.name}' has {rack.u_height}U; free positions for it: {_ranges(fits)}",
+            field="position",
+        )
+    slots = units_for(position, dtype.u_height, face, dtype.is_full_depth)
+    clashes = [(u, f, taken[(u, f)]) for (u, f) in slots if (u, f) in taken]
+    if clashes:
+        u, f, other = clashes[0]
+        fits = free_positions(rack.u_height, set(taken), dtype.u_height, face, dtype.is_full_depth)
+        raise ConflictError(
+            f"rack '{rack.name}' U{u} ({f.value}) is already taken by device '{other}'; "
+            f"free positions for a {dtype.u_height}U device: {_ranges(fits)}",
+            field="position",
+        )
+    return slots
+
+
+# --- device checks ----------------------------------------------------------------------
+
+
+def _check_device(session: Session, device: Device, before: dict[str, Any] | None, options: dict[str, Any]) -> list[str]:
+    warnings: list[str] = []
+    dtype = session.get(DeviceType, device.device_type_id)
+    assert dtype is not None  # references were checked
+    if device.cluster_id is not None:
+        if device.role != DeviceRole.HYPERVISOR:
+            raise ValidationError("only hypervisors belong to a cluster; clear cluster_id", field="cluster_id")
+        cluster = session.get(Cluster, device.cluster_id)
+        if cluster and cluster.site_id is not None and cluster.site_id != device.site_id:
+            raise ValidationError(
+                f"cluster '{cluster.name}' is at another site than the device", field="cluster_id"
+            )
+    if device.snmp_credential_id is not None:
+        cred = session.get(Credential, device.snmp_credential_id)
+        if cred and cred.kind == CredentialKind.SSH_KEY:
+            raise ValidationError(
+                f"credential '{cred.name}' is an SSH key, not an SNMP credential", field="snmp_credential_id"
+            )
+    if device.rack_id is None:
+        if device.position is not None or device.face is not None:
+            raise ValidationError("position and face need a rack; set rack_id or clear them", field="rack_id")
+        return warnings
+    # Lock the rack so concurrent placements into it are checked one after the other.
+    rack = session.get(Rack, device.rack_id, with_for_update=True if is_postgresql(session) else None)
+    assert rack is not None
+    if rack.site_id != device.site_id:
+        raise ValidationError(f"rack '{rack.name}' is not at the device's site", field="rack_id")
+    face = RackFace(device.face) if device.face else None
+    taken = rack_occupancy(session, rack.id, exclude_device=device.id)  # type: ignore[arg-type]
+    check_rack_placement(
+        device_name=device.name, rack=rack, dtype=dtype, position=device.position, face=face, taken=taken
+    )
+    draw = rack_power_draw(session, rack.id, exclude_device=device.id) + dtype.max_power_w  # type: ignore[arg-type]
+    if draw > rack.power_budget_w:
+        message = (
+            f"rack '{rack.name}' power budget is {rack.power_budget_w} W; with '{device.name}' "
+            f"({dtype.max_power_w} W) the devices' maximum draw would be {draw} W "
+            f"({draw - rack.power_budget_w} W over)"
+        )
+        if not options.get("allow_power_overcommit"):
+            raise CapacityError(message + "; choose another rack or set allow_power_overcommit", field="rack_id")
+        warnings.append(message)
+    return warnings
+
+
+def _sync_rack_units(session: Session, device: Device, before: dict[str, Any] | None) -> None:
+    keys = ("rack_id", "position", "face", "device_type_id")
+    if before is not None and all(before.get(k) == _plain(getattr(device, k)) for k in keys):
+        return
+    session.execute(delete(RackUnit).where(RackUnit.device_id == device.id))
+    if device.rack_id is not None and device.position is not None and device.face is not None:
+        dtype = session.get(DeviceType, device.device_type_id)
+        assert dtype is not None
+        slots = units_for(device.position, dtype.u_height, RackFace(device.face), dtype.is_full_depth)
+        session.add_all(
+            RackUnit(rack_id=device.rack_id, unit=u, face=f, device_id=device.id)  # type: ignore[arg-type]
+            for u, f in slots
+        )
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ConflictError(
+            f"rack unit for device '{device.name}' was taken by a concurrent change; reload and retry "
+            f"({integrity_message(exc)})",
+            field="position",
+        ) from None
+
+
+def _plain(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def _check_rack(session: Session, rack: Rack, before: dict[str, Any] | None, options: dict[str, Any]) -> list[str]:
+    if rack.room_id is not None:
+        room = session.get(Room, rack.room_id)
+        if room is not None and room.site_id != rack.site_id:
+            raise ValidationError(f"room '{room.name}' is at another site than the rack", field="room_id")
+    if before is not None and rack.id is not None:
+        highest = session.execute(
+            select(func.max(RackUnit.unit)).where(RackUnit.rack_id == rack.id)
+        ).scalar_one()
+        if highest is not None and highest > rack.u_height:
+            raise CapacityError(
+                f"rack '{rack.name}' has a device up to U{highest}; it cannot shrink to {rack.u_height}U",
+                field="u_height",
+            )
+        if before.get("site_id") != rack.site_id and session.execute(
+            select(Device.id).where(Device.rack_id == rack.id).limit(1)
+        ).first():
+            raise ConflictError(f"rack '{rack.name}' holds devices; move them before moving the rack", field="site_id")
+        draw = rack_power_draw(session, rack.id)
+        if draw > rack.power_budget_w:
+            return [f"rack '{rack.name}' devices may draw {draw} W, above the new budget of {rack.power_budget_w} W"]
+    return []
+
+
+def _check_device_type(session: Session, dtype: DeviceType, before: dict[str, Any] | None,
+                       options: dict[str, Any]) -> list[str]:
+    if dtype.cpu_threads and dtype.cpu_cores and dtype.cpu_threads < dtype.cpu_cores:
+        raise ValidationError("cpu_threads cannot be fewer than cpu_cores", field="cpu_threads")
+    if before is not None and (before.get("u_height"), before.get("is_full_depth")) != (
+        dtype.u_height,
+        dtype.is_full_depth,
+    ):
+        if session.execute(select(Device.id).where(Device.device_type_id == dtype.id).limit(1)).first():
+            raise ConflictError(
+                f"device type '{dtype.model}' is installed in racks; its height and depth cannot change",
+                field="u_height",
+            )
+    return []
+
+
+sites = Resource(Site, label="site", plural="sites", search=("name", "description"), orderings=("id", "name"))
+rooms = Resource(
+    Room, label="room", plural="rooms", filters=("site_id",), unique=(("site_id", "name"),),
+)
+racks = Resource(
+    Rack,
+    label="rack",
+    plural="racks",
+    filters=("site_id", "room_id"),
+    orderings=("id", "name", "site_id", "u_height", "power_budget_w"),
+    unique=(("site_id", "name"),),
+    check=_check_rack,
+)
+manufacturers = Resource(Manufacturer, label="manufacturer", plural="manufacturers")
+device_types = Resource(
+    DeviceType,
+    label="device type",
+    plural="device types",
+    repr_field="model",
+    search=("model", "slug", "part_number"),
+    filters=("manufacturer_id", "u_height"),
+    orderings=("id", "model", "slug", "price_idr", "max_power_w"),
+    unique=(("slug",), ("manufacturer_id", "model")),
+    check=_check_device_type,
+)
+clusters = Resource(Cluster, label="cluster", plural="clusters", filters=("site_id",))
+devices = Resource(
+    Device,
+    label="device",
+    plural="devices",
+    search=("name", "serial", "asset_tag", "mgmt_address"),
+    filters=("site_id", "rack_id", "role", "status", "cluster_id", "device_type_id", "name", "serial"),
+    orderings=("id", "name", "role", "status", "site_id", "rack_id", "position", "created_at"),
+    unique=(("name",), ("asset_tag",)),
+    exclude_fields=("allow_power_overcommit",),
+    check=_check_device,
+    after_write=_sync_rack_units,
+)
+
+
+# --- credentials -------------------------------------------------------------------------
+
+
+def _require_secrets(kind: CredentialKind, username: str, auth: str, priv: str, stored: set[str]) -> None:
+    if kind in (CredentialKind.SNMP_V1, CredentialKind.SNMP_V2C) and "community" not in stored:
+        raise ValidationError(f"a {kind.value} credential needs a community", field="community")
+    if kind == CredentialKind.SNMP_V3:
+        if not username:
+            raise ValidationError("an SNMPv3 credential needs a username", field="username")
+        if auth != "none" and "auth_key" not in stored:
+            raise ValidationError(f"auth_protocol {auth} needs an auth_key", field="auth_key")
+        if priv != "none" and auth == "none":
+            raise ValidationError("privacy (priv_protocol) needs authentication too", field="priv_protocol")
+        if priv != "none" and "priv_key" not in stored:
+            raise ValidationError(f"priv_protocol {priv} needs a priv_key", field="priv_key")
+    if kind == CredentialKind.SSH_KEY:
+        if "private_key" not in stored:
+            raise ValidationError("an SSH credential needs a private_key", field="private_key")
+        if not username:
+            raise ValidationError("an SSH credential needs a username (the login)", field="username")
+
+
+def _validate_private_key(text: str, passphrase: str | None) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_ssh_private_key
+
+    raw = text.strip().encode() + b"\n"
+    pw = passphrase.encode() if passphrase else None
+    for loader in (load_ssh_private_key, load_pem_private_key):
+        try:
+            loader(raw, password=pw)
+            return
+        except Exception:  # noqa: S112 - try the next format
+            continue
+    raise ValidationError(
+        "private_key is not an OpenSSH or PEM private key (or the passphrase is wrong)", field="private_key"
+    )
+
+
+credentials = Resource(
+    Credential,
+    label="credential",
+    plural="credentials",
+    search=("name", "username", "description"),
+    filters=("kind",),
+    orderings=("id", "name", "kind"),
+    secret_fields=("secret_blob",),
+)
+
+
+def save_credential(
+    session: Session, *, actor: Actor, data: dict[str, Any], id: int | None = None
+) -> Credential:
+    """Create (``id`` None) or update a credential, encrypting its secret fields."""
+    secrets = {k: data.pop(k) for k in CREDENTIAL_SECRETS if k in data}
+    secrets = {k: v for k, v in secrets.items() if v is not None}
+    if id is not None:
+        existing = credentials.get(session, actor=actor, id=id)
+        merged = decrypt_secrets(existing.secret_blob)
+        merged.update(secrets)
+        kind = CredentialKind(data.get("kind", existing.kind))
+        username = data.get("username", existing.username)
+        auth = data.get("auth_protocol", existing.auth_protocol)
+        priv = data.get("priv_protocol", existing.priv_protocol)
+    else:
+        merged = secrets
+        kind = CredentialKind(data["kind"])
+        username, auth, priv = data.get("username", ""), data.get("auth_protocol", "none"), data.get("priv_protocol", "none")
+    _require_secrets(kind, username, _plain(auth), _plain(priv), set(merged))
+    if "private_key" in secrets:
+        _validate_private_key(secrets["private_key"], merged.get("passphrase"))
+    if id is None or secrets:
+        data["secret_blob"] = encrypt_secrets(merged)
+        data["secret_fields"] = ",".join(sorted(merged))
+    if id is None:
+        obj, _ = credentials.create(session, actor=actor, data=data)
+    else:
+        obj, _ = credentials.update(session, actor=actor, id=id, data=data)
+    return obj
+
+
+def rack_device_ids(session: Session, rack_id: int) -> dict[str, int]:
+    """Return the ids of the devices in a rack by name."""
+    rows = session.execute(select(Device.name, Device.id).where(Device.rack_id == rack_id)).all()
+    return {name: id_ for name, id_ in rows}

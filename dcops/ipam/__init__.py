@@ -1,0 +1,1 @@
+"""IP space: prefixes and IP address allocations."""

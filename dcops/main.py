@@ -1,0 +1,104 @@
+"""The FastAPI application: routers, error mapping and health endpoints."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+import dcops.models  # noqa: F401  (complete metadata before routers import services)
+from dcops import __version__
+from dcops.auth.deps import assert_every_route_guarded
+from dcops.auth.router import router as auth_router
+from dcops.crud import integrity_message
+from dcops.database import ping
+from dcops.dcim.router import router as dcim_router
+from dcops.exceptions import AuthenticationError, DcopsError
+from dcops.ipam.router import router as ipam_router
+from dcops.tenancy.router import router as tenancy_router
+from dcops.virtualization.router import router as virtualization_router
+
+log = logging.getLogger("dcops")
+
+API_PREFIX = "/api/v1"
+
+
+def _readable(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for err in errors:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+    return "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain and database errors to JSON ``{"detail": ...}`` answers, never a traceback."""
+
+    @app.exception_handler(DcopsError)
+    async def _domain(request: Request, exc: DcopsError) -> JSONResponse:
+        body: dict[str, Any] = {"detail": exc.message}
+        if exc.field:
+            body["field"] = exc.field
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+        return JSONResponse(status_code=exc.status_code, content=body, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
+        for err in errors:
+            err.pop("input", None)  # never echo submitted values (they may be secrets)
+            err.pop("ctx", None)
+        return JSONResponse(status_code=422, content={"detail": _readable(errors), "errors": errors})
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": f"conflicts with existing data: {integrity_message(exc)}"})
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return JSONResponse(status_code=503, content={"detail": "the database is busy or unreachable; retry shortly"})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(status_code=500, content={"detail": "internal error; the server log has the details"})
+
+
+def create_app() -> FastAPI:
+    """Build the dcops application."""
+    app = FastAPI(
+        title="dcops",
+        version=__version__,
+        summary="Control plane of the central data center: inventory, capacity, provisioning, monitoring.",
+        openapi_tags=[
+            {"name": "dcim", "description": "Sites, rooms, racks, device types, devices, clusters, credentials"},
+            {"name": "tenancy", "description": "Agencies (OPD/SKPD) and their quotas"},
+            {"name": "ipam", "description": "Prefixes and IP addresses"},
+            {"name": "virtualization", "description": "Tenant VMs"},
+            {"name": "auth", "description": "Users, API tokens and the change log"},
+        ],
+    )
+    install_error_handlers(app)
+    for router in (dcim_router, tenancy_router, ipam_router, virtualization_router, auth_router):
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        """Answer while the process is alive."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness (database reachable)")
+    def readyz() -> JSONResponse:
+        """Answer 200 when the database answers, 503 otherwise."""
+        if ping():
+            return JSONResponse({"status": "ready", "database": "ok"})
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+
+    assert_every_route_guarded(app)
+    return app

@@ -1,0 +1,134 @@
+"""Build the five REST routes of a :class:`~dcops.crud.Resource`: list, get, create, PATCH, delete.
+
+Each generated handler is a thin adapter: it authenticates through :class:`Allow`,
+calls the resource's service function and turns the result into the public schema.
+"""
+
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from dcops.auth.actor import Actor
+from dcops.auth.choices import Role
+from dcops.auth.deps import Allow
+from dcops.crud import MAX_LIMIT, ListQuery, Resource
+from dcops.database import get_session
+from dcops.schemas import Page
+
+CreateFn = Callable[[Session, Actor, dict[str, Any]], Any]
+UpdateFn = Callable[[Session, Actor, int, dict[str, Any]], Any]
+
+
+def to_public(public: type[BaseModel], obj: Any, warnings: list[str] | None = None) -> BaseModel:
+    """Convert a table row to its public schema (with write warnings when the schema has them)."""
+    out = public.model_validate(obj, from_attributes=True)
+    if warnings and "warnings" in public.model_fields:
+        out.warnings = warnings  # type: ignore[attr-defined]
+    return out
+
+
+def _filter_annotation(public: type[BaseModel], name: str) -> Any:
+    field = public.model_fields.get(name)
+    annotation = field.annotation if field else str
+    return annotation | None
+
+
+def crud_router(
+    resource: Resource[Any],
+    *,
+    path: str,
+    public: type[BaseModel],
+    create: type[BaseModel],
+    update: type[BaseModel],
+    read: Iterable[Role],
+    write: Iterable[Role],
+    tags: list[str],
+    create_fn: CreateFn | None = None,
+    update_fn: UpdateFn | None = None,
+) -> APIRouter:
+    """Return a router with list/get/create/update/delete for ``resource`` under ``path``."""
+    router = APIRouter(tags=tags)
+    reader, writer = Allow(read), Allow(write)
+    label, plural = resource.label, resource.plural
+
+    def list_items(
+        actor: Actor = Depends(reader),
+        session: Session = Depends(get_session),
+        limit: int = Query(50, ge=1, le=MAX_LIMIT),
+        offset: int = Query(0, ge=0),
+        ordering: str | None = Query(
+            None, description=f"field to order by, '-' for descending: {', '.join(resource.orderings)}"
+        ),
+        q: str | None = Query(None, max_length=200, description=f"search in {', '.join(resource.search)}"),
+        **filters: Any,
+    ) -> Page[Any]:
+        rows, count = resource.get_all(
+            session, actor=actor, query=ListQuery(limit=limit, offset=offset, ordering=ordering, q=q, filters=filters)
+        )
+        return Page[public](  # type: ignore[valid-type]
+            data=[public.model_validate(r, from_attributes=True) for r in rows], count=count, limit=limit, offset=offset
+        )
+
+    base = inspect.signature(list_items)
+    params = [p for p in base.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+    params += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=Query(None),
+                          annotation=_filter_annotation(public, name))
+        for name in resource.filters
+    ]
+    list_items.__signature__ = base.replace(parameters=params)  # type: ignore[attr-defined]
+    router.add_api_route(
+        path, list_items, methods=["GET"], response_model=Page[public],  # type: ignore[valid-type]
+        summary=f"List {plural}", name=f"list_{resource.table.name}",
+    )
+
+    def get_item(id: int, actor: Actor = Depends(reader), session: Session = Depends(get_session)) -> Any:
+        return to_public(public, resource.get(session, actor=actor, id=id))
+
+    router.add_api_route(
+        f"{path}/{{id}}", get_item, methods=["GET"], response_model=public,
+        summary=f"Get a {label}", name=f"get_{resource.table.name}",
+    )
+
+    def create_item(body: create, actor: Actor = Depends(writer),  # type: ignore[valid-type]
+                    session: Session = Depends(get_session)) -> Any:
+        data = body.model_dump()  # type: ignore[attr-defined]
+        if create_fn is not None:
+            return to_public(public, create_fn(session, actor, data))
+        options = {"allow_power_overcommit": data.get("allow_power_overcommit", False)}
+        obj, warnings = resource.create(session, actor=actor, data=data, options=options)
+        return to_public(public, obj, warnings)
+
+    router.add_api_route(
+        path, create_item, methods=["POST"], response_model=public, status_code=status.HTTP_201_CREATED,
+        summary=f"Create a {label}", name=f"create_{resource.table.name}",
+    )
+
+    def update_item(id: int, body: update, actor: Actor = Depends(writer),  # type: ignore[valid-type]
+                    session: Session = Depends(get_session)) -> Any:
+        data = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        if update_fn is not None:
+            return to_public(public, update_fn(session, actor, id, data))
+        options = {"allow_power_overcommit": data.pop("allow_power_overcommit", False)}
+        obj, warnings = resource.update(session, actor=actor, id=id, data=data, options=options)
+        return to_public(public, obj, warnings)
+
+    router.add_api_route(
+        f"{path}/{{id}}", update_item, methods=["PATCH"], response_model=public,
+        summary=f"Update a {label}", name=f"update_{resource.table.name}",
+    )
+
+    def delete_item(id: int, actor: Actor = Depends(writer), session: Session = Depends(get_session)) -> Response:
+        resource.delete(session, actor=actor, id=id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    router.add_api_route(
+        f"{path}/{{id}}", delete_item, methods=["DELETE"], status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response, summary=f"Delete a {label}", name=f"delete_{resource.table.name}",
+    )
+    return router

@@ -1,0 +1,29 @@
+"""Shared API schema helpers: list pages and PATCH models derived from create models."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, create_model
+
+T = TypeVar("T")
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: the rows, and how many match in all."""
+
+    data: list[T]
+    count: int
+    limit: int
+    offset: int
+
+
+def partial_model(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """Return a copy of ``model`` whose fields are all optional (for PATCH bodies)."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        optional = copy.copy(info)
+        optional.default = None
+        optional.default_factory = None
+        fields[field_name] = (info.annotation | None, optional)
+    return create_model(name, __base__=BaseModel, **fields)

@@ -1,0 +1,1 @@
+"""Agencies (OPD/SKPD), the tenants of the data center, and their quotas."""

@@ -1,0 +1,94 @@
+"""Agency rules: the hierarchy of kecamatan and kelurahan, and quota use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from dcops.crud import Resource
+from dcops.exceptions import ValidationError
+from dcops.tenancy.choices import AgencyKind
+from dcops.tenancy.models import Agency
+
+
+def _check_agency(session: Session, agency: Agency, before: dict[str, Any] | None, options: dict[str, Any]) -> list[str]:
+    if agency.parent_id is None:
+        if agency.kind == AgencyKind.KELURAHAN:
+            raise ValidationError("a kelurahan needs its kecamatan as parent_id", field="parent_id")
+        return []
+    if agency.id is not None and agency.parent_id == agency.id:
+        raise ValidationError("an agency cannot be its own parent", field="parent_id")
+    parent = session.get(Agency, agency.parent_id)
+    assert parent is not None
+    if agency.kind == AgencyKind.KELURAHAN and parent.kind != AgencyKind.KECAMATAN:
+        raise ValidationError(
+            f"a kelurahan's parent must be a kecamatan; '{parent.code}' is a {parent.kind}", field="parent_id"
+        )
+    seen = {agency.id}
+    node: Agency | None = parent
+    while node is not None and node.parent_id is not None:
+        if node.parent_id in seen:
+            raise ValidationError("parent_id would make a cycle in the agency hierarchy", field="parent_id")
+        seen.add(node.id)
+        node = session.get(Agency, node.parent_id)
+    return []
+
+
+agencies = Resource(
+    Agency,
+    label="agency",
+    plural="agencies",
+    repr_field="code",
+    search=("code", "name", "contact_name"),
+    filters=("kind", "parent_id", "code"),
+    orderings=("id", "code", "name", "kind"),
+    scope="id",
+    unique=(("code",), ("name",)),
+    check=_check_agency,
+)
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """An agency's allocation against its quota (None in a limit: no limit)."""
+
+    vcpus: int
+    ram_gib: int
+    disk_gib: int
+    vms: int
+
+
+def quota_use(session: Session, agency_id: int, exclude_vm: int | None = None) -> QuotaUse:
+    """Sum what an agency's live (not decommissioned) VMs allocate."""
+    from dcops.virtualization.models import VirtualMachine, VMState
+
+    stmt = select(
+        func.coalesce(func.sum(VirtualMachine.vcpus), 0),
+        func.coalesce(func.sum(VirtualMachine.ram_gib), 0),
+        func.coalesce(func.sum(VirtualMachine.disk_gib), 0),
+        func.count(VirtualMachine.id),
+    ).where(VirtualMachine.agency_id == agency_id, VirtualMachine.state != VMState.DECOMMISSIONED)
+    if exclude_vm is not None:
+        stmt = stmt.where(VirtualMachine.id != exclude_vm)
+    v, r, d, n = session.execute(stmt).one()
+    return QuotaUse(int(v), int(r), int(d), int(n))
+
+
+def quota_shortfalls(agency: Agency, use: QuotaUse, *, vcpus: int, ram_gib: int, disk_gib: int, vms: int) -> list[str]:
+    """Name each quota the extra demand would exceed, with how much is missing."""
+    problems: list[str] = []
+    for label, limit, used, extra, unit in (
+        ("vCPU", agency.quota_vcpus, use.vcpus, vcpus, ""),
+        ("RAM", agency.quota_ram_gib, use.ram_gib, ram_gib, " GiB"),
+        ("disk", agency.quota_disk_gib, use.disk_gib, disk_gib, " GiB"),
+        ("VM count", agency.quota_vms, use.vms, vms, ""),
+    ):
+        if limit is not None and extra and used + extra > limit:
+            problems.append(
+                f"{label}: {used}{unit} of {limit}{unit} used, {extra}{unit} more asked "
+                f"({used + extra - limit}{unit} over)"
+            )
+    return problems
