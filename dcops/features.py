@@ -1,11 +1,49 @@
-"""Where each feature plugs its CLI commands into ``dcops`` (keeps cli.py free of feature imports)."""
+"""Where each feature plugs its tables, API routes and CLI commands into dcops.
+
+A feature is a package under ``dcops``. It may have:
+
+- ``models.py``: its tables (imported so that ``SQLModel.metadata`` is complete);
+- ``router.py``: an ``APIRouter`` named ``router``, mounted under ``/api/v1``;
+- ``cli.py``: a Typer app named ``app`` and ``COMMAND``, the sub-command name (``None`` merges its commands at
+  the top level of ``dcops``).
+
+``main.py`` and ``cli.py`` stay free of feature imports; adding a feature means adding its name here.
+"""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from types import ModuleType
+from typing import Any
+
 import typer
+
+CORE = ("dcim", "tenancy", "ipam", "virtualization", "auth")
+FEATURES = CORE + ("inventory", "transfer", "capacity", "monitoring", "demo")
+
+
+def _modules(part: str) -> list[ModuleType]:
+    found = []
+    for name in FEATURES:
+        qualified = f"dcops.{name}.{part}"
+        if importlib.util.find_spec(f"dcops.{name}") is None:
+            continue
+        if importlib.util.find_spec(qualified) is not None:
+            found.append(importlib.import_module(qualified))
+    return found
+
+
+def import_models() -> None:
+    """Import every feature's tables."""
+    _modules("models")
+
+
+def api_routers() -> list[Any]:
+    """The API router of each feature, in ``FEATURES`` order."""
+    return [module.router for module in _modules("router")]
 
 
 def cli_apps() -> list[tuple[typer.Typer, str | None]]:
-    """Return (Typer app, sub-command name or None to merge at the top level) for each feature."""
-    apps: list[tuple[typer.Typer, str | None]] = []
-    return apps
+    """(Typer app, sub-command name or None to merge at the top level) for each feature with a CLI."""
+    return [(module.app, getattr(module, "COMMAND", None)) for module in _modules("cli") if hasattr(module, "app")]

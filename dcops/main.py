@@ -14,14 +14,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 import dcops.models  # noqa: F401  (complete metadata before routers import services)
 from dcops import __version__
 from dcops.auth.deps import assert_every_route_guarded
-from dcops.auth.router import router as auth_router
 from dcops.crud import integrity_message
 from dcops.database import ping
-from dcops.dcim.router import router as dcim_router
 from dcops.exceptions import AuthenticationError, DcopsError
-from dcops.ipam.router import router as ipam_router
-from dcops.tenancy.router import router as tenancy_router
-from dcops.virtualization.router import router as virtualization_router
+from dcops.features import api_routers
 
 log = logging.getLogger("dcops")
 
@@ -57,7 +53,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": f"conflicts with existing data: {integrity_message(exc)}"})
+        return JSONResponse(
+            status_code=409, content={"detail": f"conflicts with existing data: {integrity_message(exc)}"}
+        )
 
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
@@ -85,7 +83,7 @@ def create_app() -> FastAPI:
         ],
     )
     install_error_handlers(app)
-    for router in (dcim_router, tenancy_router, ipam_router, virtualization_router, auth_router):
+    for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")

@@ -17,7 +17,6 @@ from dcops.database import UTCDateTime, utcnow
 from dcops.dcim.choices import AuthProtocol, CredentialKind, DeviceRole, DeviceStatus, PrivProtocol, RackFace
 from dcops.schemas import partial_model
 
-
 # --- Site ----------------------------------------------------------------------------
 
 
