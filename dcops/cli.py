@@ -71,7 +71,7 @@ def serve(host: HostOpt = None, port: PortOpt = None) -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "heads") -> None:
     """Apply schema migrations up to REVISION (default: the newest)."""
     from dcops.database import upgrade
 

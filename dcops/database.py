@@ -132,7 +132,7 @@ def alembic_config(url: str | None = None) -> Any:
     return cfg
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
+def upgrade(url: str | None = None, revision: str = "heads") -> None:
     """Apply migrations up to ``revision`` (the schema changes only this way)."""
     from alembic import command
 
