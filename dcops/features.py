@@ -20,7 +20,7 @@ from typing import Any
 import typer
 
 CORE = ("dcim", "tenancy", "ipam", "virtualization", "auth")
-FEATURES = CORE + ("inventory", "transfer", "capacity", "monitoring", "demo")
+FEATURES = CORE + ("inventory", "transfer", "capacity", "monitoring", "provisioning", "demo")
 
 
 def _modules(part: str) -> list[ModuleType]:
