@@ -43,6 +43,16 @@ def print_rows(rows: list[dict[str, Any]], columns: list[str], *, title: str, as
     console.print(table)
 
 
+def cli_actor() -> Any:
+    """The actor of commands run on the server itself: an administrator named after the OS user."""
+    import getpass
+
+    from dcops.auth.actor import Actor
+    from dcops.auth.choices import Role
+
+    return Actor(user_id=None, username=f"cli:{getpass.getuser()}", role=Role.ADMIN)
+
+
 def prepare_database() -> None:
     """Apply migrations and make sure the secret key exists."""
     from dcops.database import upgrade
@@ -181,7 +191,9 @@ def main() -> None:
     """Entry point: run the CLI, turning errors into one line and a non-zero exit."""
     _register_features()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:  # typer.Exit(n) comes back as a return value here
+            sys.exit(code)
     except DcopsError as exc:
         err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
         sys.exit(exc.exit_code)

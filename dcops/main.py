@@ -98,5 +98,5 @@ def create_app() -> FastAPI:
             return JSONResponse({"status": "ready", "database": "ok"})
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
 
-    assert_every_route_guarded(app)
+    assert_every_route_guarded(app, public=[f"{API_PREFIX}/auth/login"])
     return app

@@ -125,3 +125,8 @@ class ChangeLogPublic(BaseModel):
     object_repr: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from dcops.auth import models as m
 from dcops.auth import service
 from dcops.auth.actor import Actor
-from dcops.auth.choices import ADMIN, AUDIT, EVERYONE
+from dcops.auth.choices import ADMIN, AUDIT, EVERYONE, Role
 from dcops.auth.deps import Allow
 from dcops.crud import ListQuery, Resource
 from dcops.database import get_session
@@ -92,3 +92,13 @@ def get_change(id: int, actor: Actor = Depends(Allow(AUDIT)), session: Session =
     if row is None:
         raise NotFoundError(f"change {id} not found")
     return m.ChangeLogPublic.model_validate(row, from_attributes=True)
+
+
+@router.post("/auth/login", response_model=m.TokenCreated, tags=["auth"], summary="Log in with a password")
+def login(body: m.LoginRequest, session: Session = Depends(get_session)) -> Any:
+    """Exchange a username and password for an API token valid one day (public: the credentials are the check)."""
+    user = service.authenticate_password(session, body.username, body.password)
+    actor = Actor(user_id=user.id, username=user.username, role=Role(user.role), agency_id=user.agency_id)
+    token, record = service.issue_token(session, actor=actor, user_id=user.id, name="login",  # type: ignore[arg-type]
+                                        expires_in_days=1)
+    return m.TokenCreated(token=token, **m.TokenPublic.model_validate(record, from_attributes=True).model_dump())

@@ -25,6 +25,7 @@ from dcops.dcim.models import (
     Cluster,
     Credential,
     Device,
+    DeviceCreate,
     DeviceType,
     Manufacturer,
     Rack,
@@ -79,7 +80,8 @@ class RackSlot:
     device_name: str | None
 
 
-def rack_occupancy(session: Session, rack_id: int, exclude_device: int | None = None) -> dict[tuple[int, RackFace], str]:
+def rack_occupancy(session: Session, rack_id: int,
+                   exclude_device: int | None = None) -> dict[tuple[int, RackFace], str]:
     """Return occupied (unit, face) slots of a rack with the occupying device's name."""
     stmt = (
         select(RackUnit.unit, RackUnit.face, Device.name)
@@ -148,39 +150,47 @@ def check_rack_placement(
 # --- device checks ----------------------------------------------------------------------
 
 
-def _check_device(session: Session, device: Device, before: dict[str, Any] | None, options: dict[str, Any]) -> list[str]:
+@dataclass
+class DeviceSurroundings:
+    """What the device rules need to know about where a device goes (loaded from the database or preloaded)."""
+
+    dtype: DeviceType
+    rack: Rack | None = None
+    cluster: Cluster | None = None
+    credential: Credential | None = None
+    taken: dict[tuple[int, RackFace], str] | None = None  # occupied slots of the rack, this device excluded
+    draw_w: int = 0  # maximum draw of the rack's other devices
+
+
+def device_rules(device: Device | Any, around: DeviceSurroundings, options: dict[str, Any]) -> tuple[
+        list[tuple[int, RackFace]], list[str]]:
+    """Apply every device invariant; return the rack slots it takes and any warnings, or raise."""
     warnings: list[str] = []
-    dtype = session.get(DeviceType, device.device_type_id)
-    assert dtype is not None  # references were checked
     if device.cluster_id is not None:
-        if device.role != DeviceRole.HYPERVISOR:
+        if _plain(device.role) != DeviceRole.HYPERVISOR.value:
             raise ValidationError("only hypervisors belong to a cluster; clear cluster_id", field="cluster_id")
-        cluster = session.get(Cluster, device.cluster_id)
+        cluster = around.cluster
         if cluster and cluster.site_id is not None and cluster.site_id != device.site_id:
-            raise ValidationError(
-                f"cluster '{cluster.name}' is at another site than the device", field="cluster_id"
-            )
-    if device.snmp_credential_id is not None:
-        cred = session.get(Credential, device.snmp_credential_id)
-        if cred and cred.kind == CredentialKind.SSH_KEY:
-            raise ValidationError(
-                f"credential '{cred.name}' is an SSH key, not an SNMP credential", field="snmp_credential_id"
-            )
-    if device.rack_id is None:
+            raise ValidationError(f"cluster '{cluster.name}' is at another site than the device", field="cluster_id")
+    cred = around.credential
+    if cred is not None and cred.kind == CredentialKind.SSH_KEY:
+        raise ValidationError(
+            f"credential '{cred.name}' is an SSH key, not an SNMP credential", field="snmp_credential_id"
+        )
+    rack = around.rack
+    if rack is None:
         if device.position is not None or device.face is not None:
             raise ValidationError("position and face need a rack; set rack_id or clear them", field="rack_id")
-        return warnings
-    # Lock the rack so concurrent placements into it are checked one after the other.
-    rack = session.get(Rack, device.rack_id, with_for_update=True if is_postgresql(session) else None)
-    assert rack is not None
+        return [], warnings
     if rack.site_id != device.site_id:
         raise ValidationError(f"rack '{rack.name}' is not at the device's site", field="rack_id")
-    face = RackFace(device.face) if device.face else None
-    taken = rack_occupancy(session, rack.id, exclude_device=device.id)  # type: ignore[arg-type]
-    check_rack_placement(
-        device_name=device.name, rack=rack, dtype=dtype, position=device.position, face=face, taken=taken
+    face = RackFace(_plain(device.face)) if device.face else None
+    dtype = around.dtype
+    slots = check_rack_placement(
+        device_name=device.name, rack=rack, dtype=dtype, position=device.position, face=face,
+        taken=around.taken or {},
     )
-    draw = rack_power_draw(session, rack.id, exclude_device=device.id) + dtype.max_power_w  # type: ignore[arg-type]
+    draw = around.draw_w + dtype.max_power_w
     if draw > rack.power_budget_w:
         message = (
             f"rack '{rack.name}' power budget is {rack.power_budget_w} W; with '{device.name}' "
@@ -190,7 +200,25 @@ def _check_device(session: Session, device: Device, before: dict[str, Any] | Non
         if not options.get("allow_power_overcommit"):
             raise CapacityError(message + "; choose another rack or set allow_power_overcommit", field="rack_id")
         warnings.append(message)
-    return warnings
+    return slots, warnings
+
+
+def _check_device(session: Session, device: Device, before: dict[str, Any] | None,
+                  options: dict[str, Any]) -> list[str]:
+    dtype = session.get(DeviceType, device.device_type_id)
+    assert dtype is not None  # references were checked
+    around = DeviceSurroundings(
+        dtype=dtype,
+        cluster=session.get(Cluster, device.cluster_id) if device.cluster_id is not None else None,
+        credential=session.get(Credential, device.snmp_credential_id) if device.snmp_credential_id else None,
+    )
+    if device.rack_id is not None:
+        # Lock the rack so concurrent placements into it are checked one after the other.
+        around.rack = session.get(Rack, device.rack_id, with_for_update=True if is_postgresql(session) else None)
+        assert around.rack is not None
+        around.taken = rack_occupancy(session, device.rack_id, exclude_device=device.id)
+        around.draw_w = rack_power_draw(session, device.rack_id, exclude_device=device.id)
+    return device_rules(device, around, options)[1]
 
 
 def _sync_rack_units(session: Session, device: Device, before: dict[str, Any] | None) -> None:
@@ -385,3 +413,131 @@ def rack_device_ids(session: Session, rack_id: int) -> dict[str, int]:
     """Return the ids of the devices in a rack by name."""
     rows = session.execute(select(Device.name, Device.id).where(Device.rack_id == rack_id)).all()
     return {name: id_ for name, id_ in rows}
+
+
+# --- many devices at once (bulk import) ------------------------------------------------------------
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk create did: per-item errors and warnings (keyed by the caller's key, e.g. a line number)."""
+
+    errors: list[tuple[int, str]]
+    warnings: list[tuple[int, str]]
+    created: int = 0
+
+
+def create_devices_bulk(
+    session: Session, *, actor: Actor, items: list[tuple[int, DeviceCreate]], options: dict[str, Any],
+    write: bool = True,
+) -> BulkOutcome:
+    """Check many new devices against the database and each other with the same rules as one at a time.
+
+    The surroundings (types, racks with their occupancy and power, names in use) are loaded once,
+    so ten thousand devices cost a handful of queries, then the valid devices, their rack units and
+    their change-log entries are inserted in batches. Nothing is inserted if any item is refused or
+    ``write`` is false; the caller owns the transaction.
+    """
+    from sqlalchemy import insert
+
+    from dcops.auth.choices import ChangeAction
+    from dcops.auth.models import ChangeLogEntry
+    from dcops.crud import jsonable
+    from dcops.database import utcnow
+
+    outcome = BulkOutcome(errors=[], warnings=[])
+    if not items:
+        return outcome
+
+    def ids(attr: str) -> set[int]:
+        return {v for _, d in items if (v := getattr(d, attr)) is not None}
+
+    def load(model: Any, wanted: set[int]) -> dict[int, Any]:
+        return {o.id: o for o in session.execute(select(model).where(model.id.in_(wanted))).scalars()} if wanted else {}
+
+    dtypes, clusters = load(DeviceType, ids("device_type_id")), load(Cluster, ids("cluster_id"))
+    creds, sites = load(Credential, ids("snmp_credential_id")), load(Site, ids("site_id"))
+    rack_ids = sorted(ids("rack_id"))
+    rack_stmt = select(Rack).where(Rack.id.in_(rack_ids)).order_by(Rack.id)
+    if is_postgresql(session):  # same lock as one device at a time, taken in id order to avoid deadlocks
+        rack_stmt = rack_stmt.with_for_update()
+    rack_map = {r.id: r for r in session.execute(rack_stmt).scalars()} if rack_ids else {}
+    taken: dict[int, dict[tuple[int, RackFace], str]] = {r: {} for r in rack_map}
+    draw: dict[int, int] = dict.fromkeys(rack_map, 0)
+    if rack_map:
+        for rack_id, unit, face, name in session.execute(
+            select(RackUnit.rack_id, RackUnit.unit, RackUnit.face, Device.name)
+            .join(Device, Device.id == RackUnit.device_id).where(RackUnit.rack_id.in_(rack_map))
+        ):
+            taken[rack_id][(unit, RackFace(face))] = name
+        for rack_id, watts in session.execute(
+            select(Device.rack_id, func.sum(DeviceType.max_power_w)).join(DeviceType)
+            .where(Device.rack_id.in_(rack_map)).group_by(Device.rack_id)
+        ):
+            draw[rack_id] = int(watts or 0)
+    names = [d.name for _, d in items]
+    tags = [d.asset_tag for _, d in items if d.asset_tag]
+    used_names: set[str] = set()
+    used_tags: set[str] = set()
+    for i in range(0, len(names), 900):
+        used_names.update(session.execute(select(Device.name).where(Device.name.in_(names[i:i + 900]))).scalars())
+    for i in range(0, len(tags), 900):
+        used_tags.update(session.execute(select(Device.asset_tag).where(Device.asset_tag.in_(tags[i:i + 900])))
+                         .scalars())
+
+    accepted: list[tuple[int, DeviceCreate, list[tuple[int, RackFace]]]] = []
+    for key, dev in items:
+        try:
+            if dev.name in used_names:
+                raise ConflictError(f"a device with name={dev.name!r} already exists; choose another name")
+            if dev.asset_tag and dev.asset_tag in used_tags:
+                raise ConflictError(f"a device with asset_tag={dev.asset_tag!r} already exists; choose another")
+            for attr, table, label in (("device_type_id", dtypes, "device type"), ("site_id", sites, "site"),
+                                       ("rack_id", rack_map, "rack"), ("cluster_id", clusters, "cluster"),
+                                       ("snmp_credential_id", creds, "credential")):
+                value = getattr(dev, attr)
+                if value is not None and value not in table:
+                    raise ValidationError(f"{attr}: {label} {value} does not exist", field=attr)
+            around = DeviceSurroundings(
+                dtype=dtypes[dev.device_type_id], cluster=clusters.get(dev.cluster_id or 0),
+                credential=creds.get(dev.snmp_credential_id or 0),
+            )
+            if dev.rack_id is not None:
+                around.rack, around.taken, around.draw_w = rack_map[dev.rack_id], taken[dev.rack_id], draw[dev.rack_id]
+            slots, warnings = device_rules(dev, around, options)
+        except (ValidationError, ConflictError) as exc:
+            outcome.errors.append((key, exc.message))
+            continue
+        outcome.warnings.extend((key, w) for w in warnings)
+        used_names.add(dev.name)
+        if dev.asset_tag:
+            used_tags.add(dev.asset_tag)
+        if dev.rack_id is not None:
+            taken[dev.rack_id].update(dict.fromkeys(slots, dev.name))
+            draw[dev.rack_id] += around.dtype.max_power_w
+        accepted.append((key, dev, slots))
+    if outcome.errors or not write:
+        return outcome
+
+    now = utcnow()
+    columns = {c.name for c in Device.__table__.columns} - {"id"}
+    rows = [
+        {k: _plain(v) for k, v in dev.model_dump().items() if k in columns} | {"created_at": now, "updated_at": now}
+        for _, dev, _ in accepted
+    ]
+    table = Device.__table__
+    new_ids = list(session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
+    units = [
+        {"rack_id": dev.rack_id, "unit": u, "face": f.value, "device_id": id_}
+        for id_, (_, dev, slots) in zip(new_ids, accepted, strict=True) for u, f in slots
+    ]
+    if units:
+        session.execute(insert(RackUnit.__table__), units)
+    session.execute(insert(ChangeLogEntry.__table__), [
+        {"time": now, "user_id": actor.user_id, "username": actor.username, "action": ChangeAction.CREATE.value,
+         "object_type": devices.label, "object_id": id_, "object_repr": row["name"], "before": None,
+         "after": {k: jsonable(v) for k, v in (row | {"id": id_}).items()}}
+        for id_, row in zip(new_ids, rows, strict=True)
+    ])
+    outcome.created = len(new_ids)
+    return outcome

@@ -1,0 +1,1 @@
+"""``dcops demo``: a realistic provincial data center to try dcops on."""

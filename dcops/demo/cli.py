@@ -1,0 +1,51 @@
+"""``dcops demo``: load the demo data center and serve it."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from dcops.cli import HostOpt, JsonOpt, PortOpt, console, prepare_database, run_server
+
+app = typer.Typer()
+COMMAND = None
+
+
+@app.command()
+def demo(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the API after loading the demo"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Load (idempotently) a demo provincial data center, print the demo users, and serve it."""
+    from dcops.config import get_settings
+    from dcops.database import session_scope
+    from dcops.demo.build import build_demo
+
+    prepare_database()
+    with session_scope() as session:
+        summary = build_demo(session)
+    settings = get_settings()
+    base = f"http://{host or settings.host}:{port or settings.port}"
+    if as_json:
+        typer.echo(json.dumps({"created": summary.created, "url": base,
+                               "users": [u.__dict__ for u in summary.users]}, indent=2))
+    else:
+        created = ", ".join(f"{n} {k}" for k, n in summary.created.items()) or "nothing new (already loaded)"
+        console.print(f"demo data center loaded: {created}")
+        # plain lines, not a table: a token must never be cut or wrapped, whatever the terminal width
+        typer.echo("demo users (a new password and API token on every run; tokens last 30 days):")
+        for u in summary.users:
+            who = f"{u.role} of {u.agency}" if u.agency else u.role
+            typer.echo(f"  {u.username:<14} {who:<24} password: {u.password}  token: {u.token}")
+        admin = summary.users[0]
+        console.print(f"API docs: {base}/docs  (press Authorize and paste a token)", soft_wrap=True)
+        console.print(f"try:      curl -H 'Authorization: Bearer {admin.token}' {base}/api/v1/dcim/racks",
+                      soft_wrap=True, highlight=False)
+        console.print(f"log in:   curl -X POST {base}/api/v1/auth/login -H 'Content-Type: application/json' "
+                      f"-d '{{\"username\": \"{admin.username}\", \"password\": \"{admin.password}\"}}'",
+                      soft_wrap=True, highlight=False)
+    if serve:
+        run_server(host, port)
