@@ -195,14 +195,14 @@ def main() -> None:
         if isinstance(code, int) and code:  # typer.Exit(n) comes back as a return value here
             sys.exit(code)
     except DcopsError as exc:
-        err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
+        err_console.print(f"[red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except PydanticValidationError as exc:
         msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        err_console.print(f"[red]error:[/] {msgs}", highlight=False)
+        err_console.print(f"[red]error:[/] {msgs}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except OperationalError as exc:
-        err_console.print(f"[red]error:[/] database unreachable or busy ({_safe_url()}): {exc.orig}", highlight=False)
+        err_console.print(f"[red]error:[/] database unreachable or busy ({_safe_url()}): {exc.orig}", highlight=False, soft_wrap=True)
         sys.exit(8)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -217,5 +217,5 @@ def main() -> None:
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        err_console.print(f"[red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)

@@ -80,6 +80,7 @@ def _truncate(url: str) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         else:
+            conn.execute(text("PRAGMA defer_foreign_keys = ON"))  # self-references (agency.parent_id)
             for table in reversed(tables):
                 conn.execute(text(f'DELETE FROM "{table}"'))
 

@@ -66,7 +66,7 @@ class ChangeLogEntry(SQLModel, table=True):
 
 
 class UserCreate(BaseModel):
-    username: str = Field(min_length=2, max_length=64, regex=r"^[A-Za-z0-9_.@-]+$")
+    username: str = Field(min_length=2, max_length=64, schema_extra={"pattern": r"^[A-Za-z0-9_.@-]+$"})
     full_name: str = Field(default="", max_length=200)
     email: EmailStr | None = None
     role: Role

@@ -151,7 +151,7 @@ class ManufacturerPublic(ManufacturerBase):
 class DeviceTypeBase(SQLModel):
     manufacturer_id: int
     model: str = Field(min_length=1, max_length=100)
-    slug: str = Field(min_length=1, max_length=100, regex=r"^[a-z0-9][a-z0-9_-]*$")
+    slug: str = Field(min_length=1, max_length=100, schema_extra={"pattern": r"^[a-z0-9][a-z0-9_-]*$"})
     part_number: str = Field(default="", max_length=100)
     u_height: int = Field(default=1, ge=0, le=60)
     is_full_depth: bool = True
@@ -274,7 +274,7 @@ class CredentialPublic(CredentialBase):
 
 
 class DeviceBase(SQLModel):
-    name: str = Field(min_length=1, max_length=64, regex=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(min_length=1, max_length=64, schema_extra={"pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"})
     device_type_id: int
     role: DeviceRole
     site_id: int

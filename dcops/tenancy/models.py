@@ -14,7 +14,7 @@ from dcops.tenancy.choices import AgencyKind
 
 
 class AgencyBase(SQLModel):
-    code: str = Field(min_length=2, max_length=20, regex=r"^[A-Z0-9][A-Z0-9_-]*$",
+    code: str = Field(min_length=2, max_length=20, schema_extra={"pattern": r"^[A-Z0-9][A-Z0-9_-]*$"},
                       description="short upper-case code, e.g. DINKES")
     name: str = Field(min_length=2, max_length=200)
     kind: AgencyKind = AgencyKind.DINAS

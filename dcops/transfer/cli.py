@@ -66,7 +66,7 @@ def import_(
         typer.echo(json.dumps(summary, indent=2))
         return
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     verb = "would create" if dry_run else "created"
     console.print(f"{spec.name}: {verb} {result.created} from {path}" + (" (dry run: nothing written)" if dry_run
                                                                           else ""))
@@ -122,7 +122,7 @@ def _import_device_types(path: Path, as_json: bool) -> None:
         console.print(f"device types: {len(outcome.created)} created, {len(outcome.updated)} updated, "
                       f"{len(outcome.unchanged)} unchanged, {len(outcome.failed)} failed")
         for name, reason in outcome.failed.items():
-            err_console.print(f"[red]error:[/] {name}: {reason}", highlight=False)
+            err_console.print(f"[red]error:[/] {name}: {reason}", highlight=False, soft_wrap=True)
     if outcome.failed:
         raise typer.Exit(2)
 

@@ -26,7 +26,7 @@ class VMState(StrEnum):
 
 
 class VirtualMachineBase(SQLModel):
-    name: str = Field(min_length=1, max_length=63, regex=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+    name: str = Field(min_length=1, max_length=63, schema_extra={"pattern": r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},
                       description="host name: lower-case letters, digits and dashes")
     agency_id: int
     cluster_id: int
