@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 import dcops.models  # noqa: F401  (complete metadata before routers import services)
 from dcops import __version__
@@ -61,6 +62,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
         log.error("database error on %s %s: %s", request.method, request.url.path, exc.orig)
         return JSONResponse(status_code=503, content={"detail": "the database is busy or unreachable; retry shortly"})
+
+    @app.exception_handler(SATimeoutError)
+    async def _pool_exhausted(request: Request, exc: SATimeoutError) -> JSONResponse:
+        log.error("no database connection free for %s %s", request.method, request.url.path)
+        return JSONResponse(status_code=503, content={"detail": "the database is busy; retry shortly"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

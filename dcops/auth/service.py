@@ -120,10 +120,13 @@ def authenticate_token(session: Session, token: str) -> Actor:
         raise AuthenticationError("API token has expired; create a new one with 'dcops user token'")
     if not user.is_active:
         raise AuthenticationError(f"user '{user.username}' is disabled")
+    actor = actor_of(user)
     if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=5):
         record.last_used_at = now  # coarse, so reads do not turn into writes on every request
         session.commit()
-    return actor_of(user)
+    else:
+        session.rollback()  # end the read at once: on SQLite every transaction holds the write lock
+    return actor
 
 
 def authenticate_password(session: Session, username: str, password: str) -> User:

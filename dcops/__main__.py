@@ -1,0 +1,5 @@
+"""python -m dcops"""
+
+from dcops.cli import main
+
+main()
