@@ -202,7 +202,8 @@ def main() -> None:
         err_console.print(f"[red]error:[/] {msgs}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except OperationalError as exc:
-        err_console.print(f"[red]error:[/] database unreachable or busy ({_safe_url()}): {exc.orig}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] database unreachable or busy ({_safe_url()}): {exc.orig}",
+                          highlight=False, soft_wrap=True)
         sys.exit(8)
     except KeyboardInterrupt:
         sys.exit(130)

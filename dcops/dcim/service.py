@@ -277,15 +277,13 @@ def _check_device_type(session: Session, dtype: DeviceType, before: dict[str, An
                        options: dict[str, Any]) -> list[str]:
     if dtype.cpu_threads and dtype.cpu_cores and dtype.cpu_threads < dtype.cpu_cores:
         raise ValidationError("cpu_threads cannot be fewer than cpu_cores", field="cpu_threads")
-    if before is not None and (before.get("u_height"), before.get("is_full_depth")) != (
-        dtype.u_height,
-        dtype.is_full_depth,
-    ):
-        if session.execute(select(Device.id).where(Device.device_type_id == dtype.id).limit(1)).first():
-            raise ConflictError(
-                f"device type '{dtype.model}' is installed in racks; its height and depth cannot change",
-                field="u_height",
-            )
+    reshaped = before is not None and (before.get("u_height"), before.get("is_full_depth")) != (
+        dtype.u_height, dtype.is_full_depth)
+    if reshaped and session.execute(select(Device.id).where(Device.device_type_id == dtype.id).limit(1)).first():
+        raise ConflictError(
+            f"device type '{dtype.model}' is installed in racks; its height and depth cannot change",
+            field="u_height",
+        )
     return []
 
 
@@ -395,7 +393,8 @@ def save_credential(
     else:
         merged = secrets
         kind = CredentialKind(data["kind"])
-        username, auth, priv = data.get("username", ""), data.get("auth_protocol", "none"), data.get("priv_protocol", "none")
+        username = data.get("username", "")
+        auth, priv = data.get("auth_protocol", "none"), data.get("priv_protocol", "none")
     _require_secrets(kind, username, _plain(auth), _plain(priv), set(merged))
     if "private_key" in secrets:
         _validate_private_key(secrets["private_key"], merged.get("passphrase"))

@@ -23,8 +23,8 @@ from dcops.crud import Resource
 from dcops.dcim.models import Credential, Device, DeviceType
 from dcops.dcim.service import (
     clusters,
-    devices,
     device_types,
+    devices,
     manufacturers,
     racks,
     rooms,

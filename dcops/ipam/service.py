@@ -37,7 +37,9 @@ def containing_prefix(session: Session, address: str) -> Prefix | None:
     return best
 
 
-def _check_prefix(session: Session, prefix: Prefix, before: dict[str, Any] | None, options: dict[str, Any]) -> list[str]:
+def _check_prefix(
+    session: Session, prefix: Prefix, before: dict[str, Any] | None, options: dict[str, Any]
+) -> list[str]:
     net = ip_network(prefix.cidr)
     if prefix.gateway and ip_address(prefix.gateway) not in net:
         raise ValidationError(f"gateway {prefix.gateway} is outside {prefix.cidr}", field="gateway")
@@ -55,7 +57,9 @@ def _check_prefix(session: Session, prefix: Prefix, before: dict[str, Any] | Non
     return []
 
 
-def _check_address(session: Session, ip: IPAddress, before: dict[str, Any] | None, options: dict[str, Any]) -> list[str]:
+def _check_address(
+    session: Session, ip: IPAddress, before: dict[str, Any] | None, options: dict[str, Any]
+) -> list[str]:
     addr = ip_address(ip.address)
     if ip.prefix_id is None:
         found = containing_prefix(session, ip.address)

@@ -14,7 +14,9 @@ from dcops.tenancy.choices import AgencyKind
 from dcops.tenancy.models import Agency
 
 
-def _check_agency(session: Session, agency: Agency, before: dict[str, Any] | None, options: dict[str, Any]) -> list[str]:
+def _check_agency(
+    session: Session, agency: Agency, before: dict[str, Any] | None, options: dict[str, Any]
+) -> list[str]:
     if agency.parent_id is None:
         if agency.kind == AgencyKind.KELURAHAN:
             raise ValidationError("a kelurahan needs its kecamatan as parent_id", field="parent_id")

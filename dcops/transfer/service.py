@@ -276,7 +276,9 @@ def import_rows(
                 raise ValidationError(row.data["__error__"])
             unknown = sorted(k for k in row.data if k not in known)
             if unknown:
-                raise ValidationError(f"unknown column {', '.join(unknown)}; the columns are: {', '.join(kind.columns)}")
+                raise ValidationError(
+                    f"unknown column {', '.join(unknown)}; the columns are: {', '.join(kind.columns)}"
+                )
             if kind.bulk is not None:
                 valid.append((row.line, kind.schema.model_validate(kind.to_values(look, row.data))))
             else:

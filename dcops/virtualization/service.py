@@ -18,7 +18,9 @@ from dcops.tenancy.service import quota_shortfalls, quota_use
 from dcops.virtualization.models import VirtualMachine, VMState
 
 
-def _check_vm(session: Session, vm: VirtualMachine, before: dict[str, Any] | None, options: dict[str, Any]) -> list[str]:
+def _check_vm(
+    session: Session, vm: VirtualMachine, before: dict[str, Any] | None, options: dict[str, Any]
+) -> list[str]:
     if vm.host_id is not None:
         host = session.get(Device, vm.host_id)
         assert host is not None
@@ -40,7 +42,9 @@ def _check_vm(session: Session, vm: VirtualMachine, before: dict[str, Any] | Non
         if holder is not None and holder.vm_id != vm.id:
             raise ConflictError(f"{vm.ip_address} is already allocated (IP address {holder.id})", field="ip_address")
         if holder is None and containing_prefix(session, vm.ip_address) is None:
-            raise ValidationError(f"no prefix contains {vm.ip_address}; add the prefix in IPAM first", field="ip_address")
+            raise ValidationError(
+                f"no prefix contains {vm.ip_address}; add the prefix in IPAM first", field="ip_address"
+            )
     return []
 
 
