@@ -69,7 +69,7 @@ def run_server(host: str | None, port: int | None) -> None:
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run("dcops.main:create_app", factory=True, host=host or settings.host, port=port or settings.port,
+    uvicorn.run("dcops.main:serve_app", factory=True, host=host or settings.host, port=port or settings.port,
                 log_level=settings.log_level)
 
 

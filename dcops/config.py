@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     token_ttl_days: int = Field(default=90, ge=1, le=3650)
     timezone: str = "Asia/Jakarta"
+    background: bool = Field(default=True, description="run the poller, trap receiver and job runner in 'serve'")
 
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:

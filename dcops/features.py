@@ -5,7 +5,10 @@ A feature is a package under ``dcops``. It may have:
 - ``models.py``: its tables (imported so that ``SQLModel.metadata`` is complete);
 - ``router.py``: an ``APIRouter`` named ``router``, mounted under ``/api/v1``;
 - ``cli.py``: a Typer app named ``app`` and ``COMMAND``, the sub-command name (``None`` merges its commands at
-  the top level of ``dcops``).
+  the top level of ``dcops``);
+- ``background.py``: ``async def run() -> None``, a long-running service (poller, trap receiver, job runner,
+  reconciler) that ``dcops serve`` starts in its event loop and cancels at shutdown. It must survive its own
+  errors (log and go on) and never block the loop.
 
 ``main.py`` and ``cli.py`` stay free of feature imports; adding a feature means adding its name here.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
@@ -42,6 +46,11 @@ def import_models() -> None:
 def api_routers() -> list[Any]:
     """The API router of each feature, in ``FEATURES`` order."""
     return [module.router for module in _modules("router")]
+
+
+def background_services() -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+    """(feature name, ``run`` coroutine function) for each feature with a ``background.py``."""
+    return [(module.__name__.split(".")[1], module.run) for module in _modules("background")]
 
 
 def cli_apps() -> list[tuple[typer.Typer, str | None]]:

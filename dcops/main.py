@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,7 +21,7 @@ from dcops.auth.deps import assert_every_route_guarded
 from dcops.crud import integrity_message
 from dcops.database import ping
 from dcops.exceptions import AuthenticationError, DcopsError
-from dcops.features import api_routers
+from dcops.features import api_routers, background_services
 
 log = logging.getLogger("dcops")
 
@@ -74,9 +77,26 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=500, content={"detail": "internal error; the server log has the details"})
 
 
-def create_app() -> FastAPI:
-    """Build the dcops application."""
+@contextlib.asynccontextmanager
+async def _run_background(app: FastAPI) -> AsyncIterator[None]:
+    """Start every feature's background service; cancel them all at shutdown."""
+    tasks = {}
+    for name, run in background_services():
+        log.info("starting background service %s", name)
+        tasks[name] = asyncio.create_task(run(), name=f"dcops-{name}")
+    app.state.background = tasks
+    try:
+        yield
+    finally:
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+
+def create_app(*, background: bool = False) -> FastAPI:
+    """Build the dcops application; ``background`` also runs the poller, trap receiver, job runner..."""
     app = FastAPI(
+        lifespan=_run_background if background else None,
         title="dcops",
         version=__version__,
         summary="Control plane of the central data center: inventory, capacity, provisioning, monitoring.",
@@ -86,6 +106,9 @@ def create_app() -> FastAPI:
             {"name": "ipam", "description": "Prefixes and IP addresses"},
             {"name": "virtualization", "description": "Tenant VMs"},
             {"name": "auth", "description": "Users, API tokens and the change log"},
+            {"name": "capacity", "description": "Capacity requests, placement, headroom, rebalance and the budget plan"},
+            {"name": "monitoring", "description": "Device health, metrics history, alerts and silences"},
+            {"name": "provisioning", "description": "Ansible jobs and VM actions"},
         ],
     )
     install_error_handlers(app)
@@ -104,5 +127,13 @@ def create_app() -> FastAPI:
             return JSONResponse({"status": "ready", "database": "ok"})
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
 
+    app.state.background = {}
     assert_every_route_guarded(app, public=[f"{API_PREFIX}/auth/login"])
     return app
+
+
+def serve_app() -> FastAPI:
+    """The application ``dcops serve`` runs: the API plus the background services (unless disabled)."""
+    from dcops.config import get_settings
+
+    return create_app(background=get_settings().background)
