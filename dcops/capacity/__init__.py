@@ -1,0 +1,1 @@
+"""Capacity: requests, placement, headroom, rebalance, forecast and the budget plan."""

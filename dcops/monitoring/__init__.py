@@ -1,0 +1,1 @@
+"""Monitoring: SNMP polling, metrics state and history, alerts, traps, notifications, Prometheus export."""

@@ -1,0 +1,1 @@
+"""Alerts, their events, silences and notification channels (owned by the alerting work)."""

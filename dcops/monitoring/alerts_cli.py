@@ -1,0 +1,5 @@
+"""(work in progress)"""
+
+import typer
+
+app = typer.Typer()

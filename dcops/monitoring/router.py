@@ -1,0 +1,10 @@
+"""Monitoring API: device health and metric history, alerts and silences."""
+
+from fastapi import APIRouter
+
+from dcops.monitoring.alerts_router import router as alerts_router
+from dcops.monitoring.health_router import router as health_router
+
+router = APIRouter(prefix="/monitoring")
+router.include_router(health_router)
+router.include_router(alerts_router)

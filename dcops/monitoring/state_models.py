@@ -1,0 +1,1 @@
+"""Latest metric values, bounded history and reachability per device (owned by the poller work)."""
