@@ -69,3 +69,19 @@ class PollResult:
     #: raw counters kept between polls to compute rates: key -> (value, bits 32|64, at seconds)
     counters: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     varbinds: int = 0
+
+
+#: Prometheus names exported beside ``dcops_`` + METRICS (which carry the labels device, site, role + their own).
+PROMETHEUS_EXTRA: dict[str, tuple[str, tuple[str, ...]]] = {
+    "dcops_alerts_firing": ("firing alerts", ("severity",)),
+    "dcops_poller_devices": ("devices the poller polls", ()),
+    "dcops_poller_cycle_duration_seconds": ("duration of the last full poll cycle", ()),
+    "dcops_poller_polls_total": ("polls done since start", ()),
+    "dcops_poller_errors_total": ("polls that failed (timeout, auth, decode)", ("reason",)),
+    "dcops_poller_overruns_total": ("device polls that started later than their interval allowed", ()),
+    "dcops_traps_received_total": ("SNMP traps received", ("source",)),  # source: known | unknown
+    "dcops_rack_power_draw_watts": ("measured (PDU) or nameplate power drawn in a rack", ("site", "rack")),
+    "dcops_rack_power_budget_watts": ("power budget of a rack", ("site", "rack")),
+    "dcops_cluster_capacity": ("usable capacity after allocation ratios", ("cluster", "resource")),
+    "dcops_cluster_allocated": ("allocated to live VMs", ("cluster", "resource")),
+}
