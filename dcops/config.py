@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     token_ttl_days: int = Field(default=90, ge=1, le=3650)
     timezone: str = "Asia/Jakarta"
+    auto_provision: bool = Field(default=True, description="approving a capacity request launches its jobs")
     background: bool = Field(default=True, description="run the poller, trap receiver and job runner in 'serve'")
 
     @model_validator(mode="after")
