@@ -1,5 +1,89 @@
-"""(work in progress)"""
+"""Budget plan API: /capacity/plan (JSON), /capacity/plan/compare (what-if by model), /capacity/plan/export.
 
-from fastapi import APIRouter
+Planners, admins, operators and auditors may read and export the plan; agency viewers (and on-call) get 403:
+the plan shows every agency's demand and the budget.
+"""
 
-router = APIRouter(tags=["capacity"])
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from dcops.auth.actor import Actor
+from dcops.auth.choices import Role
+from dcops.auth.deps import Allow
+from dcops.capacity import export, planning
+from dcops.capacity.planning import CompareRequest, PlanRequest
+from dcops.database import get_session
+
+router = APIRouter(prefix="/capacity/plan", tags=["capacity"])
+PLAN_READERS = Allow({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR})
+Reader = Annotated[Actor, Depends(PLAN_READERS)]
+DB = Annotated[Session, Depends(get_session)]
+
+
+def _query(
+    model: Annotated[str, Query(min_length=1, max_length=100, description="device type slug or model name")],
+    years: Annotated[int, Query(ge=1, le=10)] = 3,
+    cluster: Annotated[str | None, Query(max_length=100)] = None,
+    baseline_year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    growth_percent: Annotated[float | None, Query(ge=-100, le=1000)] = None,
+    default_growth_percent: Annotated[float, Query(ge=-100, le=1000)] = planning.DEFAULT_GROWTH_PERCENT,
+    vcpu_ratio: Annotated[float | None, Query(gt=0, le=64)] = None,
+    ram_ratio: Annotated[float | None, Query(gt=0, le=4)] = None,
+    disk_ratio: Annotated[float | None, Query(gt=0, le=10)] = None,
+    ha_reserve_hosts: Annotated[int | None, Query(ge=0, le=16)] = None,
+) -> PlanRequest:
+    return PlanRequest(model=model, years=years, cluster=cluster, baseline_year=baseline_year,
+                       growth_percent=growth_percent, default_growth_percent=default_growth_percent,
+                       vcpu_ratio=vcpu_ratio, ram_ratio=ram_ratio, disk_ratio=disk_ratio,
+                       ha_reserve_hosts=ha_reserve_hosts)
+
+
+@router.get("", summary="Budget plan")
+def get_plan(actor: Reader, session: DB, request: Annotated[PlanRequest, Depends(_query)]) -> dict[str, Any]:
+    """Forecast demand, servers to buy, cost, rack units and power per fiscal year."""
+    return export.plan_dict(planning.build_plan(session, actor=actor, request=request))
+
+
+@router.post("", summary="Budget plan (what-if)")
+def post_plan(actor: Reader, session: DB, request: PlanRequest) -> dict[str, Any]:
+    """Forecast with what-if assumptions: growth per agency, allocation ratios, HA reserve, server model."""
+    return export.plan_dict(planning.build_plan(session, actor=actor, request=request))
+
+
+@router.post("/compare", summary="Compare server models (what-if)")
+def compare_models(actor: Reader, session: DB, request: CompareRequest) -> dict[str, Any]:
+    """Plan the same demand with each server model; a side-by-side summary and the full plans."""
+    plans = planning.compare(session, actor=actor, request=request)
+    return {"summary": planning.comparison_rows(plans), "plans": [export.plan_dict(p) for p in plans]}
+
+
+def _file(plan: Any, fmt: str, table: str) -> Response:
+    body = export.render(plan, fmt, table)
+    suffix = f"-{table}" if fmt == "csv" and table != "summary" else ""
+    name = f"budget-plan-{plan.model['slug']}-{date.today():%Y%m%d}{suffix}.{fmt}"
+    return Response(body, media_type=export.MEDIA_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+Format = Annotated[Literal["csv", "xlsx", "json"], Query(description="csv, xlsx or json")]
+Table = Annotated[Literal["summary", "agencies"], Query(description="CSV only: the summary or agencies' demand")]
+
+
+@router.get("/export", summary="Export the budget plan", response_class=Response)
+def export_plan(actor: Reader, session: DB, request: Annotated[PlanRequest, Depends(_query)],
+                format: Format = "xlsx", table: Table = "summary") -> Response:
+    """Download the plan as CSV, XLSX (summary, fiscal years, agencies, assumptions) or JSON."""
+    return _file(planning.build_plan(session, actor=actor, request=request), format, table)
+
+
+@router.post("/export", summary="Export a what-if budget plan", response_class=Response)
+def export_what_if(actor: Reader, session: DB, request: PlanRequest, format: Format = "xlsx",
+                   table: Table = "summary") -> Response:
+    """Download a what-if plan as CSV, XLSX or JSON."""
+    return _file(planning.build_plan(session, actor=actor, request=request), format, table)

@@ -1,0 +1,259 @@
+"""The budget plan service: gather demand, hosts, racks and the chosen server model, then run the forecast.
+
+The plan covers one cluster (its allocation ratios and HA reserve apply): the one named, or else the cluster with
+the most active hypervisors. Demand is the live VMs (not decommissioned or failed) of that cluster; the room is the
+racks of the cluster's site (every rack when the cluster has no site).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from dcops.auth.actor import Actor
+from dcops.capacity import forecast
+from dcops.capacity.forecast import AgencyDemand, Growth, Plan, PlanInput, Ratios, ServerModel, Vector
+from dcops.database import utcnow
+from dcops.dcim.choices import DeviceRole, DeviceStatus
+from dcops.dcim.models import Cluster, Device, DeviceType, Rack, RackUnit
+from dcops.exceptions import PermissionDeniedError, ValidationError
+from dcops.tenancy.models import Agency
+from dcops.virtualization.models import VirtualMachine, VMState
+
+DEFAULT_GROWTH_PERCENT = 20.0
+HISTORY_YEARS = (3, 2, 1)  # look this many years back for a growth rate, the oldest that has data first
+DEAD_STATES = (VMState.DECOMMISSIONED.value, VMState.FAILED.value)
+
+
+class AgencyGrowthIn(BaseModel):
+    """A growth assumption for one agency: a percentage per year, or amounts added per year."""
+
+    percent: float | None = Field(default=None, ge=-100, le=1000, description="percent per year")
+    vcpus_per_year: float | None = Field(default=None, ge=-100_000, le=100_000)
+    ram_gib_per_year: float | None = Field(default=None, ge=-10_000_000, le=10_000_000)
+    disk_gib_per_year: float | None = Field(default=None, ge=-100_000_000, le=100_000_000)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> AgencyGrowthIn:
+        absolute = (self.vcpus_per_year, self.ram_gib_per_year, self.disk_gib_per_year)
+        if (self.percent is None) == all(a is None for a in absolute):
+            raise ValueError("give either percent, or vcpus/ram_gib/disk_gib_per_year")
+        return self
+
+    def growth(self) -> Growth:
+        """Return the forecast's growth assumption."""
+        if self.percent is not None:
+            return Growth(percent=self.percent, source="override")
+        return Growth(percent=None, added=Vector(self.vcpus_per_year or 0, self.ram_gib_per_year or 0,
+                                                 self.disk_gib_per_year or 0), source="override")
+
+
+class PlanRequest(BaseModel):
+    """What a planner asks: horizon, server model and, for a what-if, other growth, ratios or reserve."""
+
+    years: int = Field(default=3, ge=1, le=10, description="fiscal years after the baseline year")
+    model: str = Field(min_length=1, max_length=100, description="device type slug or model name")
+    cluster: str | None = Field(default=None, max_length=100, description="default: the largest cluster")
+    baseline_year: int | None = Field(default=None, ge=2000, le=2100, description="default: the current year")
+    growth_percent: float | None = Field(default=None, ge=-100, le=1000,
+                                         description="what-if: this growth for every agency")
+    default_growth_percent: float = Field(default=DEFAULT_GROWTH_PERCENT, ge=-100, le=1000,
+                                          description="for agencies without a year of history")
+    agency_growth: dict[str, AgencyGrowthIn] = Field(default_factory=dict, description="by agency code")
+    vcpu_ratio: float | None = Field(default=None, gt=0, le=64)
+    ram_ratio: float | None = Field(default=None, gt=0, le=4)
+    disk_ratio: float | None = Field(default=None, gt=0, le=10)
+    ha_reserve_hosts: int | None = Field(default=None, ge=0, le=16)
+
+
+class CompareRequest(PlanRequest):
+    """A what-if over several server models with the same assumptions."""
+
+    model: str = Field(default="", max_length=100, description="unused: give models")
+    models: list[str] = Field(min_length=1, max_length=5, description="device type slugs or model names")
+
+
+def server_model(dtype: DeviceType) -> ServerModel:
+    """Return the forecast's view of a device type."""
+    return ServerModel(dtype.slug, dtype.model, dtype.cpu_threads, dtype.ram_gib, dtype.storage_tb,
+                       dtype.u_height, dtype.max_power_w, dtype.price_idr, dtype.is_full_depth)
+
+
+def find_model(session: Session, name: str) -> DeviceType:
+    """Return the device type with this slug or model name, or raise a ValidationError naming the choices."""
+    for cond in (DeviceType.slug == name, DeviceType.model == name,
+                 func.lower(DeviceType.model) == name.strip().lower()):
+        found = session.execute(select(DeviceType).where(cond)).scalars().first()
+        if found is not None:
+            return found
+    known = session.execute(select(DeviceType.slug).where(DeviceType.cpu_threads > 0).order_by(DeviceType.slug)
+                            .limit(10)).scalars().all()
+    hint = f"; server models: {', '.join(known)}" if known else "; no device type has cpu_threads set yet"
+    raise ValidationError(f"model: no device type with slug or model '{name}'{hint}", field="model")
+
+
+def find_cluster(session: Session, name: str | None) -> Cluster | None:
+    """Return the named cluster, or the one with the most active hypervisors."""
+    if name:
+        found = session.execute(select(Cluster).where(Cluster.name == name)).scalars().first()
+        if found is None:
+            raise ValidationError(f"cluster: no cluster named '{name}'", field="cluster")
+        return found
+    hosts = func.count(Device.id)
+    row = session.execute(
+        select(Cluster, hosts).outerjoin(Device, (Device.cluster_id == Cluster.id)
+                                         & (Device.role == DeviceRole.HYPERVISOR.value)
+                                         & (Device.status == DeviceStatus.ACTIVE.value))
+        .group_by(Cluster.id).order_by(hosts.desc(), Cluster.id).limit(1)
+    ).first()
+    return row[0] if row else None
+
+
+def historical_growth(vms: Iterable[tuple[datetime, Vector]], now: datetime) -> float | None:
+    """Return the yearly growth (percent) of live VMs' demand, from the oldest of 3, 2, 1 years back with data.
+
+    ``base`` is what the VMs created before that date allocate; the rate is the largest over resources of
+    ``(now / base) ** (1 / years) - 1``, kept within 0..100 %. None when no VM is a year old.
+    """
+    rows = list(vms)
+    current = Vector(*(sum(v.get(r) for _, v in rows) for r in forecast.RESOURCES))
+    for years in HISTORY_YEARS:
+        cutoff = now - timedelta(days=round(365.25 * years))
+        base = Vector(*(sum(v.get(r) for t, v in rows if t < cutoff) for r in forecast.RESOURCES))
+        if all(base.get(r) > 0 for r in forecast.RESOURCES if current.get(r) > 0) and base.vcpus > 0:
+            rate = max((current.get(r) / base.get(r)) ** (1 / years) - 1
+                       for r in forecast.RESOURCES if base.get(r) > 0)
+            return round(min(100.0, max(0.0, rate * 100)), 1)
+    return None
+
+
+def gather(session: Session, request: PlanRequest, *, now: datetime | None = None) -> PlanInput:
+    """Read the inventory into the forecast's input, applying the request's what-if overrides."""
+    now = now or utcnow()
+    dtype = find_model(session, request.model)
+    if dtype.cpu_threads <= 0 or dtype.ram_gib <= 0 or dtype.storage_tb <= 0:
+        raise ValidationError(
+            f"model: '{dtype.slug}' is not a server model (cpu_threads, ram_gib and storage_tb must be set)",
+            field="model",
+        )
+    cluster = find_cluster(session, request.cluster)
+    defaults = Cluster(name="", vcpu_ratio=4.0, ram_ratio=1.0, disk_ratio=1.0, ha_reserve_hosts=1)
+    base = cluster or defaults
+    ratios = Ratios(request.vcpu_ratio or base.vcpu_ratio, request.ram_ratio or base.ram_ratio,
+                    request.disk_ratio or base.disk_ratio)
+    reserve = base.ha_reserve_hosts if request.ha_reserve_hosts is None else request.ha_reserve_hosts
+    return PlanInput(
+        agencies=_agencies(session, cluster, request, now),
+        model=server_model(dtype),
+        ratios=ratios,
+        ha_reserve_hosts=reserve,
+        existing=_hosts(session, cluster),
+        racks=_racks(session, cluster),
+        baseline_year=request.baseline_year or now.year,
+        years=request.years,
+        cluster=cluster.name if cluster else "",
+    )
+
+
+def _agencies(session: Session, cluster: Cluster | None, request: PlanRequest, now: datetime) -> list[AgencyDemand]:
+    overrides = {code.strip().upper(): g for code, g in request.agency_growth.items()}
+    agencies = {a.id: a for a in session.execute(select(Agency).order_by(Agency.code)).scalars()}
+    known = {a.code for a in agencies.values()}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValidationError(f"agency_growth: no agency with code {', '.join(unknown)}", field="agency_growth")
+    vms: dict[int, list[tuple[datetime, Vector]]] = defaultdict(list)
+    if cluster is not None:
+        stmt = select(VirtualMachine.agency_id, VirtualMachine.created_at, VirtualMachine.vcpus,
+                      VirtualMachine.ram_gib, VirtualMachine.disk_gib).where(
+            VirtualMachine.cluster_id == cluster.id, VirtualMachine.state.not_in(DEAD_STATES))  # type: ignore
+        for agency_id, created, v, r, d in session.execute(stmt):
+            vms[agency_id].append((created, Vector(v, r, d)))
+    result = []
+    for agency in sorted(agencies.values(), key=lambda a: a.code):
+        rows = vms.get(agency.id, [])  # type: ignore[arg-type]
+        if not rows and agency.code not in overrides:
+            continue
+        current = Vector(*(sum(v.get(r) for _, v in rows) for r in forecast.RESOURCES))
+        if agency.code in overrides:
+            growth = overrides[agency.code].growth()
+        elif request.growth_percent is not None:
+            growth = Growth(percent=request.growth_percent, source="what-if")
+        else:
+            rate = historical_growth(rows, now)
+            growth = (Growth(percent=rate, source="history") if rate is not None
+                      else Growth(percent=request.default_growth_percent, source="default"))
+        result.append(AgencyDemand(agency.code, agency.name, current, growth))
+    return result
+
+
+def _hosts(session: Session, cluster: Cluster | None) -> list[forecast.ExistingHost]:
+    if cluster is None:
+        return []
+    rows = session.execute(
+        select(Device.name, DeviceType).join(DeviceType, DeviceType.id == Device.device_type_id).where(
+            Device.cluster_id == cluster.id, Device.role == DeviceRole.HYPERVISOR.value,
+            Device.status == DeviceStatus.ACTIVE.value).order_by(Device.name)
+    ).all()
+    return [forecast.ExistingHost(name, server_model(dtype)) for name, dtype in rows]
+
+
+def _racks(session: Session, cluster: Cluster | None) -> list[forecast.RackSpace]:
+    stmt = select(Rack).order_by(Rack.name, Rack.id)
+    if cluster is not None and cluster.site_id is not None:
+        stmt = stmt.where(Rack.site_id == cluster.site_id)
+    racks = list(session.execute(stmt).scalars())
+    if not racks:
+        return []
+    ids = [r.id for r in racks]
+    taken: dict[int, set[tuple[int, str]]] = defaultdict(set)
+    for rack_id, unit, face in session.execute(
+            select(RackUnit.rack_id, RackUnit.unit, RackUnit.face).where(RackUnit.rack_id.in_(ids))):  # type: ignore
+        taken[rack_id].add((unit, str(getattr(face, "value", face))))
+    draw = dict(session.execute(
+        select(Device.rack_id, func.coalesce(func.sum(DeviceType.max_power_w), 0))
+        .join(DeviceType, DeviceType.id == Device.device_type_id)
+        .where(Device.rack_id.in_(ids)).group_by(Device.rack_id)).all())  # type: ignore[union-attr]
+    return [forecast.RackSpace(r.name, r.u_height, frozenset(taken.get(r.id, set())),  # type: ignore[arg-type]
+                               r.power_budget_w, int(draw.get(r.id, 0))) for r in racks]
+
+
+def _admit(actor: Actor) -> None:
+    if actor.scoped_agency is not None:
+        raise PermissionDeniedError("the budget plan covers every agency; agency viewers may not read it")
+
+
+def build_plan(session: Session, *, actor: Actor, request: PlanRequest, now: datetime | None = None) -> Plan:
+    """Return the budget plan for ``request``."""
+    _admit(actor)
+    return forecast.plan(gather(session, request, now=now))
+
+
+def compare(session: Session, *, actor: Actor, request: CompareRequest, now: datetime | None = None) -> list[Plan]:
+    """Return one plan per server model, with the same assumptions, for a side-by-side what-if."""
+    _admit(actor)
+    plans = []
+    for name in request.models:
+        single = PlanRequest.model_validate(request.model_dump(exclude={"models"}) | {"model": name})
+        plans.append(forecast.plan(gather(session, single, now=now)))
+    return plans
+
+
+def comparison_rows(plans: list[Plan]) -> list[dict[str, Any]]:
+    """Summarise plans side by side: per model, servers, cost, room and binding resource over the horizon."""
+    rows = []
+    for p in plans:
+        last = p.fiscal_years[-1]
+        rows.append({
+            "model": p.model["slug"], "servers_to_buy": p.totals["servers_to_buy"], "cost_idr": p.totals["cost_idr"],
+            "rack_units": p.totals["rack_units"], "power_kw": p.totals["power_kw"], "hosts_at_end": last.hosts_total,
+            "binding_resource": last.binding_resource, "room_holds": all(y.room_holds for y in p.fiscal_years),
+        })
+    return rows
+
