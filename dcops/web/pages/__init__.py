@@ -1,0 +1,13 @@
+"""The console's pages, one module per area; each page declares its roles with ``Page``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def routers() -> list[APIRouter]:
+    """Return every page router, in menu order."""
+    from dcops.web.pages import account, capacity, devices, health, importer, inventory, jobs, plan, racks
+
+    return [account.router, health.router, racks.router, devices.router, capacity.router, jobs.router,
+            plan.router, inventory.router, importer.router]

@@ -1,0 +1,80 @@
+"""Log in, log out, choose the language, and the start page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from dcops.auth.choices import EVERYONE, Role
+from dcops.auth.service import authenticate_password
+from dcops.database import SessionDep
+from dcops.exceptions import AuthenticationError
+from dcops.web.auth import Page, Public, Viewer, current_user
+from dcops.web.fmt import LANGS
+from dcops.web.render import redirect, release, render
+from dcops.web.session import session_of
+
+router = APIRouter()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only follow local paths after login (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def start_page(role: Role) -> str:
+    """Return where a role lands after login."""
+    return "/inventory/vms" if role == Role.AGENCY_VIEWER else "/health"
+
+
+@router.get("/login", dependencies=[Depends(Public())])
+def login_form(request: Request, session: SessionDep, next: str | None = None) -> Response:
+    """Show the login form (or go on if already logged in)."""
+    user = current_user(request, session)
+    if user is not None:
+        return redirect(_safe_next(next) if next else start_page(Role(user.role)))
+    return render(request, "login.html", next=_safe_next(next), error=None, username="")
+
+
+@router.post("/login", dependencies=[Depends(Public())])
+def login(request: Request, session: SessionDep, username: str = Form(""), password: str = Form(""),
+          next: str = Form("/")) -> Response:
+    """Check the password; start a fresh session on success."""
+    try:
+        user = authenticate_password(session, username.strip(), password)
+    except AuthenticationError:
+        release(session)
+        return render(request, "login.html", status_code=401, next=_safe_next(next),
+                      error="Wrong username or password.", username=username)
+    web = session_of(request.scope)
+    web.rotate()  # a new CSRF token: no token known before login survives it
+    web["uid"] = user.id
+    role = Role(user.role)
+    release(session)
+    target = _safe_next(next)
+    return redirect(start_page(role) if target == "/" else target)
+
+
+@router.post("/logout")
+def logout(request: Request, viewer: Viewer = Depends(Page(EVERYONE))) -> Response:
+    """End the session."""
+    session_of(request.scope).rotate()
+    return redirect("/login")
+
+
+@router.post("/lang", dependencies=[Depends(Public())])
+def choose_language(request: Request, lang: str = Form("id"), back: str = Form("/")) -> Response:
+    """Remember the visitor's language in the session."""
+    if lang in LANGS:
+        session_of(request.scope)["lang"] = lang
+    return redirect(_safe_next(back))
+
+
+@router.get("/")
+def home(viewer: Viewer = Depends(Page(EVERYONE))) -> Any:
+    """Send each role to its start page."""
+    return redirect(start_page(viewer.role))

@@ -1,0 +1,150 @@
+"""Inventory lists (filters, search, paging) and create/edit forms for sites, racks, devices, agencies, VMs, prefixes.
+
+Routes are generated per kind so that each declares exactly the roles of its kind: agency viewers
+may list their own VMs, agencies and prefixes, never the equipment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from dcops.crud import ListQuery
+from dcops.database import SessionDep
+from dcops.exceptions import DcopsError, ValidationError
+from dcops.web import forms
+from dcops.web.auth import Page, Viewer
+from dcops.web.catalog import FIELD_REF, KINDS, InventoryKind, choices, form_fields, page
+from dcops.web.forms import FormState
+from dcops.web.render import redirect, render
+
+router = APIRouter()
+PAGE_SIZE = 50
+
+
+def _filters(request: Request, kind: InventoryKind, session: Session, viewer: Viewer) -> tuple[
+        dict[str, Any], list[dict[str, Any]]]:
+    """Return the filters asked in the query string and the filter inputs to draw."""
+    model = kind.create
+    asked: dict[str, Any] = {}
+    inputs = []
+    for name in kind.filters:
+        raw = request.query_params.get(name, "")
+        ref = FIELD_REF.get(name)
+        if ref:
+            opts = choices(session, viewer.actor, ref)
+        else:
+            f = forms.widget(model, name, name) if name in model.model_fields else None
+            opts = f.choices if f else []
+        if raw:
+            if ref:
+                try:
+                    asked[name] = int(raw)
+                except ValueError:
+                    raise ValidationError(f"{name} must be a number", field=name) from None
+            else:
+                asked[name] = raw
+        inputs.append({"name": name, "value": raw, "choices": opts})
+    return asked, inputs
+
+
+def _list_view(kind: InventoryKind) -> Any:
+    def list_page(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(kind.read)),
+                  q: str = "", offset: int = 0, ordering: str | None = None) -> Response:
+        asked, inputs = _filters(request, kind, session, viewer)
+        query = ListQuery(limit=PAGE_SIZE, offset=max(offset, 0), ordering=ordering or None, q=q.strip() or None,
+                          filters=asked)
+        rows, total, names = page(session, viewer.actor, kind, query)
+        return render(request, "inventory_list.html", session, active="vms" if kind.key == "vms" else "inventory",
+                      title=kind.title, kind=kind, kinds=KINDS, rows=rows, total=total, names=names, q=q,
+                      offset=query.offset, limit=PAGE_SIZE, filter_inputs=inputs,
+                      can_write=viewer.can(kind.write), saved=request.query_params.get("saved") == "1")
+
+    list_page.__name__ = f"list_{kind.key}"
+    return list_page
+
+
+def _show_form(request: Request, session: Session, viewer: Viewer, kind: InventoryKind, state: FormState,
+               obj_id: int | None, status_code: int = 200) -> Response:
+    model = kind.update if obj_id else kind.create
+    fields = form_fields(kind, model, session, viewer.actor)
+    return render(request, "inventory_form.html", session, status_code=status_code, active="inventory",
+                  title=kind.title, kind=kind, fields=fields, state=state, obj_id=obj_id)
+
+
+def _save(session: Session, viewer: Viewer, kind: InventoryKind, form: Any, obj_id: int | None) -> tuple[
+        FormState, int | None]:
+    """Validate and write a submitted form with the API's model and service; return the state and the id."""
+    model = kind.update if obj_id else kind.create
+    fields = form_fields(kind, model, session, viewer.actor)
+    raw, data = forms.form_to_data(model, fields, form)
+    state = FormState(values=raw)
+    body = forms.validate(model, data, state)
+    if body is None:
+        return state, None
+    try:
+        if obj_id is None:
+            values = body.model_dump()
+            options = {"allow_power_overcommit": values.get("allow_power_overcommit", False)}
+            obj, _ = kind.resource.create(session, actor=viewer.actor, data=values, options=options)
+        else:
+            values = body.model_dump(exclude_unset=True)
+            options = {"allow_power_overcommit": values.pop("allow_power_overcommit", False)}
+            obj, _ = kind.resource.update(session, actor=viewer.actor, id=obj_id, data=values, options=options)
+    except DcopsError as exc:
+        session.rollback()
+        forms.domain_error(exc, state)
+        return state, None
+    return state, obj.id
+
+
+def _new_view(kind: InventoryKind) -> tuple[Any, Any]:
+    def new_form(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(kind.write))) -> Response:
+        defaults = {name: forms.display(info.default) for name, info in kind.create.model_fields.items()
+                    if info.default is not None and not info.is_required()}
+        return _show_form(request, session, viewer, kind, FormState(values=defaults), None)
+
+    async def create(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(kind.write))) -> Response:
+        form = await request.form()
+        state, new_id = await run_in_threadpool(_save, session, viewer, kind, form, None)
+        if new_id is None:
+            return await run_in_threadpool(_show_form, request, session, viewer, kind, state, None, 422)
+        return redirect(f"/inventory/{kind.key}?saved=1", request)
+
+    new_form.__name__, create.__name__ = f"new_{kind.key}", f"create_{kind.key}"
+    return new_form, create
+
+
+def _edit_view(kind: InventoryKind) -> tuple[Any, Any]:
+    def edit_form(id: int, request: Request, session: SessionDep,
+                  viewer: Viewer = Depends(Page(kind.write))) -> Response:
+        obj = kind.resource.get(session, actor=viewer.actor, id=id)
+        values = {name: forms.display(getattr(obj, name, None)) for name in kind.form_fields}
+        return _show_form(request, session, viewer, kind, FormState(values=values), id)
+
+    async def update(id: int, request: Request, session: SessionDep,
+                     viewer: Viewer = Depends(Page(kind.write))) -> Response:
+        form = await request.form()
+        await run_in_threadpool(kind.resource.get, session, actor=viewer.actor, id=id)
+        state, saved = await run_in_threadpool(_save, session, viewer, kind, form, id)
+        if saved is None:
+            return await run_in_threadpool(_show_form, request, session, viewer, kind, state, id, 422)
+        return redirect(f"/inventory/{kind.key}?saved=1", request)
+
+    edit_form.__name__, update.__name__ = f"edit_{kind.key}", f"update_{kind.key}"
+    return edit_form, update
+
+
+for _kind in KINDS.values():
+    base = f"/inventory/{_kind.key}"
+    router.add_api_route(base, _list_view(_kind), methods=["GET"])
+    _new, _create = _new_view(_kind)
+    router.add_api_route(f"{base}/new", _new, methods=["GET"])
+    router.add_api_route(f"{base}/new", _create, methods=["POST"])
+    _edit, _update = _edit_view(_kind)
+    router.add_api_route(f"{base}/{{id}}/edit", _edit, methods=["GET"])
+    router.add_api_route(f"{base}/{{id}}/edit", _update, methods=["POST"])
