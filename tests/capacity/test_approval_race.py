@@ -52,7 +52,7 @@ def test_hundred_concurrent_approvals_never_overcommit(app, tokens, factory, ses
     from dcops.capacity.models import CapacityRequestCreate
 
     rack = factory.rack()
-    dtype = factory.device_type(cpu_threads=16, ram_gib=128, storage_tb=2)  # 64 vCPU at 4:1 per host
+    dtype = factory.device_type(cpu_cores=8, cpu_threads=16, ram_gib=128, storage_tb=2)  # 64 vCPU at 4:1 per host
     cluster = factory.cluster(ha_reserve_hosts=0)
     for i in range(3):
         factory.device(rack=rack, dtype=dtype, role="hypervisor", cluster_id=cluster.id, position=1 + 2 * i)
