@@ -14,7 +14,8 @@ Units and rules, stated once so that a test or a planner can recompute every fig
   For resource ``r`` and ``k`` new servers, ``usable_r(k) = sum(cap_r of all hosts) - sum(R largest cap_r)``.
   The new servers needed that year are the least ``k`` with ``usable_r(k) >= demand_r`` for every resource (each
   resource alone gives ``k_r``; the *binding* resource is the one with the largest ``k_r``). With no existing
-  hosts this is the textbook ``max_r ceil(demand_r / cap_r) + R``.
+  hosts and some demand this is the textbook ``max_r ceil(demand_r / cap_r) + R``
+  (no demand needs no host).
 - Servers bought are never sold: the fleet's new servers after year ``i`` are ``max(previous, k_i)``; the servers
   to buy in a year are the increase, their cost ``count * price_idr`` (integer Rupiah).
 - Room: for each rack, the new model fits in ``slots`` positions (free units packed bottom-up, both faces for a
