@@ -127,6 +127,8 @@ def _observe(rule: Rule, snap: Snapshot, states: dict[Key, State]) -> dict[str, 
         for name, subject in snap.events:
             if name in rule.target:
                 out[subject or name] = (True, name, {})
+            elif name in rule.resolve_on:
+                out[subject or name] = (False, name, {})
     return out
 
 
@@ -141,7 +143,7 @@ def _advance(rule: Rule, key: Key, holds: bool, value: Any, extra: dict[str, Any
         assert current is not None
         if current.state == "pending":
             return replace(current, state="resolved", hits=0, resolved_at=at), "cancelled", False
-        if rule.kind in OCCURRENCE_KINDS:
+        if rule.kind in OCCURRENCE_KINDS and rule.kind != "event":
             return current, None, False
         return replace(current, state="resolved", resolved_at=at, value=value), "resolved", False
     if is_open:

@@ -10,7 +10,7 @@ A rule names one condition, from these kinds (exactly one per rule)::
     fact_changed: [sys_descr, sys_object_id, firmware]             # differs from the previous poll
     fact_differs: serial         from_inventory: serial            # differs from the source of truth
     fact_true: answers_v1v2c     inventory_flag: v3_only           # a fact, gated by an inventory flag
-    event: authenticationFailure                                   # a trap
+    event: authenticationFailure                                   # a trap (resolve_on: the trap that ends it)
 
 ``for`` (seconds, or "5m") and ``for_polls`` delay firing; ``clear_after`` resolves event, change and
 decrease rules once that long has passed without a new occurrence.
@@ -69,6 +69,7 @@ class Rule:
     for_polls: int = 1
     clear_after: float | None = None
     scope: str = "device"
+    resolve_on: tuple[str, ...] = ()  # events that resolve an event rule's alert (linkUp for linkDown)
     description: str = ""
 
     @property
@@ -142,6 +143,8 @@ def parse_rule(raw: dict[str, Any], *, source: str = "") -> Rule:
         clear_after=(parse_duration(raw["clear_after"], what=f"{where} clear_after")
                      if raw.get("clear_after") is not None else None),
         scope=raw.get("scope", "device"), description=str(raw.get("description", "")),
+        resolve_on=tuple(raw.get("resolve_on") or ()) if isinstance(raw.get("resolve_on"), list)
+        else ((str(raw["resolve_on"]),) if raw.get("resolve_on") else ()),
     )
     if kind == "metric":
         if (rule.above is None) == (rule.below is None):

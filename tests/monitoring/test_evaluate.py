@@ -162,6 +162,7 @@ def test_trap_events_fire_once_and_clear_after_quiet() -> None:
     assert e.step(events=[("linkDown", "ge3"), ("upsTrapOnBattery", ""), ("coldStart", "")]) == [
         ("link_down_trap", "ge3", "firing"), ("ups_trap", "upsTrapOnBattery", "firing"),
         ("cold_start_trap", "coldStart", "firing")]
+    assert e.step(events=[("linkUp", "ge3")]) == [("link_down_trap", "ge3", "resolved")]
     assert ("snmp_auth_failure_trap", "authenticationFailure", "resolved") in e.step(16 * 60)
 
 

@@ -1,0 +1,107 @@
+"""The trap receiver against real traps sent by net-snmp's snmptrap (v2c, v3), unknown sources and garbage."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+from typing import Any
+
+from sqlalchemy import select
+
+from dcops.monitoring import traps
+from dcops.monitoring.alert_models import Alert
+from dcops.monitoring.traps import TrapReceiver, V3TrapUser
+from tests.monitoring.agents import free_udp_port
+
+ENGINE_ID = "0x8000000001020304"
+TRAP = "1.3.6.1.6.3.1.1.5"
+
+
+def snmptrap(port: int, *args: str, version: str = "2c", source: str = "127.0.0.1") -> None:
+    """Send one trap with net-snmp's snmptrap from ``source``."""
+    if version == "2c":
+        auth = ["-v", "2c", "-c", "trapsecret"]
+    else:
+        auth = ["-v", "3", "-e", ENGINE_ID, "-u", "trapper", "-l", "authPriv", "-a", "SHA", "-A", "trap-auth-key",
+                "-x", "AES", "-X", "trap-priv-key"]
+    cmd = ["snmptrap", *auth, f"--clientaddr={source}", f"udp:127.0.0.1:{port}", "", *args]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=20)
+
+
+async def _exchange(port: int, sends: list[Any]) -> TrapReceiver:
+    receiver = TrapReceiver(host="127.0.0.1", port=port, communities=("trapsecret",),
+                            users=(V3TrapUser("trapper", ENGINE_ID, "sha", "trap-auth-key", "aes", "trap-priv-key"),))
+    receiver.start()
+    try:
+        for send in sends:
+            await asyncio.to_thread(send)
+            await asyncio.sleep(0.3)
+            await receiver.settle()
+        for _ in range(50):
+            await receiver.settle()
+            await asyncio.sleep(0.05)
+            if len(receiver.handled) >= sum(1 for s in sends if getattr(s, "counts", True)):
+                break
+    finally:
+        receiver.stop()
+    return receiver
+
+
+def _garbage(port: int) -> Any:
+    def send() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for junk in (b"\x00", b"\x30\x82\xff\xff garbage", bytes(range(256)), b"\x30\x03\x02\x01\x01"):
+                s.sendto(junk, ("127.0.0.1", port))
+    send.counts = False  # type: ignore[attr-defined]
+    return send
+
+
+def test_traps_v2c_v3_unknown_source_and_garbage(db: str, session: Any, factory: Any) -> None:
+    device = factory.device(name="sw-trap", mgmt_address="127.0.0.1", role="switch")
+    port = free_udp_port()
+    before = dict(traps.COUNTS)
+    sends = [
+        _garbage(port),
+        lambda: snmptrap(port, f"{TRAP}.3", "1.3.6.1.2.1.2.2.1.1.3", "i", "3",
+                         "1.3.6.1.2.1.31.1.1.1.1.3", "s", "ge-0/0/3"),
+        lambda: snmptrap(port, f"{TRAP}.5", version="3"),
+        lambda: snmptrap(port, "1.3.6.1.2.1.33.2.0.1"),
+        lambda: snmptrap(port, f"{TRAP}.1", source="127.0.0.2"),  # not in the inventory
+        _garbage(port),
+        lambda: snmptrap(port, f"{TRAP}.4", "1.3.6.1.2.1.31.1.1.1.1.3", "s", "ge-0/0/3"),
+    ]
+    receiver = asyncio.run(_exchange(port, sends))
+    got = [(t.name, t.source, dev) for t, dev in receiver.handled]
+    assert got == [
+        ("linkDown", "127.0.0.1", device.id),
+        ("authenticationFailure", "127.0.0.1", device.id),
+        ("upsTrapOnBattery", "127.0.0.1", device.id),
+        ("coldStart", "127.0.0.2", None),
+        ("linkUp", "127.0.0.1", device.id),
+    ]
+    assert traps.COUNTS["unknown"] - before.get("unknown", 0) == 1
+    assert traps.COUNTS["known"] - before.get("known", 0) == 4
+    session.expire_all()
+    rows = {(a.rule, a.subject): a.state for a in session.execute(select(Alert)).scalars()}
+    assert rows == {
+        ("link_down_trap", "ge-0/0/3"): "resolved",  # linkUp ended it
+        ("snmp_auth_failure_trap", "authenticationFailure"): "firing",
+        ("ups_trap", "upsTrapOnBattery"): "firing",
+    }
+
+
+def test_wrong_community_and_wrong_v3_key_are_dropped(db: str, factory: Any) -> None:
+    factory.device(name="sw-trap2", mgmt_address="127.0.0.1", role="switch")
+    port = free_udp_port()
+
+    def bad_community() -> None:
+        subprocess.run(["snmptrap", "-v", "2c", "-c", "guess", f"udp:127.0.0.1:{port}", "", f"{TRAP}.1"],
+                       check=True, capture_output=True, timeout=20)
+
+    def good() -> None:
+        snmptrap(port, f"{TRAP}.2")
+
+    bad_community.counts = False  # type: ignore[attr-defined]
+    receiver = asyncio.run(_exchange(port, [bad_community, good]))
+    assert [t.name for t, _ in receiver.handled] == ["warmStart"]
