@@ -173,6 +173,17 @@ def approve(id: int, note: Annotated[str, typer.Option("--note")] = "", as_json:
         _print_request(session, request, as_json, warnings)
 
 
+@request_app.command("provision")
+def provision(id: int, as_json: JsonOpt = False) -> None:
+    """Launch the provisioning jobs of an approved request."""
+    from dcops.capacity import service
+    from dcops.database import session_scope
+
+    with session_scope() as session:
+        request, warnings = service.provision(session, actor=cli_actor(), id=id)
+        _print_request(session, request, as_json, warnings)
+
+
 @request_app.command("reject")
 def reject(id: int, reason: Annotated[str, typer.Option("--reason")], as_json: JsonOpt = False) -> None:
     """Reject a request with a reason."""
@@ -216,12 +227,12 @@ def headroom(as_json: JsonOpt = False) -> None:
             table.add_column(col)
         for h in c.hosts:
             table.add_row(h.name, h.status, str(h.vms),
-                          *(f"{r.allocated:g}/{r.capacity:g} {_bar(r.percent)}" for r in (h.vcpus, h.ram_gib,
-                                                                                         h.disk_gib)),
+                          *(f"{r.allocated:.0f}/{r.capacity:.0f} {_bar(r.percent)}" for r in (h.vcpus, h.ram_gib,
+                                                                                           h.disk_gib)),
                           "-" if h.measured_cpu_percent is None else f"{h.measured_cpu_percent:.0f}%")
         r = c.resources
         table.add_row("[bold]usable (reserve held back)[/]", "", "",
-                      *(f"{r[k]['allocated']:g}/{r[k]['usable']:g} {_bar(r[k]['percent'])}"
+                      *(f"{r[k]['allocated']:.0f}/{r[k]['usable']:.0f} {_bar(r[k]['percent'])}"
                         for k in ("vcpus", "ram_gib", "disk_gib")), "")
         console.print(table)
     for hint in result.hints:

@@ -135,6 +135,13 @@ def approve(id: int, body: Decision | None = None, actor: Actor = Depends(Allow(
     return to_public(session, request, warnings=warnings)
 
 
+@router.post("/requests/{id}/provision", response_model=CapacityRequestPublic, summary="Launch provisioning")
+def provision(id: int, actor: Actor = Depends(Allow(ADMIN_OPERATOR)), session: Session = Depends(get_session)) -> Any:
+    """Launch the jobs of an approved request (when DCOPS_AUTO_PROVISION is off, or launching failed before)."""
+    request, warnings = service.provision(session, actor=actor, id=id)
+    return to_public(session, request, warnings=warnings)
+
+
 @router.post("/requests/{id}/reject", response_model=CapacityRequestPublic, summary="Reject (admin)")
 def reject(id: int, body: Rejection, actor: Actor = Depends(Allow(ADMIN)),
            session: Session = Depends(get_session)) -> Any:

@@ -45,7 +45,8 @@ from dcops.tenancy.service import quota_shortfalls, quota_use
 from dcops.virtualization.models import VirtualMachine, VMState
 from dcops.virtualization.service import virtual_machines
 
-__all__ = ["approve", "cancel", "file_request", "get", "get_all", "host_fits", "preview", "preview_draft", "reject"]
+__all__ = ["approve", "cancel", "file_request", "get", "get_all", "host_fits", "preview", "preview_draft", "provision",
+           "reject"]
 
 log = logging.getLogger(__name__)
 
@@ -356,12 +357,26 @@ def request_vm_ids(session: Session, request_id: int) -> list[int]:
     ).scalars())
 
 
-def launch_provisioning(session: Session, *, actor: Actor, request: CapacityRequest) -> list[str]:
+def provision(session: Session, *, actor: Actor, id: int) -> tuple[CapacityRequest, list[str]]:
+    """Launch the provisioning jobs of approved request ``id`` (when approval does not do it by itself)."""
+    request = get(session, actor=actor, id=id)
+    if request.status != RequestStatus.APPROVED:
+        raise ConflictError(f"capacity request {id} is {request.status}: only an approved request is provisioned "
+                            "(a failed VM is retried from its job)")
+    problems = launch_provisioning(session, actor=actor, request=request, explicit=True)
+    if problems:
+        raise ConflictError("; ".join(problems))
+    return get(session, actor=actor, id=id), []
+
+
+def launch_provisioning(session: Session, *, actor: Actor, request: CapacityRequest,
+                        explicit: bool = False) -> list[str]:
     """Start the provisioning jobs of an approved request (when the setting asks for it); return warnings."""
     from dcops.config import get_settings
 
-    if not get_settings().auto_provision:
-        return ["provisioning is manual (DCOPS_AUTO_PROVISION=false): launch it with 'dcops request provision'"]
+    if not explicit and not get_settings().auto_provision:
+        return [f"provisioning is manual (DCOPS_AUTO_PROVISION=false): launch it with 'dcops request provision "
+                f"{request.id}' or POST /api/v1/capacity/requests/{request.id}/provision"]
     try:
         from dcops.provisioning.service import launch
     except ImportError:
