@@ -244,3 +244,140 @@ def get_interface(session: Session, interface_id: int) -> Interface:
     if iface is None:
         raise NotFoundError(f"interface {interface_id} not found")
     return iface
+
+
+# --- health views and settings (the API and CLI read these) -------------------------------------------
+
+KEY_FIGURES = ("cpu_load_percent", "memory_used_percent", "ups_on_battery", "ups_battery_charge_percent",
+               "ups_runtime_seconds", "pdu_power_watts", "device_uptime_seconds")
+
+
+def _figures(samples: Iterable[Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    up = total = 0
+    for metric, _labels, value in samples:
+        if metric in KEY_FIGURES:
+            out[metric] = float(value)
+        elif metric == "temperature_celsius":
+            out["temperature_max_celsius"] = max(out.get("temperature_max_celsius", float(value)), float(value))
+        elif metric == "if_oper_up":
+            total += 1
+            up += int(value >= 1)
+    if total:
+        out["interfaces_up"], out["interfaces_total"] = float(up), float(total)
+    return out
+
+
+def health_list(session: Session, *, site_id: int | None = None, role: str | None = None,
+                reachable: bool | None = None) -> list[dict[str, Any]]:
+    """Return one line of health per device that has a credential or has been polled."""
+    from dcops.dcim.models import Device
+
+    query = (select(Device, DeviceState).outerjoin(DeviceState, DeviceState.device_id == Device.id)  # type: ignore
+             .where((Device.snmp_credential_id.is_not(None)) | (DeviceState.device_id.is_not(None)))  # type: ignore
+             .order_by(Device.name))
+    if site_id is not None:
+        query = query.where(Device.site_id == site_id)
+    if role is not None:
+        query = query.where(Device.role == role)
+    out = []
+    for device, state in session.execute(query).all():
+        line = _health_line(device, state)
+        if reachable is None or line["reachable"] is reachable:
+            out.append(line)
+    return out
+
+
+def _health_line(device: Any, state: DeviceState | None) -> dict[str, Any]:
+    return {
+        "device_id": device.id, "name": device.name, "role": str(device.role), "site_id": device.site_id,
+        "status": str(device.status),
+        "state": "unknown" if state is None or state.last_poll_at is None else ("up" if state.reachable else "down"),
+        "reachable": bool(state and state.reachable),
+        "last_poll_at": state.last_poll_at if state else None,
+        "last_success_at": state.last_success_at if state else None,
+        "consecutive_failures": state.consecutive_failures if state else 0,
+        "poll_duration_s": state.duration_s if state else None,
+        "error": state.error if state else None,
+        "figures": _figures(state.samples) if state else {},
+    }
+
+
+def device_health(session: Session, device_id: int) -> dict[str, Any]:
+    """Return a device's latest values, facts, interfaces, sensors and UPS/PDU figures."""
+    from dcops.dcim.models import Device
+
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFoundError(f"device {device_id} not found")
+    state = session.get(DeviceState, device_id)
+    line = _health_line(device, state)
+    samples = [{"metric": m, "labels": labels, "value": v} for m, labels, v in (state.samples if state else [])]
+    interfaces = session.execute(select(Interface).where(Interface.device_id == device_id)
+                                 .order_by(Interface.ifindex)).scalars().all()
+    public_facts = {k: v for k, v in (state.facts if state else {}).items()}
+    return line | {
+        "facts": public_facts,
+        "samples": samples,
+        "interfaces": [i.model_dump() for i in interfaces],
+        "sensors": [s for s in samples if s["metric"] in ("temperature_celsius", "fan_rpm")],
+        "power": [s for s in samples if s["metric"].startswith(("ups_", "pdu_"))],
+        "settings": get_settings(session, device_id).model_dump(),
+    }
+
+
+def get_settings(session: Session, device_id: int) -> Any:
+    """Return the monitoring settings of a device (defaults when never set)."""
+    from dcops.monitoring.state_models import MonitoringSetting
+
+    return session.get(MonitoringSetting, device_id) or MonitoringSetting(device_id=device_id)
+
+
+def update_settings(session: Session, *, actor: Any, device_id: int, data: dict[str, Any]) -> Any:
+    """Change how a device is polled (interval, port, v3-only, enabled), with a change-log entry."""
+    from dcops.auth.choices import ChangeAction
+    from dcops.crud import record_change
+    from dcops.dcim.models import Device
+    from dcops.monitoring.state_models import MonitoringSetting
+
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFoundError(f"device {device_id} not found")
+    setting = session.get(MonitoringSetting, device_id)
+    before = setting.model_dump() if setting else None
+    if setting is None:
+        setting = MonitoringSetting(device_id=device_id)
+        session.add(setting)
+    for key, value in data.items():
+        if value is not None:
+            setattr(setting, key, value)
+    session.flush()
+    record_change(session, actor=actor, action=ChangeAction.UPDATE if before else ChangeAction.CREATE,
+                  object_type="monitoring_setting", object_id=device_id, object_repr=device.name,
+                  before=before, after=setting.model_dump())
+    session.commit()
+    return setting
+
+
+def set_interface_unused(session: Session, *, actor: Any, interface_id: int, unused: bool) -> Interface:
+    """Mark an interface as a port that must stay unused (or clear the mark), with a change-log entry."""
+    from dcops.auth.choices import ChangeAction
+    from dcops.crud import record_change
+
+    iface = get_interface(session, interface_id)
+    before = {"unused": iface.unused}
+    iface.unused = unused
+    record_change(session, actor=actor, action=ChangeAction.UPDATE, object_type="interface", object_id=interface_id,
+                  object_repr=iface.name or str(iface.ifindex), before=before, after={"unused": unused})
+    session.commit()
+    return iface
+
+
+def poller_status(session: Session) -> dict[str, Any]:
+    """Return the poller's own health (as written by the last cycle)."""
+    status = session.get(PollerStatus, 1)
+    if status is None:
+        return {"running": False, "heartbeat_at": None, "devices": 0}
+    age = (utcnow() - status.heartbeat_at).total_seconds() if status.heartbeat_at else None
+    stale_after = max(3 * (status.cycle_interval_s or 60), 120)
+    return status.model_dump() | {"running": age is not None and age < stale_after, "heartbeat_age_s": age}

@@ -1,0 +1,212 @@
+"""Prometheus ``/metrics``: a prometheus-client custom collector over dcops' latest state.
+
+A scrape never polls a device and never reads history: it reads the latest state rows (one query),
+the poller status row, open alerts by severity, rack power and cluster capacity, and caches that
+snapshot for ``CACHE_S`` seconds, so several Prometheus servers scraping at once cost one read.
+``prometheus_client`` is imported here only. Mount :data:`metrics_router` on the application root
+(``app.include_router(metrics_router)``); it asks for a staff bearer token like the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from dcops.auth.actor import Actor
+from dcops.auth.choices import STAFF
+from dcops.auth.deps import Allow
+from dcops.database import SessionDep
+from dcops.dcim.choices import DeviceRole
+from dcops.dcim.models import Device, DeviceType, Rack, Site
+from dcops.monitoring.state_models import DeviceState, PollerStatus
+from dcops.monitoring.types import METRICS, PROMETHEUS_EXTRA
+
+log = logging.getLogger("dcops.metrics")
+CACHE_S = 5.0
+PREFIX = "dcops_"
+
+
+@dataclass
+class Snapshot:
+    """What one scrape exports, read from the database in a few queries."""
+
+    devices: list[tuple[str, str, str, list[Any]]] = field(default_factory=list)  # name, site, role, samples
+    poller: dict[str, Any] = field(default_factory=dict)
+    alerts: dict[str, int] = field(default_factory=dict)
+    racks: list[tuple[str, str, float, float]] = field(default_factory=list)  # site, rack, draw, budget
+    clusters: list[tuple[str, str, float, float]] = field(default_factory=list)  # cluster, resource, cap, alloc
+    traps: dict[str, int] = field(default_factory=dict)
+
+
+def _alerts(session: Session) -> dict[str, int]:
+    try:
+        from dcops.monitoring.alert_models import Alert, AlertState
+    except ImportError:
+        return {}
+    rows = session.execute(select(Alert.severity, func.count()).where(
+        Alert.state.in_((AlertState.FIRING, AlertState.ACKNOWLEDGED)))  # type: ignore[attr-defined]
+        .group_by(Alert.severity)).all()
+    return {str(sev): int(n) for sev, n in rows}
+
+
+def _racks(session: Session, pdu_watts: dict[int, float]) -> list[tuple[str, str, float, float]]:
+    rows = session.execute(
+        select(Rack.id, Rack.name, Site.name, Rack.power_budget_w).join(Site, Site.id == Rack.site_id)  # type: ignore
+    ).all()
+    nameplate = dict(session.execute(
+        select(Device.rack_id, func.coalesce(func.sum(DeviceType.max_power_w), 0)).join(DeviceType)
+        .where(Device.rack_id.is_not(None)).group_by(Device.rack_id)).all())  # type: ignore[union-attr]
+    pdus = session.execute(select(Device.id, Device.rack_id).where(Device.role == DeviceRole.PDU)).all()
+    measured: dict[int, float] = {}
+    for device_id, rack_id in pdus:
+        if rack_id is not None and device_id in pdu_watts:
+            measured[rack_id] = measured.get(rack_id, 0.0) + pdu_watts[device_id]
+    return [(site, name, measured.get(rid, float(nameplate.get(rid, 0))), float(budget))
+            for rid, name, site, budget in rows]
+
+
+def _clusters(session: Session) -> list[tuple[str, str, float, float]]:
+    try:
+        from dcops.capacity.headroom import headroom
+    except ImportError:
+        return []
+    try:
+        report = headroom(session)
+    except Exception:  # capacity data incomplete: the rest of /metrics still answers
+        log.debug("no cluster capacity for /metrics", exc_info=True)
+        return []
+    return [(c.name, r, float(v.get("usable", 0.0)), float(v.get("allocated", 0.0)))
+            for c in report.clusters for r, v in c.resources.items()]
+
+
+def read_snapshot(session: Session) -> Snapshot:
+    """Read everything /metrics exports."""
+    snap = Snapshot()
+    rows = session.execute(
+        select(Device.id, Device.name, Site.name, Device.role, DeviceState.samples)
+        .join(DeviceState, DeviceState.device_id == Device.id)  # type: ignore[arg-type]
+        .join(Site, Site.id == Device.site_id)  # type: ignore[arg-type]
+    ).all()
+    pdu_watts: dict[int, float] = {}
+    for device_id, name, site, role, samples in rows:
+        snap.devices.append((name, site, str(role), samples or []))
+        for metric, _labels, value in samples or []:
+            if metric == "pdu_power_watts":
+                pdu_watts[device_id] = float(value)
+    status = session.get(PollerStatus, 1)
+    if status is not None:
+        snap.poller = {"devices": status.devices, "cycle": status.cycle_duration_s, "polls": status.polls_total,
+                       "overruns": status.overruns_total, "errors": dict(status.errors_total or {})}
+    snap.alerts = _alerts(session)
+    snap.racks = _racks(session, pdu_watts)
+    snap.clusters = _clusters(session)
+    try:
+        from dcops.monitoring.traps import COUNTS
+        snap.traps = dict(COUNTS)
+    except ImportError:
+        pass
+    session.rollback()
+    return snap
+
+
+class StateCollector:
+    """A prometheus-client collector yielding the families of one snapshot."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        families: dict[str, GaugeMetricFamily] = {}
+        for metric, (help_text, labels) in METRICS.items():
+            families[metric] = GaugeMetricFamily(PREFIX + metric, help_text, labels=["device", "site", "role", *labels])
+        for name, site, role, samples in snap.devices:
+            for metric, labels, value in samples:
+                family = families.get(metric)
+                if family is None:
+                    continue
+                own = METRICS[metric][1]
+                family.add_metric([name, site, role, *(str(labels.get(k, "")) for k in own)], float(value))
+        yield from families.values()
+        yield from self._extra(snap)
+
+    def _extra(self, snap: Snapshot) -> Iterator[Metric]:
+        def gauge(name: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(name, PROMETHEUS_EXTRA[name][0], labels=list(PROMETHEUS_EXTRA[name][1]))
+
+        def counter(name: str) -> CounterMetricFamily:
+            return CounterMetricFamily(name.removesuffix("_total"), PROMETHEUS_EXTRA[name][0],
+                                       labels=list(PROMETHEUS_EXTRA[name][1]))
+
+        alerts = gauge("dcops_alerts_firing")
+        for severity in ("critical", "warning", "info"):
+            alerts.add_metric([severity], float(snap.alerts.get(severity, 0)))
+        yield alerts
+        poller = snap.poller
+        devices = gauge("dcops_poller_devices")
+        devices.add_metric([], float(poller.get("devices", 0)))
+        cycle = gauge("dcops_poller_cycle_duration_seconds")
+        cycle.add_metric([], float(poller.get("cycle", 0.0)))
+        polls = counter("dcops_poller_polls_total")
+        polls.add_metric([], float(poller.get("polls", 0)))
+        errors = counter("dcops_poller_errors_total")
+        for reason in sorted(set(poller.get("errors", {})) | {"timeout", "auth", "error"}):
+            errors.add_metric([reason], float(poller.get("errors", {}).get(reason, 0)))
+        overruns = counter("dcops_poller_overruns_total")
+        overruns.add_metric([], float(poller.get("overruns", 0)))
+        traps = counter("dcops_traps_received_total")
+        for source in ("known", "unknown"):
+            traps.add_metric([source], float(snap.traps.get(source, 0)))
+        draw, budget = gauge("dcops_rack_power_draw_watts"), gauge("dcops_rack_power_budget_watts")
+        for site, rack, watts, limit in snap.racks:
+            draw.add_metric([site, rack], watts)
+            budget.add_metric([site, rack], limit)
+        capacity, allocated = gauge("dcops_cluster_capacity"), gauge("dcops_cluster_allocated")
+        for cluster, resource, cap, alloc in snap.clusters:
+            capacity.add_metric([cluster, resource], cap)
+            allocated.add_metric([cluster, resource], alloc)
+        yield from (devices, cycle, polls, errors, overruns, traps, draw, budget, capacity, allocated)
+
+
+_cache: tuple[float, str, bytes] | None = None
+_lock = threading.Lock()
+
+
+def render(session: Session) -> bytes:
+    """Return the exposition text of the current state (cached for ``CACHE_S`` seconds per database)."""
+    global _cache
+    url = str(session.get_bind().url)
+    with _lock:
+        if _cache is not None and _cache[1] == url and time.monotonic() - _cache[0] < CACHE_S:
+            return _cache[2]
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(StateCollector(read_snapshot(session)))  # type: ignore[arg-type]
+        body = generate_latest(registry)
+        _cache = (time.monotonic(), url, body)
+        return body
+
+
+def clear_cache() -> None:
+    """Forget the cached exposition (tests)."""
+    global _cache
+    _cache = None
+
+
+metrics_router = APIRouter(tags=["monitoring"])
+
+
+@metrics_router.get("/metrics", include_in_schema=False)
+def metrics_endpoint(session: SessionDep, actor: Actor = Depends(Allow(STAFF))) -> Response:
+    """Expose dcops' metrics to Prometheus (bearer token of a staff role)."""
+    return Response(content=render(session), media_type=CONTENT_TYPE_LATEST)
