@@ -75,6 +75,8 @@ DEFAULT_USERS = (
     V3User("sha384-aes256", "sha384", AUTH_PASS, "aes256", PRIV_PASS),
     V3User("sha512-aes256", "sha512", AUTH_PASS, "aes256", PRIV_PASS),
     V3User("md5-des", "md5", AUTH_PASS, "des", PRIV_PASS),
+    V3User("sha-aes256", "sha", AUTH_PASS, "aes256", PRIV_PASS),  # needs the key extension
+    V3User("md5-aes192", "md5", AUTH_PASS, "aes192", PRIV_PASS),  # needs the key extension
     V3User("sha-auth", "sha", AUTH_PASS),
     V3User("md5-auth", "md5", AUTH_PASS),
     V3User("noauth"),
@@ -351,12 +353,13 @@ def start_snmpd(workdir: Path, *, hosts: tuple[str, ...] = ("127.0.0.1",), port:
         pass_command=f"{sys.executable} {script} {values_file}", sys_name=sys_name, sys_descr=sys_descr,
         sys_location=sys_location, sys_contact=sys_contact, engine_id=engine_id, extra=extra_config))
     # lmsensorsMib would shadow the LM-SENSORS values the test serves; smux would fight over TCP port 199
-    argv = [SNMPD, "-f", "-Lo", "-C", "-c", str(conf), "-m", "", "-M", str(workdir / "no-mibs"), "-I", "-lmsensorsMib,smux",
-            "-p", str(workdir / "snmpd.pid"), f"--persistentDir={workdir / 'persist'}",
+    argv = [SNMPD, "-f", "-Lo", "-C", "-c", str(conf), "-m", "", "-M", str(workdir / "no-mibs"),
+            "-I", "-lmsensorsMib,smux", "-p", str(workdir / "snmpd.pid"), f"--persistentDir={workdir / 'persist'}",
             ",".join(f"udp:{h}:{port}" for h in hosts)]
     agent = Agent(kind="snmpd", host=hosts[0], port=port, community=communities[0] if communities else "",
                   users={u.name: u for u in users}, hosts=hosts, workdir=workdir, values_file=values_file,
-                  log=workdir / "snmpd.log", _argv=argv, _env={"MIBS": "", "SNMP_PERSISTENT_DIR": str(workdir / "persist")})
+                  log=workdir / "snmpd.log", _argv=argv,
+                  _env={"MIBS": "", "SNMP_PERSISTENT_DIR": str(workdir / "persist")})
     values_file.write_text("{}")
     if values:
         agent.set_values(values)
@@ -378,7 +381,8 @@ def start_snmpsim(data_dir: Path, workdir: Path, *, host: str = "127.0.0.1", por
     v3 = v3_user or V3User("simulator", "sha", "auctoritas", "aes", "privatus")
     auth = {"none": "NONE", "md5": "MD5", "sha": "SHA", "sha224": "SHA224", "sha256": "SHA256",
             "sha384": "SHA384", "sha512": "SHA512"}[v3.auth_protocol]
-    priv = {"none": "NONE", "des": "DES", "aes": "AES", "aes192": "AES192BLMT", "aes256": "AES256BLMT"}[v3.priv_protocol]
+    priv = {"none": "NONE", "des": "DES", "aes": "AES", "aes192": "AES192BLMT",
+            "aes256": "AES256BLMT"}[v3.priv_protocol]
     exe = Path(sys.executable).with_name("snmpsim-command-responder")
     argv = [str(exe) if exe.exists() else "snmpsim-command-responder", f"--data-dir={data_dir}",
             f"--cache-dir={workdir / 'cache'}", "--logging-method=stderr", "--log-level=error",
