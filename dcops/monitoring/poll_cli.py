@@ -1,5 +1,158 @@
-"""(work in progress)"""
+"""``dcops poll`` (one poll, printed) and ``dcops poller`` (the poller alone, for production)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
+
+from dcops.cli import JsonOpt, console, prepare_database
 
 app = typer.Typer()
+
+Secret = dict(show_default=False, hide_input=True)
+
+
+def _parse_target(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        return value, 161
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return host, int(port)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not HOST:PORT") from None
+
+
+def _print_result(result: Any, as_json: bool) -> None:
+    samples = [{"metric": s.metric, "labels": dict(s.labels), "value": s.value} for s in result.samples]
+    if as_json:
+        typer.echo(json.dumps({
+            "device": result.device_name, "device_id": result.device_id, "at": result.at.isoformat(),
+            "reachable": result.reachable, "duration_s": round(result.duration_s, 4), "varbinds": result.varbinds,
+            "error": result.error, "facts": result.facts, "samples": samples}, indent=2))
+        return
+    state = "[green]up[/green]" if result.reachable else "[red]down[/red]"
+    console.print(f"{result.device_name}: {state}, {result.varbinds} varbinds in {result.duration_s * 1000:.0f} ms"
+                  + (f" ({result.error})" if result.error else ""))
+    if result.facts:
+        facts = Table(title="facts")
+        facts.add_column("fact")
+        facts.add_column("value")
+        for key, value in sorted(result.facts.items()):
+            facts.add_row(key, value)
+        console.print(facts)
+    table = Table(title="samples")
+    for col in ("metric", "labels", "value"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    for s in sorted(samples, key=lambda x: (x["metric"], sorted(x["labels"].items()))):
+        labels = ", ".join(f"{k}={v}" for k, v in s["labels"].items())
+        table.add_row(s["metric"], labels, f"{s['value']:.6g}")
+    console.print(table)
+
+
+async def _poll_address(host: str, port: int, *, role: str, name: str, snmp: dict[str, Any]) -> Any:
+    from dcops.monitoring.poller import Target, poll_target
+    from dcops.monitoring.snmp import SnmpClient, SnmpTarget
+
+    target = Target(device_id=None, name=name, role=role, snmp=SnmpTarget(host=host, port=port, **snmp))
+    async with SnmpClient() as client:
+        result, _ = await poll_target(client, target)
+    return result
+
+
+def _device_id(session: Any, device: str) -> int:
+    from sqlalchemy import select
+
+    from dcops.dcim.models import Device
+    from dcops.exceptions import NotFoundError
+
+    query = select(Device.id).where(Device.id == int(device)) if device.isdigit() else select(Device.id).where(
+        Device.name == device)
+    found = session.execute(query).scalar_one_or_none()
+    if found is None:
+        raise NotFoundError(f"device '{device}' not found")
+    return int(found)
+
+
+@app.command()
+def poll(
+    device: Annotated[str | None, typer.Argument(help="device name or id (default: every pollable device)")] = None,
+    once: Annotated[bool, typer.Option("--once", help="poll once and print what was read")] = True,
+    target: Annotated[str | None, typer.Option("--target", help="HOST:PORT not in the inventory (commissioning)")]
+    = None,
+    community: Annotated[str | None, typer.Option("--community", envvar="DCOPS_SNMP_COMMUNITY", **Secret,
+                                                  help="v1/v2c community (or env DCOPS_SNMP_COMMUNITY)")] = None,
+    version: Annotated[str, typer.Option("--version", help="1 or 2c with --community")] = "2c",
+    v3_user: Annotated[str | None, typer.Option("--v3-user", help="SNMPv3 user")] = None,
+    auth_protocol: Annotated[str, typer.Option("--auth-protocol", help="none, md5, sha, sha256, sha512...")] = "none",
+    auth_key: Annotated[str, typer.Option("--auth-key", envvar="DCOPS_SNMP_AUTH_KEY", **Secret,
+                                          help="v3 auth passphrase (or env DCOPS_SNMP_AUTH_KEY)")] = "",
+    priv_protocol: Annotated[str, typer.Option("--priv-protocol", help="none, des, aes, aes192, aes256")] = "none",
+    priv_key: Annotated[str, typer.Option("--priv-key", envvar="DCOPS_SNMP_PRIV_KEY", **Secret,
+                                          help="v3 privacy passphrase (or env DCOPS_SNMP_PRIV_KEY)")] = "",
+    role: Annotated[str, typer.Option("--role", help="role used to choose profiles with --target")] = "other",
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds per request")] = 2.0,
+    retries: Annotated[int, typer.Option("--retries")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Poll a device (or an address, for commissioning) once and print what it read."""
+    if target is not None:
+        host, port = _parse_target(target)
+        if v3_user:
+            snmp = dict(version="3", username=v3_user, auth_protocol=auth_protocol, auth_key=auth_key,
+                        priv_protocol=priv_protocol, priv_key=priv_key, timeout=timeout, retries=retries)
+        elif community:
+            snmp = dict(version=version, community=community, timeout=timeout, retries=retries)
+        else:
+            raise typer.BadParameter("--target needs --community (or env DCOPS_SNMP_COMMUNITY) or --v3-user")
+        try:
+            result = asyncio.run(_poll_address(host, port, role=role, name=target, snmp=snmp))
+        except ValueError as exc:  # a protocol name the client does not know
+            raise typer.BadParameter(str(exc)) from None
+        _print_result(result, as_json)
+        raise typer.Exit(0 if result.reachable else 1)
+    from dcops.database import session_scope
+    from dcops.monitoring.poller import PollerOptions, load_targets, poll_device
+
+    prepare_database()
+    options = PollerOptions(timeout_s=timeout, retries=retries)
+    with session_scope() as session:
+        ids = [_device_id(session, device)] if device else [t.device_id for t in load_targets(session)]
+    results = [asyncio.run(poll_device(i, options=options)) for i in ids if i is not None]
+    if device:
+        _print_result(results[0], as_json)
+        raise typer.Exit(0 if results[0].reachable else 1)
+    rows = [{"device": r.device_name, "up": r.reachable, "varbinds": r.varbinds,
+             "ms": round(r.duration_s * 1000), "error": r.error or ""} for r in results]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{len(rows)} devices polled")
+    for col in ("device", "up", "varbinds", "ms", "error"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in ("device", "up", "varbinds", "ms", "error")))
+    console.print(table)
+
+
+@app.command()
+def poller(
+    concurrency: Annotated[int, typer.Option("--concurrency", help="polls in flight at most")] = 100,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds per SNMP request")] = 2.0,
+    retries: Annotated[int, typer.Option("--retries")] = 1,
+) -> None:
+    """Run the SNMP poller alone (production: beside 'dcops serve' with DCOPS_BACKGROUND=false)."""
+    from dcops.config import get_settings
+    from dcops.monitoring.poller import PollerOptions, run_poller
+
+    logging.basicConfig(level=get_settings().log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    prepare_database()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_poller(PollerOptions(concurrency=concurrency, timeout_s=timeout, retries=retries)))

@@ -253,26 +253,25 @@ async def poll_target(client: Any, target: Target, *, deadline_s: float | None =
 
 def _evaluate_alerts(session: Session, result: PollResult, previous: PollResult | None) -> None:
     try:
-        from dcops.monitoring.alerting import evaluate_poll  # type: ignore[import-not-found,unused-ignore]
+        from dcops.monitoring.alerting import evaluate_poll
     except ImportError:
         return
     try:
-        with session.begin_nested():
-            evaluate_poll(session, result=result, previous=previous)
+        evaluate_poll(session, result=result, previous=previous)  # commits its own transaction
     except Exception:
+        session.rollback()
         log.exception("alert evaluation failed for device %s", result.device_name)
 
 
 def store_results(session: Session, polls: Sequence[tuple[PollResult, PollExtras]]) -> None:
-    """Record a batch of polls and evaluate the alert rules on each, in one transaction."""
+    """Record a batch of polls in one transaction, then evaluate the alert rules on each."""
+    polls = [(r, e) for r, e in polls if r.device_id is not None]
+    previous = {r.device_id: previous_result(session, r.device_id) for r, _ in polls}  # type: ignore[arg-type]
     for result, extras in polls:
-        if result.device_id is None:
-            continue
-        previous = previous_result(session, result.device_id)
         record(session, result, extras)
-        session.flush()
-        _evaluate_alerts(session, result, previous)
     session.commit()
+    for result, _ in polls:
+        _evaluate_alerts(session, result, previous[result.device_id])
 
 
 async def poll_device(device_id: int, *, client: Any = None, options: PollerOptions | None = None) -> PollResult:
