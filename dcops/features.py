@@ -3,7 +3,9 @@
 A feature is a package under ``dcops``. It may have:
 
 - ``models.py``: its tables (imported so that ``SQLModel.metadata`` is complete);
-- ``router.py``: an ``APIRouter`` named ``router``, mounted under ``/api/v1``;
+- ``router.py``: an ``APIRouter`` named ``router``, mounted under ``/api/v1``, and optionally ``root_router``,
+  mounted at the root (``/metrics``);
+- a ``mount(app)`` function in the package itself (the web console: pages, static files, middleware);
 - ``cli.py``: a Typer app named ``app`` and ``COMMAND``, the sub-command name (``None`` merges its commands at
   the top level of ``dcops``);
 - ``background.py``: ``async def run() -> None``, a long-running service (poller, trap receiver, job runner,
@@ -24,7 +26,7 @@ from typing import Any
 import typer
 
 CORE = ("dcim", "tenancy", "ipam", "virtualization", "auth")
-FEATURES = CORE + ("inventory", "transfer", "capacity", "monitoring", "provisioning", "demo")
+FEATURES = CORE + ("inventory", "transfer", "capacity", "monitoring", "provisioning", "demo", "web")
 
 
 def _modules(part: str) -> list[ModuleType]:
@@ -46,6 +48,21 @@ def import_models() -> None:
 def api_routers() -> list[Any]:
     """The API router of each feature, in ``FEATURES`` order."""
     return [module.router for module in _modules("router")]
+
+
+def root_routers() -> list[Any]:
+    """The routers features mount outside ``/api/v1`` (e.g. ``/metrics``)."""
+    return [module.root_router for module in _modules("router") if hasattr(module, "root_router")]
+
+
+def mount_all(app: Any) -> None:
+    """Let each feature package with a ``mount(app)`` add what is not a plain router (the web console)."""
+    for name in FEATURES:
+        if importlib.util.find_spec(f"dcops.{name}") is None:
+            continue
+        package = importlib.import_module(f"dcops.{name}")
+        if callable(getattr(package, "mount", None)):
+            package.mount(app)
 
 
 def background_services() -> list[tuple[str, Callable[[], Awaitable[None]]]]:

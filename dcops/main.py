@@ -21,7 +21,7 @@ from dcops.auth.deps import assert_every_route_guarded
 from dcops.crud import integrity_message
 from dcops.database import ping
 from dcops.exceptions import AuthenticationError, DcopsError
-from dcops.features import api_routers, background_services
+from dcops.features import api_routers, background_services, mount_all, root_routers
 
 log = logging.getLogger("dcops")
 
@@ -114,6 +114,8 @@ def create_app(*, background: bool = False) -> FastAPI:
     install_error_handlers(app)
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
+    for router in root_routers():
+        app.include_router(router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:
@@ -128,6 +130,7 @@ def create_app(*, background: bool = False) -> FastAPI:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
 
     app.state.background = {}
+    mount_all(app)
     assert_every_route_guarded(app, public=[f"{API_PREFIX}/auth/login"])
     return app
 

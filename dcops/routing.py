@@ -6,10 +6,11 @@ calls the resource's service function and turns the result into the public schem
 
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -19,6 +20,22 @@ from dcops.auth.deps import Allow
 from dcops.crud import MAX_LIMIT, ListQuery, Resource
 from dcops.database import get_session
 from dcops.schemas import Page
+
+def walk_routes(routes: Sequence[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """Yield (full path, route) for every API route, descending into included routers.
+
+    FastAPI >= 0.16x keeps an included router as one ``_IncludedRouter`` entry in ``app.routes`` instead of
+    copying its routes, so a check that only looks at ``app.routes`` would see almost nothing.
+    """
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix + route.path, route
+            continue
+        original = getattr(route, "original_router", None)
+        if original is not None:
+            context = getattr(route, "include_context", None)
+            yield from walk_routes(original.routes, prefix + (getattr(context, "prefix", "") or ""))
+
 
 CreateFn = Callable[[Session, Actor, dict[str, Any]], Any]
 UpdateFn = Callable[[Session, Actor, int, dict[str, Any]], Any]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dcops.auth.actor import Actor
@@ -53,11 +52,17 @@ def _guarded(dependant: object) -> bool:
     return any(_guarded(d) for d in getattr(dependant, "dependencies", []))
 
 
-def assert_every_route_guarded(app: FastAPI, public: Iterable[str] = ()) -> None:
-    """Raise if an ``/api`` route declares no :class:`Allow` (default deny)."""
+def assert_every_route_guarded(app: FastAPI, public: Iterable[str] = ()) -> int:
+    """Raise if an ``/api`` route declares no :class:`Allow` (default deny); return how many were checked."""
+    from dcops.routing import walk_routes
+
     open_paths = set(public)
-    for route in app.routes:
-        api = isinstance(route, APIRoute) and route.path.startswith("/api") and route.path not in open_paths
-        if api and not _guarded(route.dependant):  # type: ignore[attr-defined]
-            raise RuntimeError(f"route {route.methods} {route.path} declares no Allow(...) roles")  # type: ignore
+    checked = 0
+    for path, route in walk_routes(app.routes):
+        if not path.startswith("/api") or path in open_paths:
+            continue
+        checked += 1
+        if not _guarded(route.dependant):
+            raise RuntimeError(f"route {sorted(route.methods)} {path} declares no Allow(...) roles")
+    return checked
 

@@ -61,8 +61,9 @@ def test_password_login_gives_a_token_and_wrong_password_a_401(client, admin):
 
 
 def test_every_api_route_declares_roles(app):
-    assert_every_route_guarded(app, public=["/api/v1/auth/login"])
-    from fastapi import FastAPI
+    # every route of every included router is walked, not only the app's own (FastAPI nests included routers)
+    assert assert_every_route_guarded(app, public=["/api/v1/auth/login"]) > 100
+    from fastapi import APIRouter, FastAPI
 
     bare = FastAPI()
 
@@ -72,6 +73,18 @@ def test_every_api_route_declares_roles(app):
 
     with pytest.raises(RuntimeError, match="declares no Allow"):
         assert_every_route_guarded(bare)
+
+    nested, inner = FastAPI(), APIRouter(prefix="/dcim")
+
+    @inner.get("/hidden")
+    def _hidden() -> dict[str, str]:
+        return {}
+
+    outer = APIRouter()
+    outer.include_router(inner)
+    nested.include_router(outer, prefix="/api/v1")
+    with pytest.raises(RuntimeError, match="/api/v1/dcim/hidden"):
+        assert_every_route_guarded(nested)
 
 
 @pytest.mark.parametrize("role,read,write", [
