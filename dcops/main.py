@@ -106,7 +106,7 @@ def create_app(*, background: bool = False) -> FastAPI:
             {"name": "ipam", "description": "Prefixes and IP addresses"},
             {"name": "virtualization", "description": "Tenant VMs"},
             {"name": "auth", "description": "Users, API tokens and the change log"},
-            {"name": "capacity", "description": "Capacity requests, placement, headroom, rebalance and the budget plan"},
+            {"name": "capacity", "description": "Capacity requests, placement, headroom, rebalance, budget plan"},
             {"name": "monitoring", "description": "Device health, metrics history, alerts and silences"},
             {"name": "provisioning", "description": "Ansible jobs and VM actions"},
         ],

@@ -21,6 +21,7 @@ from dcops.crud import MAX_LIMIT, ListQuery, Resource
 from dcops.database import get_session
 from dcops.schemas import Page
 
+
 def walk_routes(routes: Sequence[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
     """Yield (full path, route) for every API route, descending into included routers.
 
