@@ -256,7 +256,7 @@ def acknowledge(session: Session, *, actor: Actor, id: int, comment: str = "") -
     """Acknowledge a firing alert: on-call owns it now; it still resolves on its own."""
     alert = alerts.get(session, actor=actor, id=id, for_update=True)
     if alert.state != AlertState.FIRING:
-        raise ConflictError(f"alert {id} is {alert.state.value}; only a firing alert can be acknowledged")
+        raise ConflictError(f"alert {id} is {alert.state}; only a firing alert can be acknowledged")
     before = alerts.snapshot(alert)
     alert.state, alert.acknowledged_at = AlertState.ACKNOWLEDGED, utcnow()
     alert.acknowledged_by, alert.ack_comment = actor.username, comment

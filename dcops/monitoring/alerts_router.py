@@ -1,5 +1,82 @@
-"""(work in progress)"""
+"""Alerts API: /api/v1/monitoring/alerts, /silences and /notification-channels."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import Session
+
+from dcops.auth.actor import Actor
+from dcops.auth.choices import ADMIN, STAFF, Role
+from dcops.auth.deps import Allow
+from dcops.crud import MAX_LIMIT, ListQuery
+from dcops.database import get_session
+from dcops.monitoring import alerting, notify
+from dcops.monitoring import alert_models as m
+from dcops.routing import crud_router
+from dcops.schemas import Page
 
 router = APIRouter(tags=["monitoring"])
+RESPONDERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.ONCALL})
+
+
+@router.get("/alerts", response_model=Page[m.AlertPublic], summary="List alerts")
+def list_alerts(
+    actor: Actor = Depends(Allow(STAFF)),
+    session: Session = Depends(get_session),
+    state: m.AlertState | None = None,
+    severity: m.Severity | None = None,
+    device_id: int | None = None,
+    rule: str | None = Query(None, max_length=100),
+    category: str | None = Query(None, max_length=20),
+    q: str | None = Query(None, max_length=200, description="search in rule, device, subject and summary"),
+    ordering: str | None = Query(None, description="id, started_at, severity, state or rule; '-' descending"),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0),
+) -> Any:
+    """List alerts, newest first, filtered by state, severity, device, rule or category."""
+    filters = {"state": state, "severity": severity, "device_id": device_id, "rule": rule, "category": category}
+    rows, count = alerting.alerts.get_all(session, actor=actor, query=ListQuery(
+        limit=limit, offset=offset, ordering=ordering, q=q, filters=filters))
+    return Page[m.AlertPublic](data=[m.AlertPublic.model_validate(r, from_attributes=True) for r in rows],
+                               count=count, limit=limit, offset=offset)
+
+
+@router.get("/alerts/{id}", response_model=m.AlertPublic, summary="Get an alert")
+def get_alert(id: int, actor: Actor = Depends(Allow(STAFF)), session: Session = Depends(get_session)) -> Any:
+    """Return one alert."""
+    return alerting.alerts.get(session, actor=actor, id=id)
+
+
+@router.get("/alerts/{id}/events", response_model=list[m.AlertEventPublic], summary="History of an alert")
+def alert_events(id: int, actor: Actor = Depends(Allow(STAFF)), session: Session = Depends(get_session)) -> Any:
+    """Return what happened to an alert: fired, notified, acknowledged, resolved..."""
+    return alerting.events_of(session, actor=actor, id=id)
+
+
+@router.post("/alerts/{id}/acknowledge", response_model=m.AlertPublic, summary="Acknowledge an alert")
+def acknowledge(id: int, body: m.AlertAck | None = None, actor: Actor = Depends(Allow(RESPONDERS)),
+                session: Session = Depends(get_session)) -> Any:
+    """Take ownership of a firing alert (admin, operator, on-call)."""
+    return alerting.acknowledge(session, actor=actor, id=id, comment=body.comment if body else "")
+
+
+@router.post("/alerts/{id}/resolve", response_model=m.AlertPublic, summary="Resolve an alert by hand")
+def resolve(id: int, body: m.AlertAck | None = None, actor: Actor = Depends(Allow(RESPONDERS)),
+            session: Session = Depends(get_session)) -> Any:
+    """Resolve an open alert (it fires again if its condition still holds)."""
+    return alerting.resolve(session, actor=actor, id=id, comment=body.comment if body else "")
+
+
+router.include_router(crud_router(
+    alerting.silences, path="/silences", public=m.SilencePublic, create=m.SilenceCreate, update=m.SilenceUpdate,
+    read=STAFF, write=RESPONDERS, tags=["monitoring"],
+    create_fn=lambda s, a, d: alerting.create_silence(s, actor=a, data=d),
+))
+router.include_router(crud_router(
+    notify.channels, path="/notification-channels", public=m.ChannelPublic, create=m.ChannelCreate,
+    update=m.ChannelUpdate, read=ADMIN, write=ADMIN, tags=["monitoring"],
+    create_fn=lambda s, a, d: notify.save_channel(s, actor=a, data=d),
+    update_fn=lambda s, a, i, d: notify.save_channel(s, actor=a, data=d, id=i),
+))

@@ -62,7 +62,10 @@ _lock = threading.Lock()
 # --- channels -----------------------------------------------------------------------------------------
 
 
-def _check(kind: ChannelKind, url: str, smtp_host: str, email_to: str) -> None:
+def _check(kind: ChannelKind, url: str, smtp_host: str, email_to: str, severities: str) -> None:
+    for part in (p.strip() for p in severities.split(",") if p.strip()):
+        if part not in ("critical", "warning", "info"):
+            raise ValidationError(f"unknown severity '{part}'; use critical, warning or info", field="severities")
     if kind in (ChannelKind.WEBHOOK, ChannelKind.ALERTMANAGER):
         if not url.startswith(("http://", "https://")):
             raise ValidationError(f"a {kind.value} channel needs an http(s) url", field="url")
@@ -82,7 +85,8 @@ def save_channel(session: Session, *, actor: Actor, data: dict[str, Any], id: in
         view = {**existing.model_dump(), **data}
     else:
         view = data
-    _check(ChannelKind(view["kind"]), view.get("url", ""), view.get("smtp_host", ""), view.get("email_to", ""))
+    _check(ChannelKind(view["kind"]), view.get("url", ""), view.get("smtp_host", ""), view.get("email_to", ""),
+           view.get("severities") or "")
     if id is None or secrets:
         data["secret_blob"] = encrypt_secrets(merged) if merged else None
         data["secret_fields"] = ",".join(sorted(merged))
