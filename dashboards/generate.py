@@ -127,13 +127,13 @@ def overview() -> dict[str, Any]:
     ratio = [(None, "green"), (0.8, "orange"), (1, "red")]
     return dashboard("dcops-overview", "dcops / Data-center overview",
                      "Devices up and down per site, firing alerts, rack power against budget, cluster capacity.", [
+        panel("stat", "Devices polled", [q(f"sum(site:dcops_devices:count{{{S}}})", "devices")], w=4, h=4),
         panel("stat", "Devices up", [q(f"sum(dcops_device_up{{{S}}})", "up")], w=4, h=4),
         panel("stat", "Devices down", [q(f"sum(1 - dcops_device_up{{{S}}})", "down")], w=4, h=4, steps=down),
+        panel("stat", "Firing alerts", [q("dcops_alerts_firing:sum", "firing")], w=4, h=4,
+              steps=[(None, "green"), (1, "orange")]),
         panel("stat", "Firing alerts by severity", [q("sum by (severity) (dcops_alerts_firing)", "{{severity}}")],
               w=8, h=4, steps=[(None, "green"), (1, "orange")]),
-        panel("stat", "Traffic of the selected sites", [q(f"sum(dcops_if_in_bps{{{S}}})", "in"),
-                                                    q(f"sum(dcops_if_out_bps{{{S}}})", "out")], w=8, h=4,
-              unit="bps"),
         panel("bargauge", "Devices up per site", [q(f"site:dcops_devices_up:sum{{{S}}}", "{{site}}")], w=6),
         panel("bargauge", "Devices down per site", [q(f"site:dcops_devices_down:sum{{{S}}}", "{{site}}")], w=6,
               steps=down),
@@ -150,6 +150,9 @@ def overview() -> dict[str, Any]:
               [q("dcops_cluster_allocated / (dcops_cluster_capacity > 0)", "{{cluster}} {{resource}}")],
               w=12, h=10, unit="percentunit", steps=[(None, "green"), (0.75, "orange"), (0.9, "red")], lo=0, hi=1,
               description="Allocated to live VMs against the usable capacity after allocation ratios."),
+        panel("timeseries", "Traffic per site", [q(f"site:dcops_if_in_bps:sum{{{S}}}", "{{site}} in"),
+                                                 q(f"site:dcops_if_out_bps:sum{{{S}}}", "{{site}} out")],
+              w=12, h=10, unit="bps"),
         panel("table", "Devices not answering", [q(f"dcops_device_up{{{S}}} == 0", instant=True, table=True)],
               w=12, h=10, transformations=[{"id": "organize", "options": {
                   "excludeByName": {"Time": True, "Value": True, "__name__": True, "job": True, "instance": True}}}]),

@@ -24,20 +24,33 @@ _KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ig
 _GRAFANA_FUNC = re.compile(r"^\s*(label_values|query_result|label_names|metrics)\s*\((.*)\)\s*$", re.S)
 
 
+_NAME_MATCHER = re.compile(r"""__name__\s*=\s*["']([A-Za-z_:][\w:]*)["']""")
+
+
 def metric_names(expr: str) -> set[str]:
     """The metric names an expression reads (recording-rule names included)."""
+    names = set(_NAME_MATCHER.findall(expr))  # {__name__="..."}
     text = _STRING.sub('""', expr)
     text = _VARIABLES.sub(" ", text)
     text = _MATCHERS.sub(" ", text)
     text = _RANGES.sub(" ", text)
     text = _LABEL_LISTS.sub(" ", text)
-    names = set()
     for match in _IDENT.finditer(text):
         name, call = match.group(1), match.group(2)
         if call or name.lower() in _KEYWORDS:
             continue  # a function or aggregation call, or an operator keyword
         names.add(name)
     return names
+
+
+_SELECTOR = re.compile(r"(?<![\w:.$])([A-Za-z_:][\w:]*)\s*\{([^{}]*)\}")
+_MATCHER_LABEL = re.compile(r"([A-Za-z_]\w*)\s*(?:=~|!~|!=|=)")
+
+
+def selector_labels(expr: str) -> list[tuple[str, set[str]]]:
+    """(metric name, label names its ``{...}`` matchers use) for every selector with matchers."""
+    text = _VARIABLES.sub(" ", _STRING.sub('""', expr))
+    return [(m.group(1), set(_MATCHER_LABEL.findall(m.group(2)))) for m in _SELECTOR.finditer(text)]
 
 
 def variable_query_names(query: str) -> set[str]:
