@@ -38,7 +38,8 @@ class MenuItem:
 MENU = (
     MenuItem("health", "Health", "/health", EQUIPMENT),
     MenuItem("racks", "Racks", "/racks", EQUIPMENT),
-    MenuItem("capacity", "Capacity", "/capacity", EVERYONE),
+    MenuItem("capacity", "Capacity", "/capacity", STAFF),
+    MenuItem("requests", "Requests", "/requests", EVERYONE),
     MenuItem("jobs", "Jobs", "/jobs", EVERYONE),
     MenuItem("plan", "Budget plan", "/plan", PLANNERS),
     MenuItem("inventory", "Inventory", "/inventory/devices", EQUIPMENT),

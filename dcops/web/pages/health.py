@@ -1,5 +1,63 @@
-"""(in progress)"""
+"""The health overview: devices by health per site, open alerts with acknowledge/silence, the poller's health."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from dcops.auth.choices import STAFF, Role
+from dcops.database import SessionDep, utcnow
+from dcops.monitoring import alerting
+from dcops.web import status
+from dcops.web.auth import Page, Viewer
+from dcops.web.render import redirect, release, render
 
 router = APIRouter()
+RESPONDERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.ONCALL})
+REFRESH_S = 15
+
+
+def _values(session: SessionDep) -> dict[str, object]:
+    alerts = status.open_alerts(session)
+    return {
+        "sites": status.sites_health(session), "alerts": alerts, "alert_counts": status.alert_counts(alerts),
+        "poller": status.poller_health(session), "health_order": status.HEALTH_ORDER, "refresh_s": REFRESH_S,
+        "responders": RESPONDERS,
+    }
+
+
+@router.get("/health")
+def overview(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(STAFF))) -> Response:
+    """Show the health overview (``?kiosk=1``: large type for a wall display)."""
+    return render(request, "health.html", session, active="health", title="Health overview", **_values(session))
+
+
+@router.get("/health/panel")
+def panel(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(STAFF))) -> Response:
+    """Return the overview's body alone, for htmx's periodic refresh."""
+    return render(request, "health_panel.html", session, **_values(session))
+
+
+@router.post("/alerts/{id}/ack")
+def acknowledge(id: int, request: Request, session: SessionDep, comment: str = Form(""), back: str = Form("/health"),
+                viewer: Viewer = Depends(Page(RESPONDERS))) -> Response:
+    """Acknowledge a firing alert."""
+    alerting.acknowledge(session, actor=viewer.actor, id=id, comment=comment.strip()[:500])
+    release(session)
+    return redirect(back if back.startswith("/") and not back.startswith("//") else "/health", request)
+
+
+@router.post("/alerts/{id}/silence")
+def silence(id: int, request: Request, session: SessionDep, hours: int = Form(1), comment: str = Form(""),
+            back: str = Form("/health"), viewer: Viewer = Depends(Page(RESPONDERS))) -> Response:
+    """Silence the alert's rule on its device for a few hours."""
+    alert = alerting.alerts.get(session, actor=viewer.actor, id=id)
+    hours = min(max(hours, 1), 72)
+    alerting.create_silence(session, actor=viewer.actor, data={
+        "device_id": alert.device_id, "rule": alert.rule, "ends_at": utcnow() + timedelta(hours=hours),
+        "comment": comment.strip()[:500] or f"silenced from the console by {viewer.actor.username}",
+    })
+    release(session)
+    return redirect(back if back.startswith("/") and not back.startswith("//") else "/health", request)

@@ -1,5 +1,93 @@
-"""(in progress)"""
+"""The budget plan: assumptions as a form, the per-year table and chart, XLSX/CSV download."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dcops.auth.choices import Role
+from dcops.capacity import export, planning
+from dcops.database import SessionDep
+from dcops.dcim.models import Cluster, DeviceType
+from dcops.exceptions import DcopsError
+from dcops.web import fmt, forms, svg
+from dcops.web.auth import Page, Viewer
+from dcops.web.forms import FormField, FormState
+from dcops.web.render import lang_of, render
 
 router = APIRouter()
+PLANNERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR})
+FIELDS = ("model", "years", "cluster", "growth_percent", "default_growth_percent", "vcpu_ratio", "ram_ratio",
+          "disk_ratio", "ha_reserve_hosts")
+LABELS = {"model": "Server model", "years": "Years", "cluster": "Cluster", "growth_percent": "Growth per year (%)",
+          "default_growth_percent": "Default growth (%)", "vcpu_ratio": "vCPU ratio", "ram_ratio": "RAM ratio",
+          "disk_ratio": "Disk ratio", "ha_reserve_hosts": "HA reserve"}
+
+
+def _fields(session: Session) -> list[FormField]:
+    models = [(slug, f"{name} ({slug})") for slug, name in session.execute(
+        select(DeviceType.slug, DeviceType.model).where(DeviceType.cpu_threads > 0).order_by(DeviceType.model))]
+    clusters = [("", "—")] + [(n, n) for (n,) in session.execute(select(Cluster.name).order_by(Cluster.name))]
+    out = []
+    for name in FIELDS:
+        opts = models if name == "model" else clusters if name == "cluster" else None
+        out.append(forms.widget(planning.PlanRequest, name, LABELS[name], opts))
+    return out
+
+
+def _assumptions(request: Request, session: Session) -> tuple[FormState, planning.PlanRequest | None, list[FormField]]:
+    fields = _fields(session)
+    params = dict(request.query_params)
+    if not params.get("model") and fields[0].choices:
+        params["model"] = fields[0].choices[0][0]
+    raw, data = forms.form_to_data(planning.PlanRequest, fields, params)
+    if not raw.get("years"):
+        raw["years"] = "3"
+    state = FormState(values=raw)
+    if not raw.get("default_growth_percent"):
+        state.values["default_growth_percent"] = forms.display(planning.DEFAULT_GROWTH_PERCENT)
+    body = forms.validate(planning.PlanRequest, data, state)
+    return state, body, fields  # type: ignore[return-value]
+
+
+@router.get("/plan")
+def plan_page(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(PLANNERS))) -> Response:
+    """Forecast per fiscal year from the assumptions in the query string."""
+    state, body, fields = _assumptions(request, session)
+    plan: Any = None
+    chart = ""
+    if body is not None:
+        try:
+            plan = planning.build_plan(session, actor=viewer.actor, request=body)
+        except DcopsError as exc:
+            forms.domain_error(exc, state)
+    if plan is not None:
+        lang = lang_of(request)
+        chart = svg.bar_chart([(str(y.fiscal_year), float(y.cost_idr)) for y in plan.fiscal_years],
+                              label_value=lambda v: fmt.idr(v, lang))
+    query = request.url.query
+    return render(request, "plan.html", session, active="plan", title="Budget plan", fields=fields, state=state,
+                  plan=plan, chart=chart, export_query=query)
+
+
+@router.get("/plan/export")
+def plan_export(request: Request, session: SessionDep, format: str = "xlsx", table: str = "summary",
+                viewer: Viewer = Depends(Page(PLANNERS))) -> Response:
+    """Download the plan for the same assumptions as XLSX or CSV."""
+    state, body, _ = _assumptions(request, session)
+    if body is None:
+        from dcops.exceptions import ValidationError
+
+        first = next(iter(state.errors.items()), ("", "; ".join(state.general)))
+        raise ValidationError(f"{first[0]}: {first[1]}", field=first[0] or None)
+    fmt_ = format if format in ("xlsx", "csv") else "xlsx"
+    plan = planning.build_plan(session, actor=viewer.actor, request=body)
+    content = export.render(plan, fmt_, table if table in ("summary", "agencies") else "summary")
+    name = f"budget-plan-{plan.model['slug']}-{date.today():%Y%m%d}.{fmt_}"
+    return Response(content, media_type=export.MEDIA_TYPES[fmt_],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
