@@ -1,0 +1,189 @@
+"""The ansible-runner adapter: run one playbook against one hypervisor in a private directory.
+
+The only module that imports ``ansible_runner``. Credentials exist on disk only during the run
+(a 0600 key file in a private 0700 directory, removed afterwards); the host key is pinned through
+a known_hosts file written for the run, with strict checking on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from dcops.provisioning.preflight import known_hosts_line
+
+PYTHON = "/usr/bin/python3"  # the managed host's Python, which has the libvirt bindings
+
+
+def playbook_dir() -> Path:
+    """Return the folder holding the playbooks (``DCOPS_PLAYBOOK_DIR`` or the repository's ``playbooks/``)."""
+    configured = os.environ.get("DCOPS_PLAYBOOK_DIR")
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "playbooks"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One Ansible event in dcops' terms."""
+
+    seq: int
+    event: str
+    task: str
+    host: str
+    status: str
+    changed: bool
+    duration_s: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended: 'successful', 'failed', 'canceled' or 'timeout', with the exit code and output."""
+
+    status: str
+    rc: int | None
+    stdout: str
+
+
+@dataclass
+class Run:
+    """What to run, where, with which secret; callbacks report events and ask whether to stop."""
+
+    playbook: str
+    address: str
+    port: int
+    user: str
+    host_key: str
+    private_key: str
+    passphrase: str | None
+    extravars: dict[str, Any]
+    timeout_s: int
+    on_event: Callable[[Event], None]
+    should_cancel: Callable[[], bool]
+    host_alias: str = "hypervisor"
+
+
+_STATUS = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_skipped": "skipped",
+    "runner_on_unreachable": "unreachable",
+    "runner_item_on_failed": "failed",
+    "playbook_on_task_start": "started",
+    "playbook_on_stats": "recap",
+}
+
+
+def convert(raw: dict[str, Any]) -> Event | None:
+    """Turn an ansible-runner event into an :class:`Event`, or None for noise (verbose lines, item events)."""
+    kind = raw.get("event", "")
+    if kind not in _STATUS and kind not in ("playbook_on_play_start", "playbook_on_start"):
+        return None
+    data = raw.get("event_data") or {}
+    res = data.get("res") or {}
+    status = _STATUS.get(kind, "started")
+    if kind == "runner_on_ok" and res.get("changed"):
+        status = "changed"
+    if kind == "runner_on_failed" and data.get("ignore_errors"):
+        status = "ignored"
+    message = ""
+    if status in ("failed", "unreachable", "ignored"):
+        message = str(res.get("msg") or res.get("stderr") or "")[:1000]
+    if kind == "playbook_on_stats":
+        changed = sum((data.get("changed") or {}).values())
+        failures = sum((data.get("failures") or {}).values()) + sum((data.get("dark") or {}).values())
+        message = f"changed={changed} failed={failures}"
+    duration = data.get("duration")
+    return Event(
+        seq=int(raw.get("counter") or 0),
+        event=kind,
+        task=str(data.get("task") or data.get("play") or "")[:300],
+        host=str(data.get("host") or "")[:100],
+        status=status,
+        changed=bool(res.get("changed")) if kind.startswith("runner_on") else False,
+        duration_s=float(duration) if isinstance(duration, int | float) else None,
+        message=message,
+    )
+
+
+def _unlocked_key(text: str, passphrase: str | None) -> str:
+    """Return the key without its passphrase (OpenSSH format), so ssh never prompts."""
+    if not passphrase:
+        return text.strip() + "\n"
+    from cryptography.hazmat.primitives import serialization
+
+    raw = text.strip().encode() + b"\n"
+    try:
+        key = serialization.load_ssh_private_key(raw, password=passphrase.encode())
+    except ValueError:
+        key = serialization.load_pem_private_key(raw, password=passphrase.encode())  # type: ignore[assignment]
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,  # type: ignore[union-attr]
+                             serialization.NoEncryption()).decode()
+
+
+def run_playbook(run: Run) -> Outcome:
+    """Run ``run.playbook`` against one host and return how it ended (blocks until then)."""
+    workdir = Path(tempfile.mkdtemp(prefix="dcops-job-"))
+    os.chmod(workdir, 0o700)
+    key_file = workdir / "id_key"
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(_unlocked_key(run.private_key, run.passphrase))
+        known_hosts = workdir / "known_hosts"
+        known_hosts.write_text(known_hosts_line(run.address, run.port, run.host_key))
+        ssh_args = (f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes "
+                    "-o IdentitiesOnly=yes -o GlobalKnownHostsFile=/dev/null")
+        inventory = {"all": {"children": {"hypervisors": {"hosts": {run.host_alias: {
+            "ansible_host": run.address,
+            "ansible_port": run.port,
+            "ansible_user": run.user,
+            "ansible_ssh_private_key_file": str(key_file),
+            "ansible_ssh_common_args": ssh_args,
+            "ansible_python_interpreter": PYTHON,
+        }}}}}}
+        envvars = {
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_PIPELINING": "True",
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(workdir / "cp"),
+            "ANSIBLE_LOCAL_TEMP": str(workdir / "tmp"),
+            "ANSIBLE_GATHERING": "explicit",
+        }
+
+        def handler(raw: dict[str, Any]) -> bool:
+            event = convert(raw)
+            if event is not None:
+                run.on_event(event)
+            return False  # ansible-runner need not keep the event on disk beyond the run
+
+        thread, runner = ansible_runner.run_async(
+            private_data_dir=str(workdir),
+            project_dir=str(playbook_dir()),
+            playbook=run.playbook,
+            inventory=inventory,
+            extravars=run.extravars,
+            envvars=envvars,
+            event_handler=handler,
+            cancel_callback=run.should_cancel,
+            timeout=run.timeout_s,
+            quiet=True,
+            suppress_env_files=True,
+        )
+        thread.join()
+        stdout = ""
+        stdout_path = Path(runner.config.artifact_dir) / "stdout"
+        if stdout_path.exists():
+            stdout = stdout_path.read_text(errors="replace")
+        return Outcome(status=str(runner.status), rc=runner.rc, stdout=stdout)
+    finally:
+        if key_file.exists():
+            key_file.unlink()
+        shutil.rmtree(workdir, ignore_errors=True)
