@@ -139,9 +139,13 @@ def page_roles(route: APIRoute) -> frozenset[Role] | None:
 
 def unguarded_console_routes(app: FastAPI) -> list[str]:
     """Return console routes (module ``dcops.web``) that declare neither Page nor Public."""
-    bad = []
-    for route in app.routes:
-        console = isinstance(route, APIRoute) and route.endpoint.__module__.startswith("dcops.web")
-        if console and not _declares(route.dependant):  # type: ignore[union-attr]
-            bad.append(f"{sorted(route.methods)} {route.path}")  # type: ignore[union-attr]
-    return bad
+    return [f"{sorted(route.methods)} {path}" for path, route in console_routes(app)
+            if not _declares(route.dependant)]
+
+
+def console_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
+    """Return (path, route) of every console route (defined in ``dcops.web``), included routers descended."""
+    from dcops.routing import walk_routes
+
+    return [(path, route) for path, route in walk_routes(app.routes)
+            if route.endpoint.__module__.startswith("dcops.web")]

@@ -126,7 +126,10 @@ def poller_health(session: Session, now: datetime | None = None) -> PollerHealth
     return PollerHealth(status, now - status.heartbeat_at <= window, sum((status.errors_total or {}).values()))
 
 
-def latest(session: Session, device_id: int) -> tuple[DeviceState | None, dict[str, list[tuple[dict[str, Any], float]]]]:
+Grouped = dict[str, list[tuple[dict[str, Any], float]]]
+
+
+def latest(session: Session, device_id: int) -> tuple[DeviceState | None, Grouped]:
     """Return a device's last state and its samples grouped by metric."""
     state = session.get(DeviceState, device_id)
     grouped: dict[str, list[tuple[dict[str, Any], float]]] = {}
