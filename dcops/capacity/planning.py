@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import and_, func, select
+from sqlmodel import Session, col
 
 from dcops.auth.actor import Actor
 from dcops.capacity import forecast
@@ -87,13 +87,13 @@ def server_model(dtype: DeviceType) -> ServerModel:
 
 def find_model(session: Session, name: str) -> DeviceType:
     """Return the device type with this slug or model name, or raise a ValidationError naming the choices."""
-    for cond in (DeviceType.slug == name, DeviceType.model == name,
-                 func.lower(DeviceType.model) == name.strip().lower()):
+    for cond in (col(DeviceType.slug) == name, col(DeviceType.model) == name,
+                 func.lower(col(DeviceType.model)) == name.strip().lower()):
         found = session.execute(select(DeviceType).where(cond)).scalars().first()
         if found is not None:
             return found
-    known = session.execute(select(DeviceType.slug).where(DeviceType.cpu_threads > 0).order_by(DeviceType.slug)
-                            .limit(10)).scalars().all()
+    known = session.execute(select(col(DeviceType.slug)).where(col(DeviceType.cpu_threads) > 0)
+                            .order_by(col(DeviceType.slug)).limit(10)).scalars().all()
     hint = f"; server models: {', '.join(known)}" if known else "; no device type has cpu_threads set yet"
     raise ValidationError(f"model: no device type with slug or model '{name}'{hint}", field="model")
 
@@ -101,16 +101,16 @@ def find_model(session: Session, name: str) -> DeviceType:
 def find_cluster(session: Session, name: str | None) -> Cluster | None:
     """Return the named cluster, or the one with the most active hypervisors."""
     if name:
-        found = session.execute(select(Cluster).where(Cluster.name == name)).scalars().first()
+        found = session.execute(select(Cluster).where(col(Cluster.name) == name)).scalars().first()
         if found is None:
             raise ValidationError(f"cluster: no cluster named '{name}'", field="cluster")
         return found
-    hosts = func.count(Device.id)
+    hosts = func.count(col(Device.id))
+    on = and_(col(Device.cluster_id) == col(Cluster.id), col(Device.role) == DeviceRole.HYPERVISOR.value,
+              col(Device.status) == DeviceStatus.ACTIVE.value)
     row = session.execute(
-        select(Cluster, hosts).outerjoin(Device, (Device.cluster_id == Cluster.id)
-                                         & (Device.role == DeviceRole.HYPERVISOR.value)
-                                         & (Device.status == DeviceStatus.ACTIVE.value))
-        .group_by(Cluster.id).order_by(hosts.desc(), Cluster.id).limit(1)
+        select(Cluster, hosts).outerjoin(Device, on).group_by(col(Cluster.id))
+        .order_by(hosts.desc(), col(Cluster.id)).limit(1)
     ).first()
     return row[0] if row else None
 
@@ -163,21 +163,21 @@ def gather(session: Session, request: PlanRequest, *, now: datetime | None = Non
 
 def _agencies(session: Session, cluster: Cluster | None, request: PlanRequest, now: datetime) -> list[AgencyDemand]:
     overrides = {code.strip().upper(): g for code, g in request.agency_growth.items()}
-    agencies = {a.id: a for a in session.execute(select(Agency).order_by(Agency.code)).scalars()}
+    agencies = {a.id: a for a in session.execute(select(Agency).order_by(col(Agency.code))).scalars()}
     known = {a.code for a in agencies.values()}
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValidationError(f"agency_growth: no agency with code {', '.join(unknown)}", field="agency_growth")
     vms: dict[int, list[tuple[datetime, Vector]]] = defaultdict(list)
     if cluster is not None:
-        stmt = select(VirtualMachine.agency_id, VirtualMachine.created_at, VirtualMachine.vcpus,
-                      VirtualMachine.ram_gib, VirtualMachine.disk_gib).where(
-            VirtualMachine.cluster_id == cluster.id, VirtualMachine.state.not_in(DEAD_STATES))  # type: ignore
+        vm = VirtualMachine
+        stmt = select(col(vm.agency_id), col(vm.created_at), col(vm.vcpus), col(vm.ram_gib), col(vm.disk_gib)).where(
+            col(vm.cluster_id) == cluster.id, col(vm.state).not_in(DEAD_STATES))
         for agency_id, created, v, r, d in session.execute(stmt):
             vms[agency_id].append((created, Vector(v, r, d)))
     result = []
     for agency in sorted(agencies.values(), key=lambda a: a.code):
-        rows = vms.get(agency.id, [])  # type: ignore[arg-type]
+        rows = vms.get(agency.id or 0, [])
         if not rows and agency.code not in overrides:
             continue
         current = Vector(*(sum(v.get(r) for _, v in rows) for r in forecast.RESOURCES))
@@ -197,31 +197,34 @@ def _hosts(session: Session, cluster: Cluster | None) -> list[forecast.ExistingH
     if cluster is None:
         return []
     rows = session.execute(
-        select(Device.name, DeviceType).join(DeviceType, DeviceType.id == Device.device_type_id).where(
-            Device.cluster_id == cluster.id, Device.role == DeviceRole.HYPERVISOR.value,
-            Device.status == DeviceStatus.ACTIVE.value).order_by(Device.name)
+        select(col(Device.name), DeviceType).join(DeviceType, col(DeviceType.id) == col(Device.device_type_id))
+        .where(col(Device.cluster_id) == cluster.id, col(Device.role) == DeviceRole.HYPERVISOR.value,
+               col(Device.status) == DeviceStatus.ACTIVE.value).order_by(col(Device.name))
     ).all()
     return [forecast.ExistingHost(name, server_model(dtype)) for name, dtype in rows]
 
 
 def _racks(session: Session, cluster: Cluster | None) -> list[forecast.RackSpace]:
-    stmt = select(Rack).order_by(Rack.name, Rack.id)
+    stmt = select(Rack).order_by(col(Rack.name), col(Rack.id))
     if cluster is not None and cluster.site_id is not None:
-        stmt = stmt.where(Rack.site_id == cluster.site_id)
+        stmt = stmt.where(col(Rack.site_id) == cluster.site_id)
     racks = list(session.execute(stmt).scalars())
     if not racks:
         return []
     ids = [r.id for r in racks]
     taken: dict[int, set[tuple[int, str]]] = defaultdict(set)
     for rack_id, unit, face in session.execute(
-            select(RackUnit.rack_id, RackUnit.unit, RackUnit.face).where(RackUnit.rack_id.in_(ids))):  # type: ignore
+            select(col(RackUnit.rack_id), col(RackUnit.unit), col(RackUnit.face))
+            .where(col(RackUnit.rack_id).in_(ids))):
         taken[rack_id].add((unit, str(getattr(face, "value", face))))
-    draw = dict(session.execute(
-        select(Device.rack_id, func.coalesce(func.sum(DeviceType.max_power_w), 0))
-        .join(DeviceType, DeviceType.id == Device.device_type_id)
-        .where(Device.rack_id.in_(ids)).group_by(Device.rack_id)).all())  # type: ignore[union-attr]
-    return [forecast.RackSpace(r.name, r.u_height, frozenset(taken.get(r.id, set())),  # type: ignore[arg-type]
-                               r.power_budget_w, int(draw.get(r.id, 0))) for r in racks]
+    draw: dict[int, int] = {
+        rack_id: int(watts) for rack_id, watts in session.execute(
+            select(col(Device.rack_id), func.coalesce(func.sum(col(DeviceType.max_power_w)), 0))
+            .join(DeviceType, col(DeviceType.id) == col(Device.device_type_id))
+            .where(col(Device.rack_id).in_(ids)).group_by(col(Device.rack_id)))
+    }
+    return [forecast.RackSpace(r.name, r.u_height, frozenset(taken.get(r.id or 0, set())), r.power_budget_w,
+                               draw.get(r.id or 0, 0)) for r in racks]
 
 
 def _admit(actor: Actor) -> None:
