@@ -17,6 +17,8 @@ def demo(
     host: HostOpt = None,
     port: PortOpt = None,
     serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the API after loading the demo"),
+    monitoring: bool = typer.Option(True, "--monitoring/--no-monitoring",
+                                    help="start simulated SNMP agents (snmpsim) for the demo devices while serving"),
     as_json: JsonOpt = False,
 ) -> None:
     """Load (idempotently) a demo provincial data center, print the demo users, and serve it."""
@@ -47,5 +49,18 @@ def demo(
         console.print(f"log in:   curl -X POST {base}/api/v1/auth/login -H 'Content-Type: application/json' "
                       f"-d '{{\"username\": \"{admin.username}\", \"password\": \"{admin.password}\"}}'",
                       soft_wrap=True, highlight=False)
-    if serve:
+    if not serve:
+        return
+    simulator = None
+    if monitoring:
+        from dcops.demo.monitoring import start_simulation
+
+        with session_scope() as session:
+            simulator = start_simulation(session, settings.data_dir)
+        console.print(f"monitoring: simulated SNMP agents for every device on udp://127.0.0.1:{simulator.port}; "
+                      "the poller polls them every 20 s", soft_wrap=True, highlight=False)
+    try:
         run_server(host, port)
+    finally:
+        if simulator is not None:
+            simulator.stop()
