@@ -353,13 +353,16 @@ def start_snmpd(workdir: Path, *, hosts: tuple[str, ...] = ("127.0.0.1",), port:
         pass_command=f"{sys.executable} {script} {values_file}", sys_name=sys_name, sys_descr=sys_descr,
         sys_location=sys_location, sys_contact=sys_contact, engine_id=engine_id, extra=extra_config))
     # lmsensorsMib would shadow the LM-SENSORS values the test serves; smux would fight over TCP port 199
-    argv = [SNMPD, "-f", "-Lo", "-C", "-c", str(conf), "-m", "", "-M", str(workdir / "no-mibs"),
+    # no -C: snmpd must read its persistent file (snmpEngineBoots goes up on restart); SNMPCONFPATH keeps
+    # it away from /etc/snmp
+    argv = [SNMPD, "-f", "-Lo", "-c", str(conf), "-m", "", "-M", str(workdir / "no-mibs"),
             "-I", "-lmsensorsMib,smux", "-p", str(workdir / "snmpd.pid"), f"--persistentDir={workdir / 'persist'}",
             ",".join(f"udp:{h}:{port}" for h in hosts)]
     agent = Agent(kind="snmpd", host=hosts[0], port=port, community=communities[0] if communities else "",
                   users={u.name: u for u in users}, hosts=hosts, workdir=workdir, values_file=values_file,
                   log=workdir / "snmpd.log", _argv=argv,
-                  _env={"MIBS": "", "SNMP_PERSISTENT_DIR": str(workdir / "persist")})
+                  _env={"MIBS": "", "SNMP_PERSISTENT_DIR": str(workdir / "persist"),
+                        "SNMPCONFPATH": str(workdir / "persist")})
     values_file.write_text("{}")
     if values:
         agent.set_values(values)

@@ -2,37 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
-from tests.monitoring.agents import Agent
-
-_LEVEL = {"noauth": "noAuthNoPriv", "auth": "authNoPriv", "priv": "authPriv"}
-_AUTH = {"md5": "MD5", "sha": "SHA", "sha224": "SHA-224", "sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512"}
-_PRIV = {"des": "DES", "aes": "AES", "aes192": "AES-192", "aes256": "AES-256"}
-
-
-def netsnmp(tool: str, agent: Agent, *args: str, version: str = "2c", user: str | None = None,
-            context: str = "", tmp: Path | None = None) -> str:
-    """Run snmpget/snmpwalk/... -On against agent and return stdout (raises on failure)."""
-    argv = [tool, "-On", "-r", "1", "-t", "2"]
-    if version == "3":
-        u = agent.users[user] if user else next(iter(agent.users.values()))
-        argv += ["-v3", "-u", u.name, "-l", _LEVEL[u.level]]
-        if u.auth_protocol != "none":
-            argv += ["-a", _AUTH[u.auth_protocol], "-A", u.auth_key]
-        if u.priv_protocol != "none":
-            argv += ["-x", _PRIV[u.priv_protocol], "-X", u.priv_key]
-        if context:
-            argv += ["-n", context]
-    else:
-        argv += [f"-v{version}", "-c", agent.community]
-    env = {"MIBS": "", "PATH": "/usr/bin:/bin"}
-    if tmp is not None:
-        env["SNMP_PERSISTENT_DIR"] = str(tmp)
-    out = subprocess.run([*argv, agent.address, *args], capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+from tests.monitoring.netsnmp import netsnmp
 
 
 def test_snmpd_answers_every_configured_user(snmpd_agent, tmp_path):

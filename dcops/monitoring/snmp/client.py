@@ -15,7 +15,7 @@ import os
 import socket
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dcops.monitoring.snmp.ber import Varbind, encode_null_varbinds
@@ -367,17 +367,20 @@ class SnmpClient:
         entry.future.set_result(result)
 
     async def _exchange(self, target: SnmpTarget, addr_info: tuple[int, tuple], rid: int, message: bytes,
-                        check: Any) -> Any:
+                        check: Any, on_retry: Any = None) -> Any:
         transport = await self._transport(addr_info[0])
         addr = addr_info[1]
         entry = _Pending(addr, check)
         self._pending[rid] = entry
         loop = self._loop
+        probe: asyncio.Task | None = None
         try:
             for attempt in range(max(0, target.retries) + 1):
                 fut = entry.future = loop.create_future()
                 if attempt:
                     self.stats["retries"] += 1
+                    if attempt == 1 and on_retry is not None:
+                        probe = on_retry()
                 self.stats["sent"] += 1
                 transport.sendto(message, addr)
                 handle = loop.call_later(target.timeout, _expire, fut)
@@ -388,10 +391,16 @@ class SnmpClient:
                 if result is not _TIMEOUT:
                     return result
             self.stats["timeouts"] += 1
+            if probe is not None and probe.done() and not probe.cancelled() and probe.result():
+                self.stats["auth_errors"] += 1
+                raise SnmpAuthError(f"{target.host}:{target.port} answers SNMPv3 discovery but not our authPriv "
+                                    f"requests as user {target.username!r}: wrong privacy password or protocol?")
             raise SnmpTimeout(f"no answer from {target.host}:{target.port} after {target.retries + 1} "
                               f"attempt(s) of {target.timeout}s")
         finally:
             self._pending.pop(rid, None)
+            if probe is not None and not probe.done():
+                probe.cancel()
 
     # ------------------------------------------------------------------------------------------ requests
 
@@ -422,7 +431,7 @@ class SnmpClient:
             task.add_done_callback(lambda _t: self._discovering.pop(addr, None))
         return await asyncio.shield(task)
 
-    async def _discover(self, target: SnmpTarget, addr_info: tuple[int, tuple]) -> _Engine:
+    async def _discover(self, target: SnmpTarget, addr_info: tuple[int, tuple], remember: bool = True) -> _Engine:
         """Learn the agent's engine id, boots and time with an unauthenticated probe (RFC 3414 4)."""
         mid = self._new_id()
         scoped = encode_scoped_pdu(b"", b"", encode_pdu(GET, mid, 0, 0, b"\x30\x00"))
@@ -437,7 +446,8 @@ class SnmpClient:
         if len(msg.usm.engine_id) > 32 or not 0 <= msg.usm.boots <= 0x7FFFFFFF:
             raise SnmpError(f"{target.host}:{target.port} announced an invalid engine")
         engine = _Engine(msg.usm.engine_id, msg.usm.boots, msg.usm.time, self._loop.time())
-        self._engines[addr_info[1]] = engine
+        if remember:
+            self._engines[addr_info[1]] = engine
         return engine
 
     async def _request_v3(self, target: SnmpTarget, addr_info: tuple[int, tuple], tag: int, a: int, b: int,
@@ -487,7 +497,17 @@ class SnmpClient:
                 raise DecodeError("not a USM message")
             return self._open_v3(msg, keys, engine, user, mid, addr)
 
-        return await self._exchange(target, addr_info, mid, bytes(message), check)
+        # an agent that cannot decrypt drops the request silently: probe it to tell that from a dead agent
+        on_retry = (lambda: asyncio.ensure_future(self._alive(target, addr_info))) if flags & FLAG_PRIV else None
+        return await self._exchange(target, addr_info, mid, bytes(message), check, on_retry)
+
+    async def _alive(self, target: SnmpTarget, addr_info: tuple[int, tuple]) -> bool:
+        """Return whether the agent answers a discovery probe within one timeout."""
+        try:
+            await self._discover(replace(target, retries=0), addr_info, remember=False)
+        except SnmpError:
+            return False
+        return True
 
     def _open_v3(self, msg: V3Message, keys: UsmKeys, engine: _Engine, user: bytes, mid: int, addr: tuple) -> Pdu:
         """Authenticate and decrypt an answer to our request; a report becomes _Report."""

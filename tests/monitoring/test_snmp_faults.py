@@ -1,0 +1,171 @@
+"""Faults on the wire: unreachable and slow agents, garbage and hostile replies, spoofed sources."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from dcops.monitoring.snmp import SnmpClient, SnmpTarget, SnmpTimeout, Varbind
+from dcops.monitoring.snmp.ber import encode_varbinds
+from dcops.monitoring.snmp.pdu import RESPONSE, decode_message, encode_community_message, encode_pdu
+from tests.monitoring.agents import free_udp_port
+
+SYS_NAME = "1.3.6.1.2.1.1.5.0"
+EXPECTED = [Varbind(SYS_NAME, "octets", b"dcops-test-agent")]
+
+
+class _Relay(asyncio.DatagramProtocol):
+    """A UDP proxy in front of an agent that delays replies, or answers with what ``forge`` returns."""
+
+    def __init__(self, agent_addr: tuple[str, int], delay: float = 0.0, forge=None) -> None:
+        self.agent_addr = agent_addr
+        self.delay = delay
+        self.forge = forge
+        self.clients: dict[int, tuple] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+        self.upstream: asyncio.DatagramTransport | None = None
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        if self.forge is not None:
+            for reply in self.forge(data):
+                self.transport.sendto(reply, addr)
+            return
+        self.last_client = addr
+        self.upstream.sendto(data)
+
+    def reply(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.delay, self.transport.sendto, data, self.last_client)
+
+
+class _Upstream(asyncio.DatagramProtocol):
+    def __init__(self, relay: _Relay) -> None:
+        self.relay = relay
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        self.relay.reply(data)
+
+
+async def start_relay(agent_addr: tuple[str, int], **kwargs) -> tuple[_Relay, int]:
+    loop = asyncio.get_running_loop()
+    relay = _Relay(agent_addr, **kwargs)
+    port = free_udp_port()
+    relay.transport, _ = await loop.create_datagram_endpoint(lambda: relay, local_addr=("127.0.0.1", port))
+    if kwargs.get("forge") is None:
+        relay.upstream, _ = await loop.create_datagram_endpoint(lambda: _Upstream(relay), remote_addr=agent_addr)
+    return relay, port
+
+
+def test_unreachable_port_times_out_within_its_budget():
+    port = free_udp_port()
+
+    async def go():
+        async with SnmpClient() as client:
+            for target in (SnmpTarget("127.0.0.1", port, community="public", timeout=0.4, retries=2),
+                           SnmpTarget("127.0.0.1", port, version="3", username="u", auth_protocol="sha",
+                                      auth_key="12345678", timeout=0.4, retries=2)):
+                start = time.monotonic()
+                with pytest.raises(SnmpTimeout):
+                    await client.get(target, [SYS_NAME])
+                elapsed = time.monotonic() - start
+                assert 1.2 * 0.95 <= elapsed < 1.2 + 1.0
+            return client.stats
+
+    stats = asyncio.run(go())
+    assert stats["timeouts"] == 2 and stats["retries"] == 4
+
+
+def test_an_unreachable_target_does_not_block_others(snmpd):
+    dead = SnmpTarget("127.0.0.1", free_udp_port(), community="public", timeout=3.0, retries=0)
+
+    async def go():
+        async with SnmpClient() as client:
+            slow = asyncio.ensure_future(client.get(dead, [SYS_NAME]))
+            results = [await client.get(snmpd.target(v, "sha-aes" if v == "3" else None), [SYS_NAME])
+                       for v in ("1", "2c", "3") for _ in range(20)]
+            assert not slow.done()  # the good agent answered 60 times while the dead one is still pending
+            with pytest.raises(SnmpTimeout):
+                await slow
+            return results
+
+    assert all(r == EXPECTED for r in asyncio.run(go()))
+
+
+@pytest.mark.parametrize("version", ["2c", "3"])
+def test_slow_agent(snmpd, version):
+    async def go():
+        relay, port = await start_relay((snmpd.host, snmpd.port), delay=0.4)
+        try:
+            async with SnmpClient() as client:
+                patient = snmpd.target(version, port=port, timeout=1.5, retries=0)
+                ok = await client.get(patient, [SYS_NAME])
+                walked = await client.walk(patient, "1.3.6.1.2.1.1.9.1.2")
+                # the first attempt times out, its late answer arrives during the retry and is accepted
+                late = await client.get(snmpd.target(version, port=port, timeout=0.3, retries=2), [SYS_NAME])
+                with pytest.raises(SnmpTimeout):
+                    await client.get(snmpd.target(version, port=port, timeout=0.1, retries=0), [SYS_NAME])
+                return ok, walked, late
+        finally:
+            relay.transport.close()
+            relay.upstream.close()
+
+    ok, walked, late = asyncio.run(go())
+    assert ok == EXPECTED and late == EXPECTED and len(walked) >= 5
+
+
+def _garbage(data: bytes) -> list[bytes]:
+    """Answer a request with everything a broken or hostile agent might send, but never a valid reply."""
+    msg = decode_message(data)
+    rid = msg.pdu.request_id
+    good = encode_community_message(1, b"public", encode_pdu(RESPONSE, rid, 0, 0, encode_varbinds(EXPECTED)))
+    return [
+        os.urandom(50), b"", b"\x30", b"\x30\x84\x7f\xff\xff\xff" + os.urandom(20), good[:-3], good + b"\x00",
+        encode_community_message(1, b"public", encode_pdu(RESPONSE, rid + 1, 0, 0, encode_varbinds(EXPECTED))),
+        encode_community_message(1, b"other", encode_pdu(RESPONSE, rid, 0, 0, encode_varbinds(EXPECTED))),
+        encode_community_message(0, b"public", encode_pdu(RESPONSE, rid, 0, 0, encode_varbinds(EXPECTED))),
+        good.replace(b"\x04\x10dcops-test-agent", b"\x47\x10dcops-test-agent"),  # unknown value type
+        bytes([0x30, 0x82, 0xFF, 0xFF]) + good,
+    ]
+
+
+def test_garbage_replies_are_dropped_and_counted(snmpd):
+    async def go():
+        relay, port = await start_relay(("127.0.0.1", 9), forge=_garbage)
+        try:
+            async with SnmpClient() as client:
+                with pytest.raises(SnmpTimeout):
+                    await client.get(SnmpTarget("127.0.0.1", port, community="public", timeout=0.3, retries=1),
+                                     [SYS_NAME])
+                after = await client.get(snmpd.target("2c"), [SYS_NAME])
+                after_v3 = await client.get(snmpd.target("3", "sha-aes"), [SYS_NAME])
+                return after, after_v3, client.stats
+        finally:
+            relay.transport.close()
+
+    after, after_v3, stats = asyncio.run(go())
+    assert after == EXPECTED and after_v3 == EXPECTED
+    assert stats["malformed"] >= 2 * 7 and stats["unexpected"] >= 2 and stats["rejected"] >= 4
+
+
+def test_random_datagrams_at_the_client_socket_do_not_hurt(snmpd):
+    async def go():
+        async with SnmpClient() as client:
+            sock = client._transports[2].get_extra_info("socket")  # AF_INET
+            port = sock.getsockname()[1]
+            loop = asyncio.get_running_loop()
+            spam, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, remote_addr=("127.0.0.1", port))
+            try:
+                for _ in range(500):
+                    spam.sendto(os.urandom(int.from_bytes(os.urandom(1), "big")))
+                results = await asyncio.gather(*[client.get(snmpd.target("2c"), [SYS_NAME]) for _ in range(20)])
+            finally:
+                spam.close()
+            await asyncio.sleep(0.1)
+            return results, client.stats
+
+    results, stats = asyncio.run(go())
+    assert all(r == EXPECTED for r in results)
+    assert stats["malformed"] + stats["unexpected"] >= 450
