@@ -1,5 +1,7 @@
 """Start real SNMP agents for tests: net-snmp ``snmpd`` and ``snmpsim``, on free loopback UDP ports.
 
+``netsnmp(...)`` / ``reference(...)`` read an agent with net-snmp's own snmpget/snmpwalk, for comparison.
+
 ``start_snmpd(tmp_dir, ...)`` writes an snmpd configuration (communities, v3 users of every security
 level, a persistent directory) and a ``pass_persist`` script that serves values the test controls
 through ``Agent.set_value`` / ``Agent.set_values`` (read from a JSON file on every request, so a test
@@ -19,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from dcops.monitoring.snmp import Varbind
 
 SNMPD = "/usr/sbin/snmpd"
 
@@ -398,3 +402,90 @@ def start_snmpsim(data_dir: Path, workdir: Path, *, host: str = "127.0.0.1", por
     agent = Agent(kind="snmpsim", host=host, port=port, community=community, users={v3.name: v3}, hosts=(host,),
                   workdir=workdir, log=workdir / "snmpsim.log", _argv=argv, _env={"SNMPSIM_ALLOW_ROOT": "true"})
     return agent.start(timeout)
+
+
+# ------------------------------------------------------------------ reference reads with net-snmp's tools
+
+_LEVEL = {"noauth": "noAuthNoPriv", "auth": "authNoPriv", "priv": "authPriv"}
+_AUTH = {"md5": "MD5", "sha": "SHA", "sha224": "SHA-224", "sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512"}
+_PRIV = {"des": "DES", "aes": "AES", "aes192": "AES-192", "aes256": "AES-256"}
+_TYPES = {"INTEGER": "integer", "Hex-STRING": "octets", "STRING": "octets", "OID": "oid", "IpAddress": "ipaddress",
+          "Counter32": "counter32", "Gauge32": "gauge32", "Timeticks": "timeticks", "Counter64": "counter64",
+          "Opaque": "opaque", "OPAQUE": "opaque"}
+_EXCEPTIONS = {"No Such Object": "nosuchobject", "No Such Instance": "nosuchinstance",
+               "No more variables": "endofmibview"}
+
+
+def netsnmp(tool: str, agent: Agent, *args: str, version: str = "2c", user: str | None = None,
+            context: str = "", tmp: Path | None = None) -> str:
+    """Run snmpget/snmpwalk/... -On against agent and return stdout (raises on failure)."""
+    argv = [tool, "-On", "-r", "1", "-t", "3"]
+    if version == "3":
+        u = agent.users[user] if user else next(iter(agent.users.values()))
+        argv += ["-v3", "-u", u.name, "-l", _LEVEL[u.level]]
+        if u.auth_protocol != "none":
+            argv += ["-a", _AUTH[u.auth_protocol], "-A", u.auth_key]
+        if u.priv_protocol != "none":
+            argv += ["-x", _PRIV[u.priv_protocol], "-X", u.priv_key]
+        if context:
+            argv += ["-n", context]
+    else:
+        argv += [f"-v{version}", "-c", agent.community]
+    env = {"MIBS": "", "PATH": "/usr/bin:/bin"}
+    if tmp is not None:
+        env["SNMP_PERSISTENT_DIR"] = str(tmp)
+    out = subprocess.run([*argv, agent.address, *args], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def reference(tool: str, agent: Agent, oid: str, **kwargs) -> list[Varbind]:
+    """Return what net-snmp reads (-Ox -Oe: strings in hex, no enum names) as Varbinds."""
+    got = parse(netsnmp(tool, agent, "-Ox", "-Oe", oid, **kwargs))
+    if tool == "snmpwalk" and got and got[-1].type == "endofmibview":  # snmpwalk prints where the MIB ended
+        got.pop()
+    return got
+
+
+def parse(text: str) -> list[Varbind]:
+    """Parse ``snmpwalk -On -Ox -Oe`` output (hex strings may continue on following lines)."""
+    entries: list[list[str]] = []
+    for line in text.splitlines():
+        if line.startswith(".") and " = " in line:
+            entries.append(line.split(" = ", 1))
+        elif entries:
+            entries[-1][1] += " " + line
+    out = []
+    for oid, rest in entries:
+        oid = oid.lstrip(".")
+        kind = next((v for k, v in _EXCEPTIONS.items() if rest.startswith(k)), None)
+        if kind:
+            out.append(Varbind(oid, kind, None))
+            continue
+        if rest.strip() == '""':
+            out.append(Varbind(oid, "octets", b""))
+            continue
+        name, _, value = rest.partition(": ")
+        kind = _TYPES[name]
+        value = value.strip()
+        if kind in ("octets", "opaque"):
+            parsed: object = bytes.fromhex(value.replace(" ", "")) if name != "STRING" else value.strip('"').encode()
+        elif kind == "oid":
+            parsed = value.lstrip(".")
+        elif kind == "ipaddress":
+            parsed = value
+        elif kind == "timeticks":
+            parsed = int(value.split(")")[0].strip("("))
+        else:
+            parsed = int(value)
+        out.append(Varbind(oid, kind, parsed))
+    return out
+
+
+#: types whose values move between two reads of a live agent
+MOVING = frozenset({"timeticks", "counter32", "counter64", "gauge32"})
+
+
+def stable(varbinds: list[Varbind]) -> list[tuple]:
+    """Return (oid, type, value) with the values that move between two reads blanked."""
+    return [(vb.oid, vb.type, None if vb.type in MOVING else vb.value) for vb in varbinds]

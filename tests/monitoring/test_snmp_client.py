@@ -7,8 +7,7 @@ import asyncio
 import pytest
 
 from dcops.monitoring.snmp import SnmpAuthError, SnmpClient, SnmpError, SnmpTimeout, Varbind
-from tests.monitoring.agents import DEFAULT_USERS
-from tests.monitoring.netsnmp import reference, stable
+from tests.monitoring.agents import DEFAULT_USERS, reference, stable
 
 SYSTEM = "1.3.6.1.2.1.1"
 IF_TABLE = "1.3.6.1.2.1.2.2"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.monitoring.netsnmp import netsnmp
+from tests.monitoring.agents import netsnmp
 
 
 def test_snmpd_answers_every_configured_user(snmpd_agent, tmp_path):

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from dcops.monitoring.snmp import SnmpClient, SnmpTimeout, Varbind
-from tests.monitoring.netsnmp import reference
+from tests.monitoring.agents import reference
 
 RECORDING = """\
 1.3.6.1.2.1.1.1.0|4|dcops test switch 48x10G
