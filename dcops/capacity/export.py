@@ -25,10 +25,12 @@ IDR = '"Rp" #,##0'
 INTEGER = "#,##0"
 KW = "#,##0.0##"
 PERCENT = "0.0"
+YEAR = "0"
+DECIMAL = "#,##0.00"  # projected agency demand is fractional until the yearly total is rounded up
 
 # (header, YearPlan attribute or demand key, number format)
 SUMMARY_COLUMNS: list[tuple[str, str, str | None]] = [
-    ("fiscal_year", "fiscal_year", "0"),
+    ("fiscal_year", "fiscal_year", YEAR),
     ("vcpus_demand", "demand.vcpus", INTEGER),
     ("ram_gib_demand", "demand.ram_gib", INTEGER),
     ("disk_gib_demand", "demand.disk_gib", INTEGER),
@@ -176,14 +178,14 @@ def _year_sheet(ws: Any, year: YearPlan) -> None:
     ws.cell(row=nxt - 3, column=2).number_format = IDR
     agencies = [[a.code, a.name, a.vcpus, a.ram_gib, a.disk_gib] for a in year.agencies]
     _table(ws, ["agency_code", "agency_name", "vcpus", "ram_gib", "disk_gib"], agencies,
-           [None, None, INTEGER, INTEGER, INTEGER], start_row=nxt + 1)
+           [None, None, DECIMAL, DECIMAL, DECIMAL], start_row=nxt + 1)
     _finish(ws)
 
 
 def _agency_sheet(ws: Any, plan: Plan, code: str) -> None:
     rows = [[r["fiscal_year"], r["vcpus"], r["ram_gib"], r["disk_gib"], r["growth"]]
             for r in agency_rows(plan) if r["agency_code"] == code]
-    _table(ws, ["fiscal_year", "vcpus", "ram_gib", "disk_gib", "growth"], rows, ["0", INTEGER, INTEGER, INTEGER, None])
+    _table(ws, ["fiscal_year", "vcpus", "ram_gib", "disk_gib", "growth"], rows, [YEAR, DECIMAL, DECIMAL, DECIMAL, None])
     _finish(ws)
 
 
@@ -205,6 +207,8 @@ def _assumptions_sheet(ws: Any, plan: Plan) -> None:
             row[1].number_format = IDR
         elif row[0].value in ("storage_tb", "vcpu_ratio", "ram_ratio", "disk_ratio"):
             row[1].number_format = "0.0#"
+        elif row[0].value == "baseline_year":
+            row[1].number_format = YEAR
     agencies = [[a.code, a.name, a.vcpus, a.ram_gib, a.disk_gib, a.growth_percent, a.growth, a.growth_source]
                 for a in plan.agencies]
     _table(ws, ["agency_code", "agency_name", "baseline_vcpus", "baseline_ram_gib", "baseline_disk_gib",

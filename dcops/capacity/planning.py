@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import and_, func, select
@@ -76,7 +76,8 @@ class CompareRequest(PlanRequest):
     """A what-if over several server models with the same assumptions."""
 
     model: str = Field(default="", max_length=100, description="unused: give models")
-    models: list[str] = Field(min_length=1, max_length=5, description="device type slugs or model names")
+    models: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=1, max_length=5, description="device type slugs or model names")
 
 
 def server_model(dtype: DeviceType) -> ServerModel:

@@ -199,6 +199,17 @@ def test_bad_body_is_422_naming_the_field(plan_client, tokens, city, body, field
     assert field in response.json()["detail"]
 
 
+@pytest.mark.parametrize("body, field", [
+    ({"models": []}, "models"),
+    ({"models": [""]}, "models"),
+    ({"models": ["rack-x2", "nope"]}, "model"),
+])
+def test_bad_comparison_is_422_naming_the_field(plan_client, tokens, city, body, field):
+    response = plan_client.post(f"{PLAN}/compare", json=body, headers=tokens.headers("planner"))
+    assert response.status_code == 422, response.text
+    assert field in response.json()["detail"]
+
+
 def test_unknown_export_format_is_422(plan_client, tokens, city):
     response = plan_client.get(f"{PLAN}/export", params={"model": "rack-x2", "format": "pdf"},
                                headers=tokens.headers("planner"))
