@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from dcops.monitoring.snmp import SnmpAuthError, SnmpClient, SnmpError, SnmpTimeout, Varbind
+from dcops.monitoring.snmp import SnmpAuthError, SnmpClient, SnmpError, SnmpTarget, SnmpTimeout, Varbind
 from tests.monitoring.agents import DEFAULT_USERS, reference, stable
 
 SYSTEM = "1.3.6.1.2.1.1"
@@ -187,3 +187,13 @@ def test_many_concurrent_requests_and_targets(snmpd_agent):
 def test_client_outside_a_loop_is_refused():
     with pytest.raises(RuntimeError):
         SnmpClient()
+
+
+def test_targets_never_show_their_secrets(snmpd):
+    target = snmpd.target("3", "sha-aes")
+    assert "dcops-auth-secret" not in repr(target) and "dcops-priv-secret" not in str(target)
+    assert "public" not in repr(snmpd.target("2c"))
+    with pytest.raises(ValueError):
+        SnmpTarget("127.0.0.1", version="4")
+    with pytest.raises(ValueError):
+        SnmpTarget("127.0.0.1", version="3", priv_protocol="aes")

@@ -208,15 +208,15 @@ class SnmpClient:
     async def walk(self, target: SnmpTarget, base_oid: str, *, max_repetitions: int = 25) -> list[Varbind]:
         """Return every varbind under base_oid (GETBULK for v2c/v3, GETNEXT for v1); a leaf walks as a GET."""
         base = base_oid.strip(".")
-        table = await self.walk_columns(target, [base], max_repetitions=max_repetitions, _flat=True)
+        table = await self.walk_columns(target, [base], max_repetitions=max_repetitions)
         out = [row[base] for row in table.values()]
         if not out:
             leaf = await self.get(target, [base])
             out = [vb for vb in leaf if vb.type not in ("nosuchobject", "nosuchinstance", "endofmibview")]
         return out
 
-    async def walk_columns(self, target: SnmpTarget, columns: Sequence[str], *, max_repetitions: int = 25,
-                           _flat: bool = False) -> dict[str, dict[str, Varbind]]:
+    async def walk_columns(self, target: SnmpTarget, columns: Sequence[str], *,
+                           max_repetitions: int = 25) -> dict[str, dict[str, Varbind]]:
         """Walk several table columns together; return {index: {column: varbind}} in the agent's row order."""
         names = [c.strip(".") for c in columns]
         prefixes = [n + "." for n in names]
@@ -361,7 +361,7 @@ class SnmpClient:
         except _Report as report:
             entry.future.set_exception(report)
             return
-        except (DecodeError, ValueError, TypeError, IndexError, OverflowError):
+        except Exception:  # noqa: BLE001 - malformed, forged or undecryptable: drop it, keep serving
             self.stats["rejected"] += 1
             return
         entry.future.set_result(result)
