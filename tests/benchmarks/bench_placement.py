@@ -148,7 +148,7 @@ def main() -> None:
         lb = lower_bound(demands, HOST)
         row: dict[str, tuple[int, float]] = {}
         for alg, fn in algorithms:
-            bins, seconds = _timed(lambda fn=fn: fn(demands), args.repeat)
+            bins, seconds = _timed(lambda fn=fn, d=demands: fn(d), args.repeat)
             errors = packing_errors(bins, demands, HOST)
             if errors:
                 invalid.append(f"{name}/{alg}: {errors[:3]}")
