@@ -89,7 +89,7 @@ def var_datasource() -> dict[str, Any]:
 def var_query(name: str, query: str, label: str, *, multi: bool = True, include_all: bool = True) -> dict[str, Any]:
     """A variable filled from Prometheus (``label_values(...)``), refreshed when the time range changes."""
     var: dict[str, Any] = {"name": name, "label": label, "type": "query", "datasource": DS,
-                           "query": {"query": query, "refId": f"dcops-{name}"}, "definition": query,
+                           "query": {"query": query, "refId": "StandardVariableQuery"}, "definition": query,
                            "refresh": 2, "sort": 1, "multi": multi, "includeAll": include_all, "current": {},
                            "hide": 0, "regex": "", "options": []}
     if include_all:
