@@ -141,9 +141,17 @@ for line in sys.stdin:
 '''
 
 
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _endpoint(host: str, port: int) -> str:
+    return f"udp6:[{host}]:{port}" if ":" in host else f"udp:{host}:{port}"
+
+
 def free_udp_port(host: str = "127.0.0.1") -> int:
     """Return a UDP port that is free on host right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    with socket.socket(_family(host), socket.SOCK_DGRAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
 
@@ -173,7 +181,7 @@ def wait_until_answers(host: str, port: int, timeout: float = 20.0, proc: subpro
                        log: Path | None = None) -> None:
     """Send discovery probes until the agent at host:port answers; raise RuntimeError on timeout."""
     deadline = time.monotonic() + timeout
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    with socket.socket(_family(host), socket.SOCK_DGRAM) as sock:
         sock.settimeout(0.2)
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
@@ -323,6 +331,7 @@ def snmpd_config(*, hosts: tuple[str, ...], port: int, communities: tuple[str, .
         lines.append(f"engineID {engine_id}")
     for community in communities:
         lines.append(f"rocommunity {community} 127.0.0.0/8 -V all")
+        lines.append(f"rocommunity6 {community} ::1/128 -V all")
     for u in users:
         line = f"createUser {u.name}"
         if u.auth_protocol != "none":
@@ -361,7 +370,7 @@ def start_snmpd(workdir: Path, *, hosts: tuple[str, ...] = ("127.0.0.1",), port:
     # it away from /etc/snmp
     argv = [SNMPD, "-f", "-Lo", "-c", str(conf), "-m", "", "-M", str(workdir / "no-mibs"),
             "-I", "-lmsensorsMib,smux", "-p", str(workdir / "snmpd.pid"), f"--persistentDir={workdir / 'persist'}",
-            ",".join(f"udp:{h}:{port}" for h in hosts)]
+            ",".join(_endpoint(h, port) for h in hosts)]
     agent = Agent(kind="snmpd", host=hosts[0], port=port, community=communities[0] if communities else "",
                   users={u.name: u for u in users}, hosts=hosts, workdir=workdir, values_file=values_file,
                   log=workdir / "snmpd.log", _argv=argv,

@@ -197,3 +197,14 @@ def test_targets_never_show_their_secrets(snmpd):
         SnmpTarget("127.0.0.1", version="4")
     with pytest.raises(ValueError):
         SnmpTarget("127.0.0.1", version="3", priv_protocol="aes")
+
+
+def test_ipv6_loopback(snmpd_agent):
+    agent = snmpd_agent(hosts=("::1",))
+
+    async def go():
+        async with SnmpClient() as client:
+            return [await client.get(agent.target(v, "sha-aes" if v == "3" else None), ["1.3.6.1.2.1.1.5.0"])
+                    for v in ("1", "2c", "3")]
+
+    assert asyncio.run(go()) == [[Varbind("1.3.6.1.2.1.1.5.0", "octets", b"dcops-test-agent")]] * 3
