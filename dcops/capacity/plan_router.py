@@ -20,7 +20,7 @@ from dcops.capacity import export, planning
 from dcops.capacity.planning import CompareRequest, PlanRequest
 from dcops.database import get_session
 
-router = APIRouter(prefix="/capacity/plan", tags=["capacity"])
+router = APIRouter(prefix="/plan", tags=["capacity"])  # included by the capacity router (/capacity)
 PLAN_READERS = Allow({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR})
 Reader = Annotated[Actor, Depends(PLAN_READERS)]
 DB = Annotated[Session, Depends(get_session)]
