@@ -75,12 +75,17 @@ def widget(model: type[BaseModel], name: str, label: str,
     return FormField(name, label, "text", required=required)
 
 
-def form_to_data(model: type[BaseModel], fields: list[FormField], form: Any) -> tuple[dict[str, str], dict[str, Any]]:
-    """Return (the raw values typed, the dict a JSON body would carry) for the shown fields."""
+def form_to_data(model: type[BaseModel], fields: list[FormField], form: Any,
+                 shape: type[BaseModel] | None = None) -> tuple[dict[str, str], dict[str, Any]]:
+    """Return (the raw values typed, the dict a JSON body would carry) for the shown fields.
+
+    ``shape`` (the Create model) says which empty inputs mean null; an edit form validates with the
+    Update model, whose fields are all optional.
+    """
     raw: dict[str, str] = {}
     data: dict[str, Any] = {}
     for f in fields:
-        info = model.model_fields[f.name]
+        info = (shape or model).model_fields[f.name]
         if f.kind == "checkbox":
             checked = form.get(f.name) in ("on", "true", "1")
             raw[f.name] = "on" if checked else ""
@@ -90,11 +95,11 @@ def form_to_data(model: type[BaseModel], fields: list[FormField], form: Any) -> 
         raw[f.name] = value
         base, nullable = _base_type(info.annotation)
         if value == "":
-            if base is str and info.is_required():
-                data[f.name] = ""  # the API's own "at least 1 character" message
-            elif nullable:
+            if nullable:
                 data[f.name] = None
-            # otherwise: not given, the model's default applies
+            elif base is str:
+                data[f.name] = ""  # required: the API's own "at least 1 character" message
+            # otherwise: not given, the model's default applies (or, editing, the value stays)
             continue
         data[f.name] = value
     return raw, data

@@ -72,7 +72,13 @@ def _env() -> Environment:
         auto_reload=False,
     )
     env.globals["version"] = __version__
+    env.filters["v"] = plain
     return env
+
+
+def plain(value: Any) -> Any:
+    """Return an enum's value (rows read back from the database hold plain strings already)."""
+    return getattr(value, "value", value)
 
 
 ENV = _env()

@@ -32,11 +32,11 @@ def health_of(status: str, reachable: bool | None, polled: bool, alerting: bool)
         return "planned"
     if status == DeviceStatus.FAILED:
         return "down"
-    if not polled:
-        return "unknown"
-    if not reachable:
+    if polled and not reachable:
         return "down"
-    return "warning" if alerting else "up"
+    if alerting:
+        return "warning"
+    return "up" if polled else "unknown"
 
 
 def alerting_devices(session: Session, device_ids: list[int] | None = None) -> set[int]:

@@ -81,7 +81,7 @@ def _save(session: Session, viewer: Viewer, kind: InventoryKind, form: Any, obj_
     """Validate and write a submitted form with the API's model and service; return the state and the id."""
     model = kind.update if obj_id else kind.create
     fields = form_fields(kind, model, session, viewer.actor)
-    raw, data = forms.form_to_data(model, fields, form)
+    raw, data = forms.form_to_data(model, fields, form, shape=kind.create)
     state = FormState(values=raw)
     body = forms.validate(model, data, state)
     if body is None:
