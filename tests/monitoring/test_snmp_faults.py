@@ -169,3 +169,30 @@ def test_random_datagrams_at_the_client_socket_do_not_hurt(snmpd):
     results, stats = asyncio.run(go())
     assert all(r == EXPECTED for r in results)
     assert stats["malformed"] + stats["unexpected"] >= 450
+
+
+def _looping_agent(data: bytes) -> list[bytes]:
+    """Answer every GETNEXT/GETBULK with OIDs that go backwards (a buggy agent that would loop a walk)."""
+    msg = decode_message(data)
+    vbs = [Varbind("1.3.6.1.2.1.2.2.1.2.5", "octets", b"eth5"), Varbind("1.3.6.1.2.1.2.2.1.2.3", "octets", b"eth3")]
+    return [encode_community_message(msg.version, msg.community,
+                                     encode_pdu(RESPONSE, msg.pdu.request_id, 0, 0, encode_varbinds(vbs)))]
+
+
+@pytest.mark.parametrize("version", ["1", "2c"])
+def test_walk_stops_on_oids_that_do_not_increase(version):
+    async def go():
+        relay, port = await start_relay(("127.0.0.1", 9), forge=_looping_agent)
+        try:
+            async with SnmpClient() as client:
+                target = SnmpTarget("127.0.0.1", port, version, community="public", timeout=1)
+                walked = await client.walk(target, "1.3.6.1.2.1.2.2.1.2")
+                columns = await client.walk_columns(target, ["1.3.6.1.2.1.2.2.1.2", "1.3.6.1.2.1.2.2.1.3"])
+                return walked, columns, client.stats
+        finally:
+            relay.transport.close()
+
+    walked, columns, stats = asyncio.run(go())
+    assert [vb.oid for vb in walked] == ["1.3.6.1.2.1.2.2.1.2.5"]
+    assert list(columns) == ["5"]
+    assert stats["non_increasing"] >= 2

@@ -303,9 +303,9 @@ class SnmpClient:
     async def _open(self, family: int) -> asyncio.DatagramTransport:
         sock = socket.socket(family, socket.SOCK_DGRAM)
         sock.setblocking(False)
-        try:  # as root the limit rmem_max does not apply
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, RCVBUF)
-        except (OSError, AttributeError):
+        try:  # as root the limit net.core.rmem_max does not apply
+            sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), RCVBUF)
+        except OSError:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         sock.bind(("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0))
         transport, _ = await self._loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
