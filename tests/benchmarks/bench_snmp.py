@@ -114,7 +114,7 @@ def proc_cpu(pid: int) -> float:
 
 
 async def run_exporter(url: str, pid: int, addresses: list[str], module: str, rounds: int,
-                       concurrency: int, per_device: float) -> dict[str, float]:
+                       concurrency: int) -> dict[str, float]:
     import httpx
 
     sem = asyncio.Semaphore(concurrency)
@@ -129,14 +129,17 @@ async def run_exporter(url: str, pid: int, addresses: list[str], module: str, ro
                 errors += 1
             return sum(1 for line in r.text.splitlines() if line.startswith("c_") or line.startswith("sys"))
 
-        samples = await asyncio.gather(*[one(a) for a in addresses])  # warm-up
+        await asyncio.gather(*[one(a) for a in addresses])  # warm-up
         cpu0, wall0 = proc_cpu(pid), time.perf_counter()
+        samples = 0
         for _ in range(rounds):
-            await asyncio.gather(*[one(a) for a in addresses])
+            samples += sum(await asyncio.gather(*[one(a) for a in addresses]))
         cpu, wall = proc_cpu(pid) - cpu0, time.perf_counter() - wall0
     polls = rounds * len(addresses)
-    return {"polls": polls, "varbinds": per_device * polls, "wall": wall, "cpu": cpu, "errors": errors,
-            "per_device": per_device, "samples": sum(samples) / len(samples)}
+    # one sample per varbind read, plus sysObjectID which the module GETs but does not export
+    varbinds = samples + polls
+    return {"polls": polls, "varbinds": varbinds, "wall": wall, "cpu": cpu, "errors": errors,
+            "per_device": varbinds / polls}
 
 
 # ----------------------------------------------------------------------------------------------- main
@@ -186,7 +189,7 @@ def main() -> int:
         for label, module in (("v2c", "std_v2"), ("v3 authPriv", "std_v3")):
             results[label]["snmp_exporter"] = asyncio.run(
                 run_exporter(url, exporter.pid, [f"{a}:{port}" for a in addresses], module, args.rounds,
-                             args.concurrency, per_device))
+                             args.concurrency))
         _report(results, args, per_device)
         return 0 if all(_passes(results).values()) else 1
     finally:
@@ -223,14 +226,14 @@ def _passes(results: dict) -> dict[str, bool]:
 
 def _report(results: dict, args: argparse.Namespace, per_device: float) -> None:
     print(f"\nSNMP polling: {args.devices} devices on loopback ({args.agents} snmpd), {args.rounds} rounds, "
-          f"concurrency {args.concurrency}, standard profile = {per_device:.0f} varbinds per device\n")
+          f"concurrency {args.concurrency}, standard profile = about {per_device:.0f} varbinds per device\n")
     print(f"{'version':<13}{'poller':<18}{'devices/s':>11}{'varbinds/s':>12}{'CPU µs/vb':>11}{'CPU s':>8}"
-          f"{'errors':>8}{'values/dev':>12}")
+          f"{'errors':>8}{'vb/device':>11}")
     for label, by_tool in results.items():
         for tool, r in by_tool.items():
             print(f"{label:<13}{tool:<18}{r['polls'] / r['wall']:>11.1f}{r['varbinds'] / r['wall']:>12.0f}"
                   f"{1e6 * r['cpu'] / r['varbinds']:>11.1f}{r['cpu']:>8.2f}{r['errors']:>8.0f}"
-                  f"{r.get('samples', r['per_device']):>12.0f}")
+                  f"{r['per_device']:>11.0f}")
     print()
     passes = _passes(results)
     for label, goal in GOALS.items():
@@ -239,6 +242,7 @@ def _report(results: dict, args: argparse.Namespace, per_device: float) -> None:
         print(f"{label}: dcops / snmp_exporter CPU per varbind = {ratio:.2f}x (goal <= {goal:.0f}x) "
               f"{'PASS' if passes[label] else 'FAIL'}")
     worst = max(r["cpu"] / r["varbinds"] for k in results for t, r in results[k].items() if t.startswith("dcops"))
+    per_device = max(r["per_device"] for k in results for t, r in results[k].items() if t.startswith("dcops"))
     cycle_cpu = 2000 * per_device * worst
     slowest = min(results[k]["dcops"]["polls"] / results[k]["dcops"]["wall"] for k in results)
     print(f"\n2,000 devices x {per_device:.0f} varbinds every 60 s at the worst measured {1e6 * worst:.1f} µs/varbind: "
@@ -246,8 +250,9 @@ def _report(results: dict, args: argparse.Namespace, per_device: float) -> None:
           f"({100 * cycle_cpu / 120:.0f}% of 2 cores); throughput measured {slowest:.0f} devices/s "
           f"(needs {2000 / 60:.0f}/s) -> {'KEEPS' if cycle_cpu < 60 and slowest * 60 >= 2000 else 'MISSES'} "
           f"the 60 s cycle")
-    print("(values/dev: varbinds per poll for dcops, samples per scrape for the exporter, which also formats them"
-          " as Prometheus text; agent CPU is counted for neither; ratios use the fitted dcops row)")
+    print("(vb/device: varbinds read per poll; the exporter's count is its samples per scrape + sysObjectID, and"
+          " its CPU includes Prometheus text formatting; agent CPU is counted for neither; ratios use the fitted"
+          " dcops row; tables may grow while the benchmark runs, as other processes add network interfaces)")
 
 
 if __name__ == "__main__":
