@@ -49,8 +49,8 @@ def test_a_user_directory_adds_and_replaces_profiles(tmp_path):
 
 @pytest.mark.parametrize("body, message", [
     ("name: bad\nscalars:\n  - {oid: 1.2.3.0, metric: no_such_metric}\n", "unknown metric"),
-    ("name: bad\ntables:\n  - name: t\n    columns: {a: 1.2.3}\n    samples: [{metric: fan_rpm, sources: [{column: b}]}]\n",
-     "undeclared columns"),
+    ("name: bad\ntables:\n  - name: t\n    columns: {a: 1.2.3}\n"
+     "    samples: [{metric: fan_rpm, sources: [{column: b}]}]\n", "undeclared columns"),
     ("name: bad\nscalars:\n  - {oid: 1.2.3.0}\n", "exactly one"),
     ("name: bad\nsurprise: 1\n", "surprise"),
 ])
