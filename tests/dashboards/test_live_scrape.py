@@ -6,6 +6,8 @@ hypervisor, a storage array that stopped answering, a UPS on battery and a PDU i
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import time
@@ -20,6 +22,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from dcops.monitoring.types import METRICS, PROMETHEUS_EXTRA, PollResult, Sample
+from tests.dashboards.names import dashboard_queries
 from tests.dashboards.test_dashboards import (
     DASHBOARDS,
     DEVICE_LABELS,
@@ -165,6 +168,32 @@ def _wait_for(predicate: Any, what: str, proc: subprocess.Popen[str], timeout_s:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _grafana_to_promql(query: str) -> str:
+    """Fill a dashboard query's variables as Grafana would with every value selected."""
+    query = re.sub(r'(\w+)="\$(\w+)"', r'\1=~".+"', query)  # single-value variables: any value
+    query = query.replace("$__rate_interval", "1m")
+    return re.sub(r"\$\{?\w+\}?", ".*", query)
+
+
+def _every_dashboard_query_answers(api: str) -> None:
+    """Every panel query is valid PromQL and returns series; every variable lists values."""
+    silent = []
+    for path in DASHBOARDS:
+        board = json.loads(path.read_text(encoding="utf-8"))
+        for where, query in dashboard_queries(board):
+            promql = _grafana_to_promql(query)
+            if where.startswith("variable"):
+                match = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", promql)
+                assert match, (path.name, where, query)
+                body = httpx.get(f"{api}/label/{match[2]}/values", params={"match[]": match[1]}, timeout=10).json()
+            else:
+                body = httpx.get(f"{api}/query", params={"query": promql}, timeout=10).json()
+            assert body["status"] == "success", (path.name, where, promql, body)
+            if not body["data"] or (isinstance(body["data"], dict) and not body["data"]["result"]):
+                silent.append(f"{path.name} {where}: {promql}")
+    assert silent == [], "queries with no data although every metric has series"
+
+
 def test_prometheus_scrapes_dcops_with_the_example_config(live: dict[str, Any], tmp_path: Path) -> None:
     """Prometheus, configured by the example (bearer token file, rules), scrapes dcops and fires alerts."""
     exe = shutil.which("prometheus")
@@ -210,6 +239,8 @@ def test_prometheus_scrapes_dcops_with_the_example_config(live: dict[str, Any], 
         stored = set(httpx.get(f"{api}/label/__name__/values", timeout=5).json()["data"])
         assert {f"dcops_{m}" for m in METRICS} <= stored
         assert unknown_names(DASHBOARDS, RULE_FILES, stored | PROMETHEUS_BUILTINS) == {}
+        _wait_for(lambda: query("rate(dcops_poller_polls_total[1m])"), "two scrapes for rate()", proc)
+        _every_dashboard_query_answers(api)
     finally:
         proc.terminate()
         try:
