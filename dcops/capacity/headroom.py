@@ -196,13 +196,16 @@ class RebalancePlan(BaseModel):
     steps: list[MigrationStep]
     hosts_in_use_before: int
     hosts_in_use_after: int
+    unresolved: list[str] = []
     note: str = "a proposal only: nothing is migrated"
 
 
 def rebalance(session: Session, *, goal: str = "free-hosts", cluster_id: int | None = None) -> RebalancePlan:
     """Propose live migrations that free the most hosts (or fix violated constraints), without executing them."""
+    from dataclasses import replace
+
     from dcops.capacity.models import CapacityRequestVM
-    from dcops.capacity.rebalance import plan_rebalance
+    from dcops.capacity.rebalance import rebalance as plan
 
     views = load_hosts(session, cluster_ids=[cluster_id] if cluster_id is not None else None)
     names = {v.device.id: v.device.name for v in views}
@@ -215,14 +218,14 @@ def rebalance(session: Session, *, goal: str = "free-hosts", cluster_id: int | N
     placements = {vm.name: vm.host_id for vm, _ in rows}
     vms = {vm.name: VMDemand(key=vm.name, vcpus=vm.vcpus, ram_gib=vm.ram_gib, disk_gib=vm.disk_gib,
                              anti_affinity=group, cluster_id=vm.cluster_id) for vm, group in rows}
-    steps = plan_rebalance([v.capacity for v in views], placements, vms, goal=goal)
-    before = len(set(placements.values()))
-    after_map = dict(placements)
-    for s in steps:
-        after_map[s.vm_key] = s.to_host
+    # every live VM is listed, so the hosts start empty (the planner adds the listed VMs itself)
+    empty = [replace(v.capacity, used_vcpus=0, used_ram_gib=0, used_disk_gib=0, anti_affinity=frozenset())
+             for v in views]
+    result = plan(empty, placements, vms, goal=goal)
     return RebalancePlan(
-        goal=goal, hosts_in_use_before=before, hosts_in_use_after=len(set(after_map.values())),
+        goal=goal, hosts_in_use_before=result.hosts_used_before, hosts_in_use_after=result.hosts_used_after,
+        unresolved=result.unresolved,
         steps=[MigrationStep(step=i + 1, vm=s.vm_key, from_host=names.get(s.from_host, str(s.from_host)),
                              to_host=names.get(s.to_host, str(s.to_host)), reason=s.reason)
-               for i, s in enumerate(steps)],
+               for i, s in enumerate(result.migrations)],
     )

@@ -213,3 +213,17 @@ def test_rebalance_proposes_freeing_a_host(client, tokens, factory, session):
     assert plan["hosts_in_use_before"] == 3 and plan["hosts_in_use_after"] < 3
     assert plan["steps"] and all(s["from_host"] != s["to_host"] for s in plan["steps"])
     assert session.execute(select(VirtualMachine.host_id).distinct()).all().__len__() == 3  # nothing moved
+
+
+def test_rebalance_fix_moves_vms_off_a_host_in_maintenance(client, tokens, factory, session):
+    from dcops.auth.actor import SYSTEM
+    from dcops.dcim.service import devices
+
+    env = city(factory, hosts=2, reserve=0)
+    factory.vm(env["agency"], env["cluster"], name="sik-01", host_id=env["hosts"][0].id, state="running")
+    devices.update(session, actor=SYSTEM, id=env["hosts"][0].id, data={"status": "maintenance"})
+    plan = client.get("/api/v1/capacity/rebalance", params={"goal": "fix"}, headers=tokens.headers("operator")).json()
+    assert [(s["vm"], s["from_host"], s["to_host"]) for s in plan["steps"]] == [
+        ("sik-01", env["hosts"][0].name, env["hosts"][1].name)]
+    assert client.get("/api/v1/capacity/rebalance", params={"goal": "nonsense"},
+                      headers=tokens.headers("operator")).status_code == 422
