@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +31,17 @@ def q(expr: str, legend: str = "", *, instant: bool = False, table: bool = False
     return target
 
 
-def _thresholds(steps: list[tuple[float | None, str]]) -> dict[str, Any]:
+def _thresholds(steps: Sequence[tuple[float | None, str]]) -> dict[str, Any]:
     return {"mode": "absolute", "steps": [{"color": color, "value": value} for value, color in steps]}
 
 
-GREEN = [(None, "green")]
+GREEN: list[tuple[float | None, str]] = [(None, "green")]
 UP_DOWN = [{"type": "value", "options": {"0": {"text": "DOWN", "color": "red", "index": 0},
                                          "1": {"text": "UP", "color": "green", "index": 1}}}]
 
 
 def panel(kind: str, title: str, targets: list[dict[str, Any]], *, w: int = 12, h: int = 8, unit: str = "short",
-          description: str = "", steps: list[tuple[float | None, str]] | None = None, mappings: list | None = None,
+          description: str = "", steps: Sequence[tuple[float | None, str]] | None = None, mappings: list | None = None,
           lo: float | None = None, hi: float | None = None, options: dict[str, Any] | None = None,
           transformations: list | None = None) -> dict[str, Any]:
     """A panel without id and position (``layout`` sets them)."""

@@ -46,7 +46,9 @@ def test_every_alert_is_unit_tested() -> None:
               for rule in group["rules"]}
     records = {rule["record"] for group in yaml.safe_load((PROM / "rules" / "dcops-recording.yml").read_text())
                ["groups"] for rule in group["rules"]}
-    fired, quiet, evaluated = set(), set(), set()
+    fired: set[str] = set()
+    quiet: set[str] = set()
+    evaluated: set[str] = set()
     for path in UNIT_TESTS:
         for case in yaml.safe_load(path.read_text())["tests"]:
             for check in case.get("alert_rule_test", []):
