@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dcops.auth.actor import SYSTEM, Actor
 from dcops.auth.choices import ChangeAction
@@ -23,7 +23,7 @@ from dcops.database import utcnow
 from dcops.dcim.models import Device, Rack
 from dcops.exceptions import ConflictError, ValidationError
 from dcops.monitoring import notify
-from dcops.monitoring.alert_models import OPEN_STATES, Alert, AlertEvent, AlertState, Silence
+from dcops.monitoring.alert_models import OPEN_STATES, Alert, AlertEvent, AlertState, Severity, Silence
 from dcops.monitoring.evaluate import FLAP_WINDOW, Snapshot, State, Transition, evaluate, samples_by_metric, suppression
 from dcops.monitoring.rules import Rule, default_rules
 from dcops.monitoring.types import PollResult
@@ -70,15 +70,14 @@ def _inventory(session: Session, device: Device) -> dict[str, Any]:
 
 def _load_states(session: Session, *, device_id: int | None, scope_key: str, at: datetime) -> dict[Any, State]:
     """Return the evaluator states of a device's (or the racks') open and recently resolved alerts."""
-    cond = Alert.device_id == device_id if device_id is not None else Alert.device_id.is_(None)  # type: ignore
+    cond = col(Alert.device_id) == device_id if device_id is not None else col(Alert.device_id).is_(None)
     rows = session.execute(
-        select(Alert).where(cond, or_(Alert.state.in_(OPEN_STATES),  # type: ignore[attr-defined]
-                                      Alert.resolved_at >= at - FLAP_WINDOW))  # type: ignore[operator]
-        .order_by(Alert.id)
+        select(Alert).where(cond, or_(col(Alert.state).in_(OPEN_STATES), col(Alert.resolved_at) >= at - FLAP_WINDOW))
+        .order_by(col(Alert.id))
     ).scalars().all()
     states: dict[Any, State] = {}
     for row in rows:
-        if device_id is None and not row.labels.get("scope") == scope_key:
+        if device_id is None and row.labels.get("scope") != scope_key:
             continue
         states[(row.rule, row.subject)] = State(
             rule=row.rule, subject=row.subject, state=row.state, started_at=row.started_at, hits=row.hits,
@@ -90,7 +89,7 @@ def _load_states(session: Session, *, device_id: int | None, scope_key: str, at:
 
 def _event(session: Session, alert: Alert, kind: str, message: str = "", actor: str = "", at: datetime | None = None
            ) -> None:
-    session.add(AlertEvent(alert_id=alert.id, kind=kind, message=message[:500], actor=actor, at=at or utcnow()))
+    session.add(AlertEvent(alert_id=alert.id or 0, kind=kind, message=message[:500], actor=actor, at=at or utcnow()))
 
 
 def _apply(session: Session, snap: Snapshot, transitions: list[Transition], states: dict[Any, State],
@@ -110,8 +109,9 @@ def _apply(session: Session, snap: Snapshot, transitions: list[Transition], stat
             continue
         rule = t.rule
         if row is None:
-            row = Alert(rule=rule.name, severity=rule.severity, category=rule.category, device_id=snap.device_id,
-                        device_name=snap.device, subject=t.subject, state=AlertState.PENDING, started_at=t.at,
+            row = Alert(rule=rule.name, severity=Severity(rule.severity), category=rule.category,
+                        device_id=snap.device_id, device_name=snap.device, subject=t.subject,
+                        state=AlertState.PENDING, started_at=t.at,
                         labels={"scope": scope_key} if snap.scope == "rack" else {})
             session.add(row)
         reopened = False
@@ -162,7 +162,7 @@ def _apply(session: Session, snap: Snapshot, transitions: list[Transition], stat
 
 
 def _active_silences(session: Session, at: datetime) -> list[Silence]:
-    stmt = select(Silence).where(Silence.starts_at <= at, Silence.ends_at > at)  # type: ignore[arg-type]
+    stmt = select(Silence).where(col(Silence.starts_at) <= at, col(Silence.ends_at) > at)
     return list(session.execute(stmt).scalars().all())
 
 
@@ -218,7 +218,7 @@ def rack_power_draw(session: Session, rack_id: int) -> tuple[float, str]:
 
     pdus = session.execute(
         select(DeviceState).join(Device, Device.id == DeviceState.device_id)  # type: ignore[arg-type]
-        .where(Device.rack_id == rack_id, Device.role == "pdu")
+        .where(col(Device.rack_id) == rack_id, col(Device.role) == "pdu")
     ).scalars().all()
     measured = [float(v) for st in pdus for metric, _labels, v in st.samples if metric == "pdu_power_watts"]
     if measured:

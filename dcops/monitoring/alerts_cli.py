@@ -39,6 +39,7 @@ def list_alerts(
 ) -> None:
     """List open alerts (or filter them), newest first."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from dcops.dcim.models import Device
     from dcops.monitoring.alerting import alerts
@@ -47,7 +48,7 @@ def list_alerts(
     with session_scope() as session:
         device_id = None
         if device:
-            device_id = session.execute(select(Device.id).where(Device.name == device)).scalar_one_or_none()
+            device_id = session.execute(select(col(Device.id)).where(col(Device.name) == device)).scalar_one_or_none()
             if device_id is None:
                 raise typer.BadParameter(f"no device named '{device}'", param_hint="--device")
         filters = {"state": state, "severity": severity, "device_id": device_id, "rule": rule}
@@ -117,6 +118,7 @@ def silence(
 ) -> None:
     """Withhold notifications for matching alerts for a while (the alerts still record)."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from dcops.dcim.models import Device
     from dcops.monitoring.alerting import create_silence
@@ -125,7 +127,7 @@ def silence(
     with session_scope() as session:
         device_id = None
         if device:
-            device_id = session.execute(select(Device.id).where(Device.name == device)).scalar_one_or_none()
+            device_id = session.execute(select(col(Device.id)).where(col(Device.name) == device)).scalar_one_or_none()
             if device_id is None:
                 raise typer.BadParameter(f"no device named '{device}'", param_hint="--device")
         now = utcnow()

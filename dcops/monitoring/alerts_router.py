@@ -12,8 +12,8 @@ from dcops.auth.choices import ADMIN, STAFF, Role
 from dcops.auth.deps import Allow
 from dcops.crud import MAX_LIMIT, ListQuery
 from dcops.database import get_session
-from dcops.monitoring import alerting, notify
 from dcops.monitoring import alert_models as m
+from dcops.monitoring import alerting, notify
 from dcops.routing import crud_router
 from dcops.schemas import Page
 

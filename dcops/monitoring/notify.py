@@ -208,7 +208,7 @@ def _deliver(alert_id: int, status: str) -> None:
 def _record(alert_id: int, channel: NotificationChannel, status: str, attempt: int, ok: bool, detail: str) -> None:
     try:
         with session_scope() as session:
-            session.add(NotificationAttempt(alert_id=alert_id, channel_id=channel.id, status=status,
+            session.add(NotificationAttempt(alert_id=alert_id, channel_id=channel.id or 0, status=status,
                                             attempt=attempt, ok=ok, detail=detail))
             if ok or attempt == ATTEMPTS:
                 session.add(AlertEvent(alert_id=alert_id, kind="notified" if ok else "notify_failed",

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from dcops.database import session_scope, utcnow
 
@@ -86,7 +87,8 @@ def handle(trap: Trap) -> int | None:
     from dcops.monitoring.alerting import record_events
 
     with session_scope() as session:
-        device_id = session.execute(select(Device.id).where(Device.mgmt_address == trap.source)).scalars().first()
+        found = session.execute(select(col(Device.id)).where(col(Device.mgmt_address) == trap.source))
+        device_id = found.scalars().first()
         if device_id is None:
             COUNTS["unknown"] += 1
             log.warning("trap %s from unknown source %s ignored", trap.name, trap.source)

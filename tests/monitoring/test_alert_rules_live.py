@@ -24,7 +24,8 @@ from dcops.monitoring.poller import PollerOptions, poll_device
 from dcops.monitoring.rules import load_rules, set_rules
 from dcops.monitoring.state_models import Interface, MonitoringSetting
 
-OPTIONS = PollerOptions(timeout_s=0.5, retries=0)
+OPTIONS = PollerOptions(timeout_s=3.0, retries=1)  # generous: pass_persist answers slowly on a busy machine
+FAIL_FAST = PollerOptions(timeout_s=0.5, retries=0)
 UPS, ENT, LM = "1.3.6.1.2.1.33.1", "1.3.6.1.2.1.47.1.1.1.1", "1.3.6.1.4.1.2021.13.16.2.1"
 IF, IFX, HR = "1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.31.1.1.1", "1.3.6.1.2.1.25"
 
@@ -116,7 +117,7 @@ def test_ups_rules_security_rules_reboot_and_unreachable(db: str, session: Any, 
     agent.pause()  # SIGSTOP: the agent stops answering
     try:
         for expected in (set(), set(), {("device_unreachable", "")}):
-            assert not poll(ups).reachable
+            assert not poll(ups, FAIL_FAST).reachable
             assert firing(session, ups) == expected
     finally:
         agent.resume()
@@ -223,7 +224,7 @@ def test_host_resource_rules(db: str, session: Any, snmpsim_agent: Any, monitore
         save_credential(session, actor=SYSTEM, data={"community": recording}, id=cred_id)
         session.close()
 
-    slow = PollerOptions(timeout_s=3.0, retries=1)  # snmpsim indexes a recording on its first use
+    slow = OPTIONS  # snmpsim indexes a recording on its first use
     use("hv-normal")
     assert poll(hv, slow).reachable
     assert firing(session, hv) == set()
