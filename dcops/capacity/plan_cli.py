@@ -1,4 +1,4 @@
-"""``dcops plan``: show the budget plan as Rich tables, compare server models, export CSV/XLSX/JSON."""
+"""``dcops plan``: show the budget plan as Rich tables, compare server models, export CSV/XLSX/JSON, growth."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 
 app = typer.Typer(help="Forecast and budget plan.", no_args_is_help=True)
+growth_app = typer.Typer(help="Stored growth assumptions per agency.", no_args_is_help=True)
+app.add_typer(growth_app, name="growth")
 
 Years = Annotated[int, typer.Option("--years", help="fiscal years after the current one (1-10)")]
 Models = Annotated[list[str], typer.Option("--model", help="device type slug or model name; repeat to compare")]
@@ -146,3 +148,49 @@ def export_cmd(
     t = plan.totals
     console.print(f"wrote {output} ({len(body):,} bytes): {t['servers_to_buy']} server(s) to buy over "
                   f"{plan.years} year(s), {rupiah(t['cost_idr'])}")
+
+
+@growth_app.command("list")
+def growth_list(as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False) -> None:
+    """List the stored growth assumptions."""
+    from dcops.capacity.planning import list_assumptions
+    from dcops.cli import cli_actor, print_rows
+    from dcops.database import session_scope
+
+    with session_scope() as session:
+        rows = [a.model_dump(mode="json") for a in list_assumptions(session, actor=cli_actor())]
+    print_rows(rows, ["agency_code", "percent", "vcpus_per_year", "ram_gib_per_year", "disk_gib_per_year", "note",
+                      "updated_by"], title="Growth assumptions", as_json=as_json)
+
+
+@growth_app.command("set")
+def growth_set(
+    code: Annotated[str, typer.Argument(help="agency code, e.g. DINKES")],
+    percent: Annotated[float | None, typer.Option("--percent", help="percent per year")] = None,
+    vcpus: Annotated[float | None, typer.Option("--vcpus-per-year")] = None,
+    ram_gib: Annotated[float | None, typer.Option("--ram-gib-per-year")] = None,
+    disk_gib: Annotated[float | None, typer.Option("--disk-gib-per-year")] = None,
+    note: Annotated[str, typer.Option("--note", help="why, for the next planner")] = "",
+) -> None:
+    """Store agency CODE's growth: --percent, or amounts added per year."""
+    from dcops.capacity.planning import GrowthAssumptionIn, set_assumption
+    from dcops.cli import cli_actor, console
+    from dcops.database import session_scope
+
+    data = GrowthAssumptionIn(percent=percent, vcpus_per_year=vcpus, ram_gib_per_year=ram_gib,
+                              disk_gib_per_year=disk_gib, note=note)
+    with session_scope() as session:
+        stored = set_assumption(session, actor=cli_actor(), code=code, data=data)
+    console.print(f"growth assumption of {stored.agency_code} stored: {data.growth().describe()}")
+
+
+@growth_app.command("clear")
+def growth_clear(code: Annotated[str, typer.Argument(help="agency code")]) -> None:
+    """Forget agency CODE's stored growth assumption (its history applies again)."""
+    from dcops.capacity.planning import clear_assumption
+    from dcops.cli import cli_actor, console
+    from dcops.database import session_scope
+
+    with session_scope() as session:
+        clear_assumption(session, actor=cli_actor(), code=code)
+    console.print(f"growth assumption of {code.upper()} cleared")

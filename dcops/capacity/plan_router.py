@@ -1,7 +1,7 @@
-"""Budget plan API: /capacity/plan (JSON), /capacity/plan/compare (what-if by model), /capacity/plan/export.
+"""Budget plan API: /capacity/plan (JSON), /compare (what-if by model), /export, /growth (stored assumptions).
 
 Planners, admins, operators and auditors may read and export the plan; agency viewers (and on-call) get 403:
-the plan shows every agency's demand and the budget.
+the plan shows every agency's demand and the budget. Planners and admins set the stored growth assumptions.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -17,12 +17,15 @@ from dcops.auth.actor import Actor
 from dcops.auth.choices import Role
 from dcops.auth.deps import Allow
 from dcops.capacity import export, planning
-from dcops.capacity.planning import CompareRequest, PlanRequest
+from dcops.capacity.plan_models import GrowthAssumptionPublic
+from dcops.capacity.planning import CompareRequest, GrowthAssumptionIn, PlanRequest
 from dcops.database import get_session
 
 router = APIRouter(prefix="/plan", tags=["capacity"])  # included by the capacity router (/capacity)
 PLAN_READERS = Allow({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR})
 Reader = Annotated[Actor, Depends(PLAN_READERS)]
+Planner = Annotated[Actor, Depends(Allow({Role.ADMIN, Role.PLANNER}))]
+Code = Annotated[str, Path(min_length=2, max_length=20, description="agency code, e.g. DINKES")]
 DB = Annotated[Session, Depends(get_session)]
 
 
@@ -87,3 +90,22 @@ def export_what_if(actor: Reader, session: DB, request: PlanRequest, format: For
                    table: Table = "summary") -> Response:
     """Download a what-if plan as CSV, XLSX or JSON."""
     return _file(planning.build_plan(session, actor=actor, request=request), format, table)
+
+
+@router.get("/growth", summary="Stored growth assumptions", response_model=list[GrowthAssumptionPublic])
+def list_growth(actor: Reader, session: DB) -> Any:
+    """List the growth assumptions planners stored per agency."""
+    return planning.list_assumptions(session, actor=actor)
+
+
+@router.put("/growth/{code}", summary="Store an agency's growth assumption", response_model=GrowthAssumptionPublic)
+def put_growth(code: Code, data: GrowthAssumptionIn, actor: Planner, session: DB) -> Any:
+    """Store the growth (percent, or amounts per year) the plan assumes for agency CODE instead of its history."""
+    return planning.set_assumption(session, actor=actor, code=code, data=data)
+
+
+@router.delete("/growth/{code}", summary="Forget an agency's growth assumption", status_code=204)
+def delete_growth(code: Code, actor: Planner, session: DB) -> Response:
+    """Forget agency CODE's stored growth assumption: the plan uses its history again."""
+    planning.clear_assumption(session, actor=actor, code=code)
+    return Response(status_code=204)

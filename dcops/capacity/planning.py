@@ -3,6 +3,9 @@
 The plan covers one cluster (its allocation ratios and HA reserve apply): the one named, or else the cluster with
 the most active hypervisors. Demand is the live VMs (not decommissioned or failed) of that cluster; the room is the
 racks of the cluster's site (every rack when the cluster has no site).
+
+An agency's growth is, first match wins: the request's ``agency_growth`` for it, the request's ``growth_percent``
+(what-if for everyone), the stored assumption (``plan_growth_assumption``), its VM history, the default (20 %/yr).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from sqlmodel import Session, col
 from dcops.auth.actor import Actor
 from dcops.capacity import forecast
 from dcops.capacity.forecast import AgencyDemand, Growth, Plan, PlanInput, Ratios, ServerModel, Vector
+from dcops.capacity.plan_models import GrowthAssumption, GrowthAssumptionPublic
+from dcops.crud import Resource
 from dcops.database import utcnow
 from dcops.dcim.choices import DeviceRole, DeviceStatus
 from dcops.dcim.models import Cluster, Device, DeviceType, Rack, RackUnit
-from dcops.exceptions import PermissionDeniedError, ValidationError
+from dcops.exceptions import NotFoundError, PermissionDeniedError, ValidationError
 from dcops.tenancy.models import Agency
 from dcops.virtualization.models import VirtualMachine, VMState
 
@@ -169,6 +174,7 @@ def _agencies(session: Session, cluster: Cluster | None, request: PlanRequest, n
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValidationError(f"agency_growth: no agency with code {', '.join(unknown)}", field="agency_growth")
+    stored = {g.agency_id: g for g in session.execute(select(GrowthAssumption)).scalars()}
     vms: dict[int, list[tuple[datetime, Vector]]] = defaultdict(list)
     if cluster is not None:
         vm = VirtualMachine
@@ -179,13 +185,15 @@ def _agencies(session: Session, cluster: Cluster | None, request: PlanRequest, n
     result = []
     for agency in sorted(agencies.values(), key=lambda a: a.code):
         rows = vms.get(agency.id or 0, [])
-        if not rows and agency.code not in overrides:
+        if not rows and agency.code not in overrides and agency.id not in stored:
             continue
         current = Vector(*(sum(v.get(r) for _, v in rows) for r in forecast.RESOURCES))
         if agency.code in overrides:
             growth = overrides[agency.code].growth()
         elif request.growth_percent is not None:
             growth = Growth(percent=request.growth_percent, source="what-if")
+        elif agency.id in stored:
+            growth = _stored_growth(stored[agency.id])
         else:
             rate = historical_growth(rows, now)
             growth = (Growth(percent=rate, source="history") if rate is not None
@@ -261,3 +269,70 @@ def comparison_rows(plans: list[Plan]) -> list[dict[str, Any]]:
         })
     return rows
 
+
+
+# --- stored growth assumptions ------------------------------------------------------------------
+
+growth_assumptions = Resource(
+    GrowthAssumption, label="growth assumption", plural="growth assumptions", repr_field="agency_id", search=(),
+    filters=("agency_id",), orderings=("id",), unique=(("agency_id",),),
+)
+
+
+class GrowthAssumptionIn(AgencyGrowthIn):
+    """A growth assumption to store for an agency, with why."""
+
+    note: str = Field(default="", max_length=500)
+
+
+def _stored_growth(row: GrowthAssumption) -> Growth:
+    if row.percent is not None:
+        return Growth(percent=row.percent, source="assumption")
+    return Growth(percent=None, added=Vector(row.vcpus_per_year or 0, row.ram_gib_per_year or 0,
+                                             row.disk_gib_per_year or 0), source="assumption")
+
+
+def _agency(session: Session, code: str) -> Agency:
+    found = session.execute(select(Agency).where(col(Agency.code) == code.strip().upper())).scalars().first()
+    if found is None:
+        raise NotFoundError(f"no agency with code '{code}'")
+    return found
+
+
+def _public(row: GrowthAssumption, code: str) -> GrowthAssumptionPublic:
+    return GrowthAssumptionPublic(agency_code=code, percent=row.percent, vcpus_per_year=row.vcpus_per_year,
+                                  ram_gib_per_year=row.ram_gib_per_year, disk_gib_per_year=row.disk_gib_per_year,
+                                  note=row.note, updated_by=row.updated_by, updated_at=row.updated_at)
+
+
+def list_assumptions(session: Session, *, actor: Actor) -> list[GrowthAssumptionPublic]:
+    """Return every stored growth assumption, by agency code."""
+    _admit(actor)
+    rows = session.execute(select(GrowthAssumption, col(Agency.code)).join(
+        Agency, col(Agency.id) == col(GrowthAssumption.agency_id)).order_by(col(Agency.code))).all()
+    return [_public(row, code) for row, code in rows]
+
+
+def set_assumption(session: Session, *, actor: Actor, code: str, data: GrowthAssumptionIn) -> GrowthAssumptionPublic:
+    """Store (create or replace) the growth assumption of agency ``code``; logged in the change log."""
+    _admit(actor)
+    agency = _agency(session, code)
+    values = {"agency_id": agency.id, "percent": data.percent, "vcpus_per_year": data.vcpus_per_year,
+              "ram_gib_per_year": data.ram_gib_per_year, "disk_gib_per_year": data.disk_gib_per_year,
+              "note": data.note, "updated_by": actor.username, "updated_at": utcnow()}
+    existing = growth_assumptions.get_by(session, actor=actor, agency_id=agency.id)
+    if existing is None:
+        row, _ = growth_assumptions.create(session, actor=actor, data=values)
+    else:
+        row, _ = growth_assumptions.update(session, actor=actor, id=existing.id or 0, data=values)
+    return _public(row, agency.code)
+
+
+def clear_assumption(session: Session, *, actor: Actor, code: str) -> None:
+    """Forget agency ``code``'s stored growth assumption (the plan falls back to its history)."""
+    _admit(actor)
+    agency = _agency(session, code)
+    existing = growth_assumptions.get_by(session, actor=actor, agency_id=agency.id)
+    if existing is None:
+        raise NotFoundError(f"agency {agency.code} has no stored growth assumption")
+    growth_assumptions.delete(session, actor=actor, id=existing.id or 0)

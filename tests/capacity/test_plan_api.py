@@ -11,6 +11,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+import dcops.capacity.plan_models  # noqa: F401  (its table is emptied between tests with the others)
+
 PLAN = "/api/v1/capacity/plan"
 FLAVOURS = [(2, 4, 50), (4, 8, 100), (8, 32, 200), (16, 64, 500), (4, 16, 80)]
 OLD = {"vcpus": 64 * 4, "ram_gib": 512, "disk_gib": 8 * 10**12 // 2**30}  # 7450 GiB
@@ -282,3 +284,50 @@ def test_cli_show_and_export(plan_cli, plan_client, tokens, city, tmp_path):
     bad = runner.invoke(plan_cli, ["plan", "export", "--model", "nope", "-o", str(tmp_path / "x.csv")])
     assert bad.exit_code != 0 and not (tmp_path / "x.csv").exists()
 
+
+
+def test_stored_growth_assumptions_feed_the_plan(plan_client, plan_cli, tokens, city):
+    planner = tokens.headers("planner")
+    stored = plan_client.put(f"{PLAN}/growth/opd03", json={"percent": 50, "note": "new e-health system"},
+                             headers=planner)
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["agency_code"] == "OPD03" and stored.json()["updated_by"].startswith("planner")
+    absolute = {"vcpus_per_year": 8, "ram_gib_per_year": 32, "disk_gib_per_year": 0}
+    assert plan_client.put(f"{PLAN}/growth/OPD04", json=absolute, headers=planner).status_code == 200
+    assert plan_client.put(f"{PLAN}/growth/OPD03", json={"percent": 5}, headers=tokens.headers("operator")
+                           ).status_code == 403
+    assert plan_client.delete(f"{PLAN}/growth/OPD03", headers=tokens.headers("auditor")).status_code == 403
+    listed = plan_client.get(f"{PLAN}/growth", headers=tokens.headers("auditor"))
+    assert [(a["agency_code"], a["percent"]) for a in listed.json()] == [("OPD03", 50), ("OPD04", None)]
+
+    plan = plan_client.get(PLAN, params={"model": "rack-x2"}, headers=planner).json()
+    growth: dict[str, Any] = {code: 20.0 for code in city["demand"]}
+    growth["OPD03"] = 50.0
+    growth["OPD04"] = {"vcpus": 8, "ram_gib": 32, "disk_gib": 0}
+    expected = expected_years(city["demand"], growth, 3)
+    assert [y["demand"] for y in plan["fiscal_years"]] == [e["demand"] for e in expected]
+    assert [y["new_servers_total"] for y in plan["fiscal_years"]] == [e["new_total"] for e in expected]
+    sources = {a["code"]: a["growth_source"] for a in plan["agencies"]}
+    assert sources["OPD03"] == sources["OPD04"] == "assumption" and sources["OPD05"] == "default"
+    what_if = plan_client.get(PLAN, params={"model": "rack-x2", "growth_percent": 10}, headers=planner).json()
+    assert {a["growth_source"] for a in what_if["agencies"]} == {"what-if"}
+
+    for body, status in (({"percent": 10, "vcpus_per_year": 1}, 422), ({"percent": -150}, 422), ({}, 422)):
+        assert plan_client.put(f"{PLAN}/growth/OPD03", json=body, headers=planner).status_code == status, body
+    assert plan_client.put(f"{PLAN}/growth/NOPE", json={"percent": 1}, headers=planner).status_code == 404
+    replaced = plan_client.put(f"{PLAN}/growth/OPD03", json={"percent": 30}, headers=planner)
+    assert replaced.json()["percent"] == 30
+    changes = plan_client.get("/api/v1/changelog", params={"object_type": "growth assumption"},
+                              headers=tokens.headers("admin"))
+    assert changes.status_code == 200, changes.text  # the change log records who changed an assumption, and when
+    assert changes.json()["count"] == 3 and {c["action"] for c in changes.json()["data"]} == {"create", "update"}
+    assert plan_client.delete(f"{PLAN}/growth/OPD03", headers=planner).status_code == 204
+    assert plan_client.delete(f"{PLAN}/growth/OPD03", headers=planner).status_code == 404
+
+    runner = CliRunner()
+    result = runner.invoke(plan_cli, ["plan", "growth", "set", "opd05", "--percent", "12", "--note", "merger"])
+    assert result.exit_code == 0, result.output
+    listed_cli = json.loads(runner.invoke(plan_cli, ["plan", "growth", "list", "--json"]).output)
+    assert {a["agency_code"]: a["percent"] for a in listed_cli} == {"OPD04": None, "OPD05": 12}
+    assert runner.invoke(plan_cli, ["plan", "growth", "clear", "OPD05"]).exit_code == 0
+    assert [a["agency_code"] for a in plan_client.get(f"{PLAN}/growth", headers=planner).json()] == ["OPD04"]
