@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -208,3 +209,48 @@ def test_ipv6_loopback(snmpd_agent):
                     for v in ("1", "2c", "3")]
 
     assert asyncio.run(go()) == [[Varbind("1.3.6.1.2.1.1.5.0", "octets", b"dcops-test-agent")]] * 3
+
+
+def test_v3_clock_skew_resynchronises_once(snmpd):
+    async def go():
+        async with SnmpClient() as client:
+            t = snmpd.target("3", "sha256-aes256")
+            await client.get(t, ["1.3.6.1.2.1.1.5.0"])
+            (addr, engine), = client._engines.items()
+            engine.time += 10_000  # our notion of the agent's clock is now far outside the 150 s window
+            got = await client.get(t, ["1.3.6.1.2.1.1.5.0"])
+            return got, client.stats
+
+    got, stats = asyncio.run(go())
+    assert got == [Varbind("1.3.6.1.2.1.1.5.0", "octets", b"dcops-test-agent")]
+    assert stats["time_resyncs"] == 1
+
+
+def test_no_state_left_behind_after_many_requests(snmpd):
+    import tracemalloc
+
+    async def go():
+        async with SnmpClient() as client:
+            targets = [snmpd.target("2c"), snmpd.target("3", "sha-aes"),
+                       snmpd.target("2c", community="wrong", timeout=0.05, retries=0)]
+
+            async def cycle():
+                for t in targets:
+                    with contextlib.suppress(SnmpTimeout):
+                        await client.walk_columns(t, IF_COLUMNS, max_repetitions=10)
+
+            for _ in range(20):
+                await cycle()
+            tracemalloc.start()
+            before = tracemalloc.take_snapshot()
+            for _ in range(100):
+                await cycle()
+            after = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+            growth = sum(s.size_diff for s in after.compare_to(before, "filename"))
+            return growth, client._pending, client._discovering, client.stats
+
+    growth, pending, discovering, stats = asyncio.run(go())
+    assert pending == {} and discovering == {}
+    assert stats["timeouts"] == 120
+    assert growth < 200_000, growth

@@ -8,9 +8,17 @@ import time
 
 import pytest
 
-from dcops.monitoring.snmp import SnmpClient, SnmpTarget, SnmpTimeout, Varbind
+from dcops.monitoring.snmp import SnmpClient, SnmpError, SnmpTarget, SnmpTimeout, Varbind
 from dcops.monitoring.snmp.ber import encode_varbinds
-from dcops.monitoring.snmp.pdu import RESPONSE, decode_message, encode_community_message, encode_pdu
+from dcops.monitoring.snmp.pdu import (
+    REPORT,
+    RESPONSE,
+    decode_message,
+    encode_community_message,
+    encode_pdu,
+    encode_scoped_pdu,
+    encode_v3_message,
+)
 from tests.monitoring.agents import free_udp_port
 
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
@@ -196,3 +204,29 @@ def test_walk_stops_on_oids_that_do_not_increase(version):
     assert [vb.oid for vb in walked] == ["1.3.6.1.2.1.2.2.1.2.5"]
     assert list(columns) == ["5"]
     assert stats["non_increasing"] >= 2
+
+
+def _hostile_engine(engine_id: bytes, boots: int, etime: int):
+    def forge(data: bytes) -> list[bytes]:
+        msg = decode_message(data)
+        scoped = encode_scoped_pdu(engine_id, b"", encode_pdu(REPORT, msg.msg_id, 0, 0, encode_varbinds(
+            [Varbind("1.3.6.1.6.3.15.1.1.4.0", "counter32", 1)])))
+        return [bytes(encode_v3_message(msg.msg_id, 65507, 0, engine_id, boots, etime, b"", 0, b"", scoped)[0])]
+    return forge
+
+
+@pytest.mark.parametrize("engine_id,boots,etime", [(b"\x80" * 40, 1, 1), (b"\x80\x00\x01", -5, 1),
+                                                   (b"\x80\x00\x01", 1, -7), (b"\x80\x00\x01", 2**40, 1)])
+def test_hostile_v3_engines_are_refused(engine_id, boots, etime):
+    async def go():
+        relay, port = await start_relay(("127.0.0.1", 9), forge=_hostile_engine(engine_id, boots, etime))
+        try:
+            async with SnmpClient() as client:
+                target = SnmpTarget("127.0.0.1", port, "3", username="u", auth_protocol="sha", auth_key="12345678",
+                                    priv_protocol="aes", priv_key="12345678", timeout=0.3, retries=0)
+                with pytest.raises(SnmpError):
+                    await client.get(target, [SYS_NAME])
+        finally:
+            relay.transport.close()
+
+    asyncio.run(go())

@@ -102,7 +102,8 @@ class _Engine:
     at: float
 
     def clock(self, now: float) -> tuple[int, int]:
-        return self.boots, min(self.time + int(now - self.at), 0x7FFFFFFF)
+        """Return (boots, time) as the agent should see them now, kept inside 0..2^31-1."""
+        return min(max(self.boots, 0), 0x7FFFFFFF), min(max(self.time + int(now - self.at), 0), 0x7FFFFFFF)
 
 
 class _Report(SnmpError):
@@ -443,7 +444,7 @@ class SnmpClient:
             return msg
 
         msg = await self._exchange(target, addr_info, mid, bytes(message), check)
-        if len(msg.usm.engine_id) > 32 or not 0 <= msg.usm.boots <= 0x7FFFFFFF:
+        if len(msg.usm.engine_id) > 32 or not 0 <= msg.usm.boots <= 0x7FFFFFFF or not 0 <= msg.usm.time <= 0x7FFFFFFF:
             raise SnmpError(f"{target.host}:{target.port} announced an invalid engine")
         engine = _Engine(msg.usm.engine_id, msg.usm.boots, msg.usm.time, self._loop.time())
         if remember:
@@ -458,7 +459,8 @@ class SnmpClient:
                 return await self._send_v3(target, addr_info, engine, tag, a, b, varbinds)
             except _Report as report:
                 usm = report.message.usm
-                if report.reason == "notInTimeWindows" and attempt < 2 and usm.engine_id == engine.engine_id:
+                if (report.reason == "notInTimeWindows" and attempt < 2 and usm.engine_id == engine.engine_id
+                        and 0 <= usm.boots <= 0x7FFFFFFF and 0 <= usm.time <= 0x7FFFFFFF):
                     self.stats["time_resyncs"] += 1
                     self._engines[addr_info[1]] = _Engine(engine.engine_id, usm.boots, usm.time, self._loop.time())
                     continue
@@ -537,6 +539,8 @@ class SnmpClient:
         return pdu
 
     def _update_clock(self, addr: tuple, engine: _Engine, boots: int, etime: int) -> None:
+        if not (0 <= boots <= 0x7FFFFFFF and 0 <= etime <= 0x7FFFFFFF):
+            return
         known_boots, known_time = engine.clock(self._loop.time())
         if boots > known_boots or (boots == known_boots and etime > known_time):
             self._engines[addr] = _Engine(engine.engine_id, boots, etime, self._loop.time())
