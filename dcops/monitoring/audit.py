@@ -129,3 +129,39 @@ def audit(session: Session, *, names: list[str] | None = None, extra_communities
     results = asyncio.run(run_audit(targets, extra_communities=extra_communities, timeout=timeout))
     record(session, results)
     return results
+
+
+async def audit_round(*, timeout: float = 1.0) -> list[AuditResult]:
+    """Audit every device once without blocking the event loop (the periodic form)."""
+    from dcops.database import session_scope
+
+    def targets() -> list[AuditResult]:
+        with session_scope() as session:
+            return audit_targets(session)
+
+    def save(results: list[AuditResult]) -> None:
+        with session_scope() as session:
+            record(session, results)
+
+    results = await run_audit(await asyncio.to_thread(targets), timeout=timeout)
+    await asyncio.to_thread(save, results)
+    return results
+
+
+async def run_periodic_audit(interval_s: float | None = None) -> None:
+    """Audit every ``DCOPS_AUDIT_INTERVAL`` seconds until cancelled (0, the default, turns it off)."""
+    import logging
+    import os
+
+    log = logging.getLogger("dcops.audit")
+    interval = interval_s if interval_s is not None else float(os.environ.get("DCOPS_AUDIT_INTERVAL", "0"))
+    if interval <= 0:
+        return
+    while True:
+        try:
+            results = await audit_round()
+            flagged = [r.device for r in results if r.findings]
+            log.info("SNMP audit of %d devices: %d flagged %s", len(results), len(flagged), flagged[:10])
+        except Exception:
+            log.exception("SNMP audit failed; trying again next interval")
+        await asyncio.sleep(interval)

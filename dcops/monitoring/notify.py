@@ -82,7 +82,8 @@ def save_channel(session: Session, *, actor: Actor, data: dict[str, Any], id: in
     if id is not None:
         existing = channels.get(session, actor=actor, id=id)
         merged = {**(decrypt_secrets(existing.secret_blob) if existing.secret_blob else {}), **secrets}
-        view = {**existing.model_dump(), **data}
+        view = {"kind": existing.kind, "url": existing.url, "smtp_host": existing.smtp_host,
+                "email_to": existing.email_to, "severities": existing.severities, **data}
     else:
         view = data
     _check(ChannelKind(view["kind"]), view.get("url", ""), view.get("smtp_host", ""), view.get("email_to", ""),

@@ -65,6 +65,17 @@ def test_audit_flags_default_communities_and_v3_only_then_resolves(cli_app: Any,
     snmpd_agent(port=port, communities=("n0t-default",))
     audit(session, extra_communities=("corp-ro-1977",), timeout=0.5)
     assert _open(session) == {("sw-leaky", "v3_only_answers_v1v2c")}
+    session.rollback()
+
+    # the periodic form (dcops serve, DCOPS_AUDIT_INTERVAL) runs the same round off the event loop
+    import asyncio
+
+    from dcops.monitoring.audit import audit_round
+
+    v3_leaky.stop()
+    results = asyncio.run(audit_round(timeout=0.5))
+    assert {r.device for r in results} == {"sw-weak", "sw-leaky", "sw-clean"}
+    assert _open(session) == set()
 
 
 def test_alerts_cli_list_ack_resolve_silence(cli_app: Any, db: str, session: Any, factory: Any) -> None:

@@ -20,12 +20,13 @@ TRAP = "1.3.6.1.6.3.1.1.5"
 
 def snmptrap(port: int, *args: str, version: str = "2c", source: str = "127.0.0.1") -> None:
     """Send one trap with net-snmp's snmptrap from ``source``."""
-    if version == "2c":
-        auth = ["-v", "2c", "-c", "trapsecret"]
+    if version in ("1", "2c"):
+        auth = ["-v", version, "-c", "trapsecret"]
     else:
         auth = ["-v", "3", "-e", ENGINE_ID, "-u", "trapper", "-l", "authPriv", "-a", "SHA", "-A", "trap-auth-key",
                 "-x", "AES", "-X", "trap-priv-key"]
-    cmd = ["snmptrap", *auth, f"--clientaddr={source}", f"udp:127.0.0.1:{port}", "", *args]
+    uptime = [] if version == "1" else [""]  # v1 names enterprise, agent, generic, specific, uptime itself
+    cmd = ["snmptrap", *auth, f"--clientaddr={source}", f"udp:127.0.0.1:{port}", *uptime, *args]
     subprocess.run(cmd, check=True, capture_output=True, timeout=20)
 
 
@@ -70,6 +71,9 @@ def test_traps_v2c_v3_unknown_source_and_garbage(db: str, session: Any, factory:
         lambda: snmptrap(port, f"{TRAP}.1", source="127.0.0.2"),  # not in the inventory
         _garbage(port),
         lambda: snmptrap(port, f"{TRAP}.4", "1.3.6.1.2.1.31.1.1.1.1.3", "s", "ge-0/0/3"),
+        # SNMPv1: enterprise, agent address, generic trap 2 (linkDown), specific 0, uptime; then ifName varbind
+        lambda: snmptrap(port, "1.3.6.1.4.1.8072", "127.0.0.1", "2", "0", "", "1.3.6.1.2.1.31.1.1.1.1.7", "s",
+                         "ge-0/0/7", version="1"),
     ]
     receiver = asyncio.run(_exchange(port, sends))
     got = [(t.name, t.source, dev) for t, dev in receiver.handled]
@@ -79,13 +83,15 @@ def test_traps_v2c_v3_unknown_source_and_garbage(db: str, session: Any, factory:
         ("upsTrapOnBattery", "127.0.0.1", device.id),
         ("coldStart", "127.0.0.2", None),
         ("linkUp", "127.0.0.1", device.id),
+        ("linkDown", "127.0.0.1", device.id),
     ]
     assert traps.COUNTS["unknown"] - before.get("unknown", 0) == 1
-    assert traps.COUNTS["known"] - before.get("known", 0) == 4
+    assert traps.COUNTS["known"] - before.get("known", 0) == 5
     session.expire_all()
     rows = {(a.rule, a.subject): a.state for a in session.execute(select(Alert)).scalars()}
     assert rows == {
         ("link_down_trap", "ge-0/0/3"): "resolved",  # linkUp ended it
+        ("link_down_trap", "ge-0/0/7"): "firing",
         ("snmp_auth_failure_trap", "authenticationFailure"): "firing",
         ("ups_trap", "upsTrapOnBattery"): "firing",
     }
