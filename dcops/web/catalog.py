@@ -30,7 +30,7 @@ LABELS = {
     "role": "Role of device", "rack_id": "Rack", "position": "Position", "face": "Face", "serial": "Serial",
     "asset_tag": "Asset tag", "mgmt_address": "Management address", "status": "Status", "cluster_id": "Cluster",
     "allow_power_overcommit": "Allow power overcommit", "code": "Code", "kind": "Kind", "parent_id": "Agency",
-    "contact_name": "contact_name", "agency_id": "Agency", "host_id": "Host", "ip_address": "IP address",
+    "contact_name": "Contact", "agency_id": "Agency", "host_id": "Host", "ip_address": "IP address",
     "state": "State", "cidr": "CIDR", "vlan_id": "VLAN", "purpose": "Purpose", "gateway": "Gateway",
 }
 

@@ -209,6 +209,17 @@ ID: dict[str, str] = {
     "Recalculate": "Hitung ulang",
     "Demand": "Kebutuhan",
     "Fits the room": "Muat di ruangan",
+    "Decided by": "Diputuskan oleh",
+    "Default growth (%)": "Pertumbuhan bawaan (%)",
+    "vCPU ratio": "Rasio vCPU",
+    "RAM ratio": "Rasio RAM",
+    "Disk ratio": "Rasio disk",
+    "maintenance": "pemeliharaan",
+    "planned": "direncanakan",
+    "firing": "aktif",
+    "Anti-affinity group": "Grup anti-afinitas",
+    "Disk (GiB)": "Disk (GiB)",
+    "Contact": "Kontak",
 }
 
 _CATALOGUES: dict[str, dict[str, str]] = {"id": ID, "en": {}}

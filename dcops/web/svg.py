@@ -100,11 +100,11 @@ def line_chart(points: list[tuple[datetime, float]], *, width: int = 560, height
     return "".join(parts)
 
 
-def bar_chart(bars: list[tuple[str, float]], *, width: int = 560, height: int = 180,
-              label_value: object = None, colour: str = "#1f5fa8") -> str:
-    """Draw labelled vertical bars (e.g. cost per fiscal year)."""
+def bar_chart(bars: list[tuple[str, float]], *, width: int = 560, height: int = 200,
+              label_value: object = None, labels: dict[str, str] | None = None, colour: str = "#1f5fa8") -> str:
+    """Draw labelled vertical bars (e.g. hosts per fiscal year), with an optional second label under each."""
     fmt_v = label_value if callable(label_value) else (lambda v: f"{v:,.0f}")
-    pad_t, pad_b = 18, 22
+    pad_t, pad_b = 18, 38 if labels else 22
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
              f'width="100%" preserveAspectRatio="xMinYMin meet" role="img">']
     if not bars:
@@ -119,7 +119,10 @@ def bar_chart(bars: list[tuple[str, float]], *, width: int = 560, height: int = 
         parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{bh:.1f}" fill="{colour}"/>')
         parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="10">'
                      f'{escape(str(fmt_v(value)))}</text>')
-        parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="11">'
-                     f'{escape(label)}</text>')
+        parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - pad_b + 14}" text-anchor="middle" '
+                     f'font-size="11" font-weight="600">{escape(label)}</text>')
+        if labels and label in labels:
+            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="10" '
+                         f'fill="#5f6b7a">{escape(labels[label])}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -68,8 +68,10 @@ def plan_page(request: Request, session: SessionDep, viewer: Viewer = Depends(Pa
             forms.domain_error(exc, state)
     if plan is not None:
         lang = lang_of(request)
-        chart = svg.bar_chart([(str(y.fiscal_year), float(y.cost_idr)) for y in plan.fiscal_years],
-                              label_value=lambda v: fmt.idr(v, lang))
+        costs = {str(y.fiscal_year): y.cost_idr for y in plan.fiscal_years}
+        chart = svg.bar_chart([(str(y.fiscal_year), float(y.hosts_total)) for y in plan.fiscal_years],
+                              labels={k: f"{fmt.idr(v, lang)}" for k, v in costs.items()},
+                              label_value=lambda v: f"{fmt.number(v, lang)} host")
     query = request.url.query
     return render(request, "plan.html", session, active="plan", title="Budget plan", fields=fields, state=state,
                   plan=plan, chart=chart, export_query=query)
