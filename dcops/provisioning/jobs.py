@@ -232,7 +232,7 @@ def recover() -> list[int]:
     return failed
 
 
-def work(stop: threading.Event, *, concurrency: int = 4, poll_s: float = 0.5) -> None:
+def work(stop: threading.Event, *, concurrency: int = 4, poll_s: float = 0.5, wait_running: bool = True) -> None:
     """Run queued jobs, ``concurrency`` at a time, until ``stop`` is set (recovering stale jobs first)."""
     recover()
     running: list[threading.Thread] = []
@@ -253,7 +253,7 @@ def work(stop: threading.Event, *, concurrency: int = 4, poll_s: float = 0.5) ->
                 started = True
         if not started:
             stop.wait(poll_s)
-    for thread in running:
+    for thread in running if wait_running else []:
         thread.join()
 
 
