@@ -93,6 +93,20 @@ def test_dcops_demo_serves_the_api_with_the_printed_token(tmp_path):
         assert r.status_code == 200
         names = [v["name"] for v in r.json()["data"]]
         assert names and all(n.startswith("dinkes-") for n in names)
+        # live monitoring: the poller inside 'dcops demo' polls the simulated agents, alerts fire on their own
+        admin = {"Authorization": "Bearer " + next(line.split("token: ")[1].strip() for line in lines
+                                                   if "demo-admin" in line and "token: " in line)}
+        deadline = time.monotonic() + 90
+        rules: set[str] = set()
+        while time.monotonic() < deadline and not {"ups_on_battery", "hardware_swapped"} <= rules:
+            time.sleep(2)
+            alerts = httpx.get(f"{base}/api/v1/monitoring/alerts", headers=admin).json()["data"]
+            rules = {a["rule"] for a in alerts if a["state"] == "firing"}
+        assert {"ups_on_battery", "hardware_swapped"} <= rules
+        health = httpx.get(f"{base}/api/v1/monitoring/devices/health", headers=admin).json()["data"]
+        assert sum(d["state"] == "up" for d in health) >= 20
+        assert httpx.get(f"{base}/api/v1/monitoring/devices/health",
+                         headers={"Authorization": f"Bearer {token}"}).status_code == 403
     finally:
         proc.terminate()
         proc.wait(timeout=10)
