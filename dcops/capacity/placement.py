@@ -8,7 +8,8 @@ demand keys, unknown strategy, a VM larger than an empty host in ``pack``) raise
     Places a capacity request (a few to a few hundred VMs) onto EXISTING hosts with their existing load.
 
     - ``hosts``: one ``HostCapacity`` per hypervisor. ``vcpus``/``ram_gib``/``disk_gib`` are what the scheduler
-      may allocate, already ``(total - reserved) * allocation_ratio`` (OpenStack Placement's formula); ``used_*``
+      may allocate, already ``allocatable(total, reserved, ratio)`` = ``(total - reserved) * allocation_ratio``
+      (OpenStack Placement's formula), e.g. 64 cores at 4:1 -> 256 vCPU; ``used_*``
       is what is allocated on it now; ``available=False`` (maintenance, not active) receives nothing;
       ``anti_affinity`` holds the groups of the VMs already on it; ``cluster_name`` (optional) names the cluster
       in reasons, else its id is used.
@@ -126,6 +127,11 @@ class Placement:
     def ok(self) -> bool:
         """Return True when every demand was placed."""
         return not self.unplaced
+
+
+def allocatable(total: float, reserved: float = 0, ratio: float = 1.0) -> float:
+    """Return what the scheduler may allocate of a resource: (total - reserved) * allocation ratio, never < 0."""
+    return max(0.0, (total - reserved) * ratio)
 
 
 def num(x: float) -> str:

@@ -16,6 +16,7 @@ from dcops.capacity.placement import (
     HostCapacity,
     HostShape,
     VMDemand,
+    allocatable,
     dot_product,
     first_fit,
     lower_bound,
@@ -115,6 +116,12 @@ def test_ha_reserve_is_per_cluster() -> None:
     assert len(result.assignment) == 4 and len(result.unplaced) == 1
     assert sorted(result.assignment.values()).count(1) + sorted(result.assignment.values()).count(2) == 2
     assert "cluster 'prod'" in result.unplaced[0].reason and "cluster 'dev'" in result.unplaced[0].reason
+
+
+def test_allocatable_follows_placement_formula() -> None:
+    assert allocatable(64, 0, 4.0) == 256
+    assert allocatable(512, 16, 1.0) == 496
+    assert allocatable(4, 8, 2.0) == 0
 
 
 def test_bad_input_is_refused() -> None:
