@@ -139,9 +139,9 @@ def num(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".") if not float(x).is_integer() else str(int(x))
 
 
-def amounts(size: Sequence[float], *, only_positive: bool = False) -> str:
+def amounts(size: Sequence[float] | np.ndarray, *, only_positive: bool = False) -> str:
     """Format a size vector as '16 vCPU, 64 GiB RAM and 200 GiB disk'."""
-    parts = [f"{num(v)} {u}" for v, u in zip(size, UNITS, strict=True) if v > EPS or not only_positive]
+    parts = [f"{num(v)} {u}" for v, u in zip(list(size), UNITS, strict=True) if v > EPS or not only_positive]
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
 
 
@@ -243,7 +243,7 @@ class _Fleet:
         needs = f"needs {amounts(size)}"
         where = f" in {self.cluster_label(d.cluster_id)}" if d.cluster_id is not None else ""
         if not in_cluster.any():
-            return f"{needs}: {self.cluster_label(d.cluster_id)} has no hosts" if where else f"{needs}: no hosts"
+            return f"{needs}: {where.removeprefix(' in ')} has no hosts" if where else f"{needs}: no hosts"
         down = int((in_cluster & ~self.avail).sum())
         if not eligible.any():
             return f"{needs}: no available host{where} ({down} in maintenance or not active)"
