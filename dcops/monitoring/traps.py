@@ -4,7 +4,8 @@ Listens on UDP ``DCOPS_TRAP_HOST``:``DCOPS_TRAP_PORT`` (default 0.0.0.0:1162, so
 the standard port 162, set ``DCOPS_TRAP_PORT=162`` and give the process ``CAP_NET_BIND_SERVICE``, or redirect 162
 to 1162 with nftables). ``DCOPS_TRAP_PORT=0`` turns it off. Communities: the v1/v2c SNMP credentials of the
 inventory plus ``DCOPS_TRAP_COMMUNITIES``; v3 users: the v3 credentials, for each sender engine id listed in
-``DCOPS_TRAP_ENGINE_IDS`` (hex), as snmptrapd's ``createUser -e`` needs.
+``DCOPS_TRAP_ENGINE_IDS`` (hex), as snmptrapd's ``createUser -e`` needs; v3 informs need no engine id (the
+sender discovers ours), so they work with the credentials alone.
 
 A trap is matched to a device by its source address (``Device.mgmt_address``); traps from unknown sources are
 logged and counted, never evaluated. pysnmp drops malformed datagrams and ones with wrong credentials by itself;
@@ -101,10 +102,10 @@ def handle(trap: Trap) -> int | None:
 
 @dataclass
 class V3TrapUser:
-    """An SNMPv3 user allowed to send traps, with the sender's engine id (hex)."""
+    """An SNMPv3 user allowed to send traps (with the sender's engine id, hex) or informs (engine id "")."""
 
     name: str
-    engine_id: str
+    engine_id: str = ""
     auth_protocol: str = "none"
     auth_key: str = ""
     priv_protocol: str = "none"
@@ -137,10 +138,10 @@ class TrapReceiver:
         for i, community in enumerate(dict.fromkeys(self.communities)):
             config.add_v1_system(self.engine, f"dcops-{i}", community)
         for user in self.users:
-            config.add_v3_user(
+            engine_id = OctetString(hexValue=user.engine_id.removeprefix("0x")) if user.engine_id else None
+            config.add_v3_user(  # an inform is sent to our engine: its users need no sender engine id
                 self.engine, user.name, _AUTH[user.auth_protocol], user.auth_key or None,
-                _PRIV[user.priv_protocol], user.priv_key or None,
-                securityEngineId=OctetString(hexValue=user.engine_id.removeprefix("0x")),
+                _PRIV[user.priv_protocol], user.priv_key or None, securityEngineId=engine_id,
             )
         ntfrcv.NotificationReceiver(self.engine, self._received)
         self.engine.transport_dispatcher.job_started(1)
@@ -212,7 +213,7 @@ def configured_receiver() -> TrapReceiver | None:
                 communities.append(secrets["community"])
             elif cred.kind == "snmp_v3":
                 users += [V3TrapUser(cred.username, e, str(cred.auth_protocol), secrets.get("auth_key", ""),
-                                     str(cred.priv_protocol), secrets.get("priv_key", "")) for e in engine_ids]
+                                     str(cred.priv_protocol), secrets.get("priv_key", "")) for e in ["", *engine_ids]]
     return TrapReceiver(host=host, port=port, communities=tuple(communities), users=tuple(users))
 
 

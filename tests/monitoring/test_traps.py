@@ -18,21 +18,22 @@ ENGINE_ID = "0x8000000001020304"
 TRAP = "1.3.6.1.6.3.1.1.5"
 
 
-def snmptrap(port: int, *args: str, version: str = "2c", source: str = "127.0.0.1") -> None:
-    """Send one trap with net-snmp's snmptrap from ``source``."""
+def snmptrap(port: int, *args: str, version: str = "2c", source: str = "127.0.0.1", tool: str = "snmptrap") -> None:
+    """Send one trap (or, with tool="snmpinform", an inform that must be answered) with net-snmp."""
     if version in ("1", "2c"):
         auth = ["-v", version, "-c", "trapsecret"]
     else:
-        auth = ["-v", "3", "-e", ENGINE_ID, "-u", "trapper", "-l", "authPriv", "-a", "SHA", "-A", "trap-auth-key",
+        auth = ["-v", "3", *(["-e", ENGINE_ID] if tool == "snmptrap" else []), "-u", "trapper", "-l", "authPriv", "-a", "SHA", "-A", "trap-auth-key",
                 "-x", "AES", "-X", "trap-priv-key"]
     uptime = [] if version == "1" else [""]  # v1 names enterprise, agent, generic, specific, uptime itself
-    cmd = ["snmptrap", *auth, f"--clientaddr={source}", f"udp:127.0.0.1:{port}", *uptime, *args]
+    cmd = [tool, *auth, f"--clientaddr={source}", f"udp:127.0.0.1:{port}", *uptime, *args]
     subprocess.run(cmd, check=True, capture_output=True, timeout=20)
 
 
 async def _exchange(port: int, sends: list[Any]) -> TrapReceiver:
     receiver = TrapReceiver(host="127.0.0.1", port=port, communities=("trapsecret",),
-                            users=(V3TrapUser("trapper", ENGINE_ID, "sha", "trap-auth-key", "aes", "trap-priv-key"),))
+                            users=(V3TrapUser("trapper", ENGINE_ID, "sha", "trap-auth-key", "aes", "trap-priv-key"),
+                                   V3TrapUser("trapper", "", "sha", "trap-auth-key", "aes", "trap-priv-key")))
     receiver.start()
     try:
         for send in sends:
@@ -67,7 +68,7 @@ def test_traps_v2c_v3_unknown_source_and_garbage(db: str, session: Any, factory:
         lambda: snmptrap(port, f"{TRAP}.3", "1.3.6.1.2.1.2.2.1.1.3", "i", "3",
                          "1.3.6.1.2.1.31.1.1.1.1.3", "s", "ge-0/0/3"),
         lambda: snmptrap(port, f"{TRAP}.5", version="3"),
-        lambda: snmptrap(port, "1.3.6.1.2.1.33.2.0.1"),
+        lambda: snmptrap(port, "1.3.6.1.2.1.33.2.0.1", version="3", tool="snmpinform"),  # answered, or it fails
         lambda: snmptrap(port, f"{TRAP}.1", source="127.0.0.2"),  # not in the inventory
         _garbage(port),
         lambda: snmptrap(port, f"{TRAP}.4", "1.3.6.1.2.1.31.1.1.1.1.3", "s", "ge-0/0/3"),
