@@ -360,11 +360,16 @@ def _first_fit(sizes: np.ndarray, groups: np.ndarray, order: np.ndarray) -> Bins
     ends = np.append(starts[1:], n)
     group_bins: dict[int, list[int]] = {}
     nb = first_live = 0
-    lo = so - EPS
+    lo = (so - EPS).tolist()
+    dead_below = (suffix_min - EPS).tolist()
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
         s, g, m = so[a], int(go[a]), b - a
         # bins that cannot take even the smallest item still to come are skipped for good
-        while first_live < nb and np.any(rem[:, first_live] < suffix_min[a] - EPS):
+        floor = dead_below[a]
+        while first_live < nb:
+            col = rem[:, first_live].tolist()
+            if col[0] >= floor[0] and col[1] >= floor[1] and col[2] >= floor[2]:
+                break
             first_live += 1
         if m == 1:  # the common case in arrival order, kept lean
             low = lo[a]
