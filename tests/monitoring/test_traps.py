@@ -23,7 +23,8 @@ def snmptrap(port: int, *args: str, version: str = "2c", source: str = "127.0.0.
     if version in ("1", "2c"):
         auth = ["-v", version, "-c", "trapsecret"]
     else:
-        auth = ["-v", "3", *(["-e", ENGINE_ID] if tool == "snmptrap" else []), "-u", "trapper", "-l", "authPriv", "-a", "SHA", "-A", "trap-auth-key",
+        engine = ["-e", ENGINE_ID] if tool == "snmptrap" else []  # an inform discovers the receiver's engine
+        auth = ["-v", "3", *engine, "-u", "trapper", "-l", "authPriv", "-a", "SHA", "-A", "trap-auth-key",
                 "-x", "AES", "-X", "trap-priv-key"]
     uptime = [] if version == "1" else [""]  # v1 names enterprise, agent, generic, specific, uptime itself
     cmd = [tool, *auth, f"--clientaddr={source}", f"udp:127.0.0.1:{port}", *uptime, *args]
