@@ -41,24 +41,27 @@ MAX_POINTS = 288  # a 24 h chart at 5-minute resolution is as fine as its pixels
 
 
 def _history(session: Session, device_id: int, keys: list[str], since: datetime) -> dict[str, Points]:
-    """Return the points of each wanted series key, the value extracted by the database (no JSON parsing here)."""
-    out: dict[str, Points] = {}
-    for key in keys:
-        rows = session.execute(
-            select(MetricHistory.at, MetricHistory.values[key].as_float())
-            .where(MetricHistory.device_id == device_id, MetricHistory.at >= since).order_by(MetricHistory.at)
-        ).all()
-        out[key] = _thin([(at, float(v)) for at, v in rows if v is not None])
+    """Return the points of each wanted series key, at most MAX_POINTS evenly spread over the range.
+
+    The rows' times are read first (small), then the values of the chosen rows only: a day of per-minute
+    polls holds 1,440 JSON documents of every metric of the device, and a chart needs a fifth of them.
+    """
+    stamps = session.execute(
+        select(MetricHistory.id, MetricHistory.at)
+        .where(MetricHistory.device_id == device_id, MetricHistory.at >= since).order_by(MetricHistory.at)
+    ).all()
+    step = max(1, -(-len(stamps) // MAX_POINTS))
+    chosen = [i for i, _ in stamps[::step]]
+    out: dict[str, Points] = {k: [] for k in keys}
+    for start in range(0, len(chosen), 500):
+        rows = session.execute(select(MetricHistory.at, MetricHistory.values)
+                               .where(MetricHistory.id.in_(chosen[start:start + 500]))  # type: ignore[union-attr]
+                               .order_by(MetricHistory.at)).all()
+        for at, values in rows:
+            for key in keys:
+                if key in values:
+                    out[key].append((at, float(values[key])))
     return out
-
-
-def _thin(points: Points) -> Points:
-    """Average consecutive points so that at most MAX_POINTS remain."""
-    if len(points) <= MAX_POINTS:
-        return points
-    size = -(-len(points) // MAX_POINTS)
-    return [(chunk[len(chunk) // 2][0], sum(v for _, v in chunk) / len(chunk))
-            for chunk in (points[i:i + size] for i in range(0, len(points), size))]
 
 
 def _series_key(metric: str, labels: dict[str, Any]) -> str:

@@ -62,9 +62,12 @@ def rack_views(session: Session, racks: list[Rack], unit_px: int = 13) -> list[R
     health = status.device_health(session, [r[0] for r in rows])
     measured = _measured_pdu_power(session, ids) if ids else {}
     used, draw = _usage(session, ids) if len(racks) > 1 else ({}, {})
+    by_rack: dict[int, list[Any]] = {}
+    for row in rows:
+        by_rack.setdefault(row[2], []).append(row)
     views = []
     for rack in racks:
-        mine = [r for r in rows if r[2] == rack.id]
+        mine = by_rack.get(rack.id, [])  # type: ignore[arg-type]
         drawn = [svg.RackDevice(name, pos, height, health.get(i, "unknown"), f"/devices/{i}", str(face or "front"))
                  for i, name, _, pos, face, height in mine if pos is not None and height]
         unracked = [name for _, name, _, pos, _, height in mine if pos is None or not height]
