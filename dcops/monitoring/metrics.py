@@ -186,7 +186,7 @@ _lock = threading.Lock()
 def render(session: Session) -> bytes:
     """Return the exposition text of the current state (cached for ``CACHE_S`` seconds per database)."""
     global _cache
-    url = str(session.get_bind().url)
+    url = str(session.get_bind().engine.url)
     with _lock:
         if _cache is not None and _cache[1] == url and time.monotonic() - _cache[0] < CACHE_S:
             return _cache[2]

@@ -361,9 +361,9 @@ def _table_samples(table: Table, rows: Mapping[str, Mapping[str, VarbindLike]], 
             out.samples.append(Sample(spec.metric, agg[spec.aggregate]))
     for fact in table.facts:
         for row in kept.values():
-            value = text(row.get(fact.column))
-            if value and _row_ok(fact.where, row) and fact.fact not in out.facts:
-                out.facts[fact.fact] = value
+            found = text(row.get(fact.column))
+            if found and _row_ok(fact.where, row) and fact.fact not in out.facts:
+                out.facts[fact.fact] = found
     if table.interfaces:
         out.interfaces.extend(_interfaces(table, kept))
 
