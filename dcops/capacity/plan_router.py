@@ -11,12 +11,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import Role
 from dcops.auth.deps import Allow
 from dcops.capacity import export, planning
+from dcops.capacity.forecast import Plan
 from dcops.capacity.plan_models import GrowthAssumptionPublic
 from dcops.capacity.planning import CompareRequest, GrowthAssumptionIn, PlanRequest
 from dcops.database import get_session
@@ -27,6 +29,13 @@ Reader = Annotated[Actor, Depends(PLAN_READERS)]
 Planner = Annotated[Actor, Depends(Allow({Role.ADMIN, Role.PLANNER}))]
 Code = Annotated[str, Path(min_length=2, max_length=20, description="agency code, e.g. DINKES")]
 DB = Annotated[Session, Depends(get_session)]
+
+
+class Comparison(BaseModel):
+    """Plans of several server models side by side."""
+
+    summary: list[dict[str, Any]]
+    plans: list[Plan]
 
 
 def _query(
@@ -47,19 +56,19 @@ def _query(
                        ha_reserve_hosts=ha_reserve_hosts)
 
 
-@router.get("", summary="Budget plan")
+@router.get("", summary="Budget plan", response_model=Plan)
 def get_plan(actor: Reader, session: DB, request: Annotated[PlanRequest, Depends(_query)]) -> dict[str, Any]:
     """Forecast demand, servers to buy, cost, rack units and power per fiscal year."""
     return export.plan_dict(planning.build_plan(session, actor=actor, request=request))
 
 
-@router.post("", summary="Budget plan (what-if)")
+@router.post("", summary="Budget plan (what-if)", response_model=Plan)
 def post_plan(actor: Reader, session: DB, request: PlanRequest) -> dict[str, Any]:
     """Forecast with what-if assumptions: growth per agency, allocation ratios, HA reserve, server model."""
     return export.plan_dict(planning.build_plan(session, actor=actor, request=request))
 
 
-@router.post("/compare", summary="Compare server models (what-if)")
+@router.post("/compare", summary="Compare server models (what-if)", response_model=Comparison)
 def compare_models(actor: Reader, session: DB, request: CompareRequest) -> dict[str, Any]:
     """Plan the same demand with each server model; a side-by-side summary and the full plans."""
     plans = planning.compare(session, actor=actor, request=request)
