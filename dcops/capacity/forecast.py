@@ -21,7 +21,10 @@ Units and rules, stated once so that a test or a planner can recompute every fig
 - Room: for each rack, the new model fits in ``slots`` positions (free units packed bottom-up, both faces for a
   full-depth model) and ``floor(power headroom / max_power_w)`` by power (headroom = budget - the maximum draw of
   its devices); the room holds ``sum(min(slots, by power))`` new servers. Space holds when the new servers are at
-  most ``sum(slots)``, power holds when their ``max_power_w`` sum is at most the summed headroom.
+  most ``sum(slots)``, power holds when their ``max_power_w`` sum is at most the summed headroom. Shortfalls are
+  cumulative (all new servers so far): ``rack_units_short``, ``power_kw_short``, ``servers_unplaceable``;
+  ``rack_units_free`` counts the free units usable by the model (``sum(slots) * u_height``).
+- ``hosts_total`` (existing active hypervisors + new servers) is the fleet the year needs, HA reserve included.
 """
 
 from __future__ import annotations
