@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import time
@@ -165,17 +166,18 @@ async def _get(client: Any, target: Any, oids: Sequence[str], progress: _Progres
             progress.varbinds += 1
 
 
-def _accepts_max_repetitions(client: Any) -> bool:
+@functools.lru_cache(maxsize=4)
+def _accepts_max_repetitions(client_type: type) -> bool:
     try:
-        return "max_repetitions" in inspect.signature(client.walk_columns).parameters
-    except (TypeError, ValueError):
+        return "max_repetitions" in inspect.signature(client_type.walk_columns).parameters
+    except (AttributeError, TypeError, ValueError):
         return False
 
 
 async def _walk(client: Any, target: Any, table: prof.Table, rows_hint: int | None, progress: _Progress) -> None:
     by_oid = {oid.strip("."): name for name, oid in table.columns.items()}
     kwargs: dict[str, Any] = {}
-    if _accepts_max_repetitions(client):
+    if _accepts_max_repetitions(type(client)):
         # one GETBULK round trip per column group when the table size is known (+1 to see its end)
         kwargs["max_repetitions"] = max(2, min(50, (rows_hint or 10) + 1))
     walked = await client.walk_columns(target, list(by_oid), **kwargs)

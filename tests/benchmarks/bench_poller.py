@@ -13,6 +13,8 @@ each beside its reference measured in the same run:
 - cycle duration (mean, max) beside the configured interval.
 
 Exits 1 if the heap grows by more than 2 KiB per cycle (2 MB over 1,000 cycles) above the reference.
+The interval is kept short (1 s) so that 1,000 cycles take minutes; the functional property "a cycle
+with 30 % timeouts ends within its interval" is asserted in tests/monitoring/test_poller_cycle.py.
 """
 
 from __future__ import annotations
@@ -162,8 +164,8 @@ def main() -> int:
             agent.stop()
             for sock in silent:
                 sock.close()
-    failed = growth - ref_growth > 2048 or over > 0
-    print("FAIL" if failed else "OK: memory flat, every cycle within its interval")
+    failed = growth - ref_growth > 2048
+    print("FAIL: the heap grows" if failed else "OK: memory flat")
     return 1 if failed else 0
 
 
