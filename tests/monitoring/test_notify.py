@@ -167,3 +167,40 @@ def test_bad_channels_are_refused(db: str, session: Any) -> None:
         notify.save_channel(session, actor=SYSTEM, data={"name": "x", "kind": "webhook", "url": "ftp://x"})
     with pytest.raises(ValidationError, match="smtp_host"):
         notify.save_channel(session, actor=SYSTEM, data={"name": "y", "kind": "email"})
+
+
+def test_a_stuck_receiver_never_blocks_the_poller(db: str, session: Any, factory: Any) -> None:
+    release = threading.Event()
+    arrived = threading.Event()
+
+    class Stuck(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            arrived.set()
+            release.wait(60)  # holds the connection until the test lets go
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Stuck)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        notify.save_channel(session, actor=SYSTEM, data={"name": "stuck", "kind": "webhook", "severities": "",
+                                                         "url": f"http://127.0.0.1:{server.server_address[1]}/"})
+        ups = factory.device(name="ups-stuck", role="ups")
+        alerting.evaluate_poll(session, result=_poll(ups, datetime.now(UTC), ups_on_battery=1), previous=None)
+        assert arrived.wait(30)  # the receiver has the request and is holding it...
+        assert not release.is_set()  # ...while evaluate_poll has already returned
+        assert session.execute(select(Alert.state)).scalar_one() == "firing"
+        session.commit()  # end the read: on SQLite an open transaction would hold the write lock
+        assert not notify.drain(0.1)  # the delivery is still in flight
+        release.set()
+        assert notify.drain(30)
+        ok = session.execute(select(NotificationAttempt.ok)).scalars().all()
+        assert ok == [True]
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
