@@ -113,3 +113,44 @@ def test_wrong_community_and_wrong_v3_key_are_dropped(db: str, factory: Any) -> 
     bad_community.counts = False  # type: ignore[attr-defined]
     receiver = asyncio.run(_exchange(port, [bad_community, good]))
     assert [t.name for t, _ in receiver.handled] == ["warmStart"]
+
+
+def test_run_trap_receiver_takes_communities_from_the_inventory(db: str, session: Any, factory: Any,
+                                                               monkeypatch: Any) -> None:
+    from dcops.auth.actor import SYSTEM
+    from dcops.dcim.service import save_credential
+
+    cred = save_credential(session, actor=SYSTEM, data={"name": "dc-ro", "kind": "snmp_v2c", "community": "dc-R0-42"})
+    factory.device(name="sw-inv", mgmt_address="127.0.0.1", role="switch", snmp_credential_id=cred.id)
+    session.commit()
+    port = free_udp_port()
+    monkeypatch.setenv("DCOPS_TRAP_HOST", "127.0.0.1")
+    monkeypatch.setenv("DCOPS_TRAP_PORT", str(port))
+
+    def send() -> None:
+        subprocess.run(["snmptrap", "-v", "2c", "-c", "dc-R0-42", f"udp:127.0.0.1:{port}", "", f"{TRAP}.5"],
+                       check=True, capture_output=True, timeout=20)
+
+    async def run() -> None:
+        task = asyncio.create_task(traps.run_trap_receiver())
+        for _ in range(100):  # until it listens (it reads the credentials in a thread first)
+            await asyncio.sleep(0.1)
+            await asyncio.to_thread(send)
+            await asyncio.sleep(0.2)
+            if await asyncio.to_thread(_fired):
+                break
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    def _fired() -> bool:
+        from sqlmodel import Session
+
+        from dcops.database import get_engine
+
+        with Session(get_engine()) as s:
+            return s.execute(select(Alert).where(Alert.rule == "snmp_auth_failure_trap")).first() is not None
+
+    asyncio.run(run())
+    assert _fired()
+    monkeypatch.setenv("DCOPS_TRAP_PORT", "0")
+    asyncio.run(traps.run_trap_receiver())  # turned off: returns at once
