@@ -39,26 +39,24 @@ def health_of(status: str, reachable: bool | None, polled: bool, alerting: bool)
     return "up" if polled else "unknown"
 
 
-def alerting_devices(session: Session, device_ids: list[int] | None = None) -> set[int]:
-    """Return the devices with a firing or acknowledged critical/warning alert."""
+def alerting_devices(session: Session, where: Any = None) -> set[int]:
+    """Return the devices (matching the condition ``where`` on Device) with an open critical/warning alert."""
     stmt = select(Alert.device_id).where(
         Alert.state.in_((AlertState.FIRING, AlertState.ACKNOWLEDGED)),  # type: ignore[attr-defined]
         Alert.severity.in_((Severity.CRITICAL, Severity.WARNING)),  # type: ignore[attr-defined]
         Alert.device_id.is_not(None),  # type: ignore[union-attr]
     ).distinct()
-    if device_ids is not None:
-        stmt = stmt.where(Alert.device_id.in_(device_ids))  # type: ignore[union-attr]
+    if where is not None:
+        stmt = stmt.join(Device, Device.id == Alert.device_id).where(where)
     return {i for (i,) in session.execute(stmt).all()}
 
 
-def device_health(session: Session, device_ids: list[int]) -> dict[int, str]:
-    """Return the health of each device in ``device_ids``."""
-    if not device_ids:
-        return {}
-    alerting = alerting_devices(session, device_ids)
+def device_health(session: Session, where: Any) -> dict[int, str]:
+    """Return the health of each device matching ``where`` (a condition on Device, e.g. its rack)."""
+    alerting = alerting_devices(session, where)
     rows = session.execute(
         select(Device.id, Device.status, DeviceState.reachable, DeviceState.last_poll_at)
-        .outerjoin(DeviceState, DeviceState.device_id == Device.id).where(Device.id.in_(device_ids))
+        .outerjoin(DeviceState, DeviceState.device_id == Device.id).where(where)
     ).all()
     return {i: health_of(s, r, p is not None, i in alerting) for i, s, r, p in rows}
 

@@ -14,7 +14,7 @@ from dcops.auth.choices import ADMIN_OPERATOR, STAFF
 from dcops.auth.models import ChangeLogEntry
 from dcops.database import SessionDep, utcnow
 from dcops.dcim import service as dcim
-from dcops.dcim.models import Cluster, DeviceType, Rack, Site
+from dcops.dcim.models import Cluster, Device, DeviceType, Rack, Site
 from dcops.monitoring.alert_models import Alert
 from dcops.monitoring.state import parse_series_key
 from dcops.monitoring.state_models import Interface, MetricHistory
@@ -102,7 +102,7 @@ def device_page(id: int, request: Request, session: SessionDep, viewer: Viewer =
     rack = session.get(Rack, device.rack_id) if device.rack_id else None
     cluster = session.get(Cluster, device.cluster_id) if device.cluster_id else None
     state, grouped = status.latest(session, id)
-    health = status.device_health(session, [id]).get(id, "unknown")
+    health = status.device_health(session, Device.id == id).get(id, "unknown")
     rates: dict[str, dict[str, float]] = {}
     for metric in ("if_in_bps", "if_out_bps", "if_utilization_percent"):
         for labels, value in grouped.get(metric, []):

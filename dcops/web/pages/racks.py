@@ -59,7 +59,7 @@ def rack_views(session: Session, racks: list[Rack], unit_px: int = 13) -> list[R
         select(Device.id, Device.name, Device.rack_id, Device.position, Device.face, DeviceType.u_height)
         .join(DeviceType, DeviceType.id == Device.device_type_id).where(Device.rack_id.in_(ids))  # type: ignore
     ).all() if ids else []
-    health = status.device_health(session, [r[0] for r in rows])
+    health = status.device_health(session, Device.rack_id.in_(ids)) if ids else {}  # type: ignore[union-attr]
     measured = _measured_pdu_power(session, ids) if ids else {}
     used, draw = _usage(session, ids) if len(racks) > 1 else ({}, {})
     by_rack: dict[int, list[Any]] = {}
