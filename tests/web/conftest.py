@@ -95,3 +95,43 @@ def as_role(web_app: Any, passwords: dict[str, str]) -> Any:
     yield make
     for c in clients:
         c.close()
+
+
+def record_polls(session: Session, device_name: str, polls: int = 30, ups: bool = False) -> int:
+    """Record ``polls`` per-minute polls of a device through monitoring's state service; return its id."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from dcops.database import utcnow
+    from dcops.dcim.models import Device
+    from dcops.monitoring.profiles import InterfaceRow
+    from dcops.monitoring.state import PollExtras, record, record_poller_status
+    from dcops.monitoring.types import PollResult, Sample
+
+    device = session.execute(select(Device).where(Device.name == device_name)).scalars().one()
+    now = utcnow()
+    for k in range(polls):
+        samples = [Sample("cpu_load_percent", 20.0 + k % 7), Sample("memory_used_percent", 55.0 + k / 10),
+                   Sample("temperature_celsius", 26.0 + k % 3, (("sensor", "inlet"),)),
+                   Sample("fan_rpm", 5200.0, (("sensor", "fan1"),))]
+        for port in (1, 2):
+            name = (("ifname", f"Te1/0/{port}"),)
+            samples += [Sample("if_in_bps", 2.5e8 * port + k * 1e6, name), Sample("if_out_bps", 1.1e8 * port, name),
+                        Sample("if_utilization_percent", 2.5 * port, name)]
+        if ups:
+            samples += [Sample("ups_on_battery", 0.0), Sample("ups_battery_charge_percent", 98.0),
+                        Sample("ups_runtime_seconds", 2700.0), Sample("ups_load_percent", 41.0),
+                        Sample("ups_input_voltage_volts", 221.0)]
+        result = PollResult(device_id=device.id, device_name=device.name, at=now - timedelta(minutes=polls - k),
+                            reachable=True, duration_s=0.4, samples=samples, facts={"sys_descr": "demo agent"})
+        interfaces = [InterfaceRow(ifindex=p, name=f"Te1/0/{p}", alias=f"uplink {p}", speed_bps=10**10,
+                                   admin_up=True, oper_up=p == 1) for p in (1, 2)]
+        record(session, result, PollExtras(interfaces=interfaces, uptime_ticks=360000 + k * 6000))
+    record_poller_status(session, heartbeat_at=now, started_at=now - timedelta(hours=1), devices=26,
+                         cycle_duration_s=3.2, cycle_interval_s=60, polls_total=1500)
+    session.commit()
+    device_id = int(device.id)
+    session.expunge_all()
+    session.rollback()
+    return device_id

@@ -22,7 +22,7 @@ from dcops.dcim.models import Credential, Device
 from dcops.monitoring.alert_models import Alert, AlertState, Severity
 from dcops.provisioning.models import HypervisorAccess, Job, JobEvent
 from tests.server import running_server
-from tests.web.conftest import build_app
+from tests.web.conftest import build_app, record_polls
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -66,6 +66,7 @@ def site(demo: Any, session: Session) -> Iterator[str]:
                       started_at=utcnow() - timedelta(minutes=12), fired_at=utcnow() - timedelta(minutes=10)))
     session.commit()
     _release(session)
+    record_polls(session, "ups-01", ups=True)  # through monitoring's state service, as the poller does
     with running_server(build_app()) as base:
         yield base
 
@@ -136,6 +137,11 @@ def test_oncall_acknowledges_an_alert(chromium: Any, site: str, passwords: dict[
     alert = session.execute(select(Alert).where(Alert.rule == "temperature_high")).scalars().one()
     assert alert.state == AlertState.ACKNOWLEDGED and alert.acknowledged_by == "demo-oncall"
     _release(session)
+    page.goto(f"{site}/racks")
+    page.click('a[data-device="ups-01"]')
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#ups").is_visible() and page.locator("#charts svg.chart").count() >= 4
+    page.screenshot(path=str(shots / "oncall_device_ups.png"), full_page=True)
     kiosk = context.new_page()
     kiosk.set_viewport_size({"width": 1920, "height": 1080})
     visit(kiosk, f"{site}/health?kiosk=1", shots / "oncall_wall_display.png")

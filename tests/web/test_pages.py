@@ -235,3 +235,18 @@ def test_csv_import_reports_every_bad_row(as_role: Any, session: Session) -> Non
     files = {"file": ("agencies.csv", ("\n".join(good) + "\n").encode(), "text/csv")}
     response = operator.client.post("/import", data={"csrf_token": token, "kind": "agencies"}, files=files)
     assert response.status_code == 200 and 'id="import-result"' in response.text
+
+
+def test_device_page_shows_what_monitoring_recorded(as_role: Any, session: Session) -> None:
+    from tests.web.conftest import record_polls
+
+    device_id = record_polls(session, "ups-01", ups=True)
+    html = as_role("oncall").get(f"/devices/{device_id}").text
+    assert 'id="interfaces"' in html and "Te1/0/1" in html and "uplink 2" in html
+    assert re.search(r"10,0 Gbit/s", html) and re.search(r"250,0 Mbit/s|251,0 Mbit/s|2\d\d,0 Mbit/s", html)
+    assert 'id="sensors"' in html and "inlet" in html and "5.200 rpm" in html
+    assert 'id="ups"' in html and "98,0 %" in html and "45 m 0 s" in html and "221 V" in html
+    assert html.count("<polyline") >= 4 and 'data-metric="cpu_load_percent"' in html
+    assert "hidup" in html  # reachable, no alert: up
+    overview = as_role("oncall").get("/health").text
+    assert 'id="poller-health"' in overview and "Pemantauan belum melapor" not in overview
