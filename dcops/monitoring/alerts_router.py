@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from dcops.auth.actor import Actor
@@ -14,6 +15,7 @@ from dcops.crud import MAX_LIMIT, ListQuery
 from dcops.database import get_session
 from dcops.monitoring import alert_models as m
 from dcops.monitoring import alerting, notify
+from dcops.monitoring.rules import default_rules
 from dcops.routing import crud_router
 from dcops.schemas import Page
 
@@ -67,6 +69,29 @@ def resolve(id: int, body: m.AlertAck | None = None, actor: Actor = Depends(Allo
             session: Session = Depends(get_session)) -> Any:
     """Resolve an open alert (it fires again if its condition still holds)."""
     return alerting.resolve(session, actor=actor, id=id, comment=body.comment if body else "")
+
+
+class RulePublic(BaseModel):
+    name: str
+    severity: str
+    category: str
+    kind: str
+    target: list[str]
+    above: float | None
+    below: float | None
+    clear_above: float | None
+    clear_below: float | None
+    for_s: float
+    for_polls: int
+    clear_after: float | None
+    scope: str
+    summary: str
+
+
+@router.get("/alert-rules", response_model=list[RulePublic], summary="List the alert rules in use")
+def list_rules(actor: Actor = Depends(Allow(STAFF))) -> Any:
+    """Return the rules the evaluator uses (the package's YAML plus ``DCOPS_RULES_DIR``)."""
+    return [RulePublic(**{**r.__dict__, "target": list(r.target)}) for r in default_rules()]
 
 
 router.include_router(crud_router(

@@ -92,10 +92,16 @@ def test_channels_admin_only_secrets_write_only(client: Any, tokens: Any, admin:
     assert r.status_code == 422
 
 
+def test_rules_are_listed(client: Any, tokens: Any) -> None:
+    rules = {r["name"]: r for r in client.get(f"{API}/alert-rules", headers=tokens.headers("auditor")).json()}
+    assert rules["cpu_high"]["above"] == 90 and rules["cpu_high"]["clear_below"] == 80
+    assert rules["device_unreachable"]["for_polls"] == 3 and rules["hardware_swapped"]["category"] == "security"
+
+
 def test_agency_viewers_see_nothing(client: Any, tokens: Any, factory: Any) -> None:
     agency = factory.agency()
     viewer = tokens.headers("agency-viewer", agency_id=agency.id)
-    for path in ("/alerts", "/alerts/1", "/silences", "/notification-channels"):
+    for path in ("/alerts", "/alerts/1", "/silences", "/notification-channels", "/alert-rules"):
         assert client.get(f"{API}{path}", headers=viewer).status_code == 403
     assert client.post(f"{API}/alerts/1/acknowledge", headers=viewer).status_code == 403
     assert client.get(f"{API}/alerts").status_code == 401
