@@ -142,7 +142,7 @@ def main() -> None:
     ]
     print(f"{args.vms} VMs per instance onto hosts of {HOST.vcpus:g} vCPU (64 cores at 4:1), {HOST.ram_gib:g} GiB,"
           f" {HOST.disk_gib:g} GB; seed {args.seed}; hosts (best wall-clock seconds of {args.repeat} runs)\n")
-    head = f"{'instance':<17} {'LB':>5} " + " ".join(f"{name:>17}" for name, _ in algorithms) \
+    head = f"{'instance':<20} {'LB':>5} " + " ".join(f"{name:>17}" for name, _ in algorithms) \
         + f" {'pack/LB':>8} {'pack median/CPU s':>18}"
     print(head)
     print("-" * len(head))
@@ -163,12 +163,12 @@ def main() -> None:
         results.append((name, is_mix, lb, row))
         cells = " ".join(f"{row[a][0]:>7} ({row[a][1]:6.3f}s)" for a, _ in algorithms)
         best, median, cpu = pack_times[name]
-        print(f"{name:<17} {lb:>5} {cells} {row['dcops pack'][0] / lb:>8.3f} {median:>8.3f} / {cpu:>6.3f}s",
+        print(f"{name:<20} {lb:>5} {cells} {row['dcops pack'][0] / lb:>8.3f} {median:>8.3f} / {cpu:>6.3f}s",
               flush=True)
 
     print("\nExact polish (OR-tools CP-SAT, time limit "
           f"{args.exact_time:g} s, {args.exact_workers} workers) on small instances\n")
-    head2 = f"{'instance':<17} {'VMs':>4} {'LB':>4} {'pack':>5} {'FF':>4} {'FFD':>4} {'CP-SAT':>7} {'status':>9} " \
+    head2 = f"{'instance':<20} {'VMs':>4} {'LB':>4} {'pack':>5} {'FF':>4} {'FFD':>4} {'CP-SAT':>7} {'status':>9} " \
             f"{'proven >=':>9} {'seconds':>8}"
     print(head2)
     print("-" * len(head2))
@@ -186,7 +186,7 @@ def main() -> None:
             invalid.append(f"{name}/CP-SAT: {errors[:3]}")
         exact_ok &= len(res.bins) <= len(start)
         proven += res.optimal
-        print(f"{name:<17} {len(demands):>4} {lb:>4} {len(start):>5} {ff:>4} {ffd:>4} {len(res.bins):>7} "
+        print(f"{name:<20} {len(demands):>4} {lb:>4} {len(start):>5} {ff:>4} {ffd:>4} {len(res.bins):>7} "
               f"{res.status:>9} {res.proven_bound:>9} {res.seconds:>8.2f}", flush=True)
 
     print()
