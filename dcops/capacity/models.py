@@ -195,3 +195,6 @@ class PreviewPublic(SQLModel):
     fits: bool
     placements: list[PlannedVM]
     problems: list[str]
+
+
+from dcops.capacity.plan_models import GrowthAssumption  # noqa: E402, F401  (the plan's table, registered here)
