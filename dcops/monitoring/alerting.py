@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -40,6 +40,9 @@ alerts = Resource(
 def _check_silence(session: Session, obj: Silence, before: dict[str, Any] | None, options: dict[str, Any]) -> list[str]:
     if obj.starts_at is None:
         obj.starts_at = utcnow()
+    # a time sent without a zone is UTC, as everywhere in dcops
+    obj.starts_at = obj.starts_at if obj.starts_at.tzinfo else obj.starts_at.replace(tzinfo=UTC)
+    obj.ends_at = obj.ends_at if obj.ends_at.tzinfo else obj.ends_at.replace(tzinfo=UTC)
     if obj.ends_at <= obj.starts_at:
         raise ValidationError("ends_at must be after starts_at", field="ends_at")
     if obj.device_id is None and not obj.rule and obj.severity is None:

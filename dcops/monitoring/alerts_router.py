@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -20,6 +20,8 @@ from dcops.routing import crud_router
 from dcops.schemas import Page
 
 router = APIRouter(tags=["monitoring"])
+MAX_ID = 2**31 - 1
+AlertId = Path(ge=1, le=MAX_ID, description="alert id")
 RESPONDERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.ONCALL})
 
 
@@ -29,7 +31,7 @@ def list_alerts(
     session: Session = Depends(get_session),
     state: m.AlertState | None = None,
     severity: m.Severity | None = None,
-    device_id: int | None = None,
+    device_id: int | None = Query(None, ge=1, le=MAX_ID),
     rule: str | None = Query(None, max_length=100),
     category: str | None = Query(None, max_length=20),
     q: str | None = Query(None, max_length=200, description="search in rule, device, subject and summary"),
@@ -46,26 +48,27 @@ def list_alerts(
 
 
 @router.get("/alerts/{id}", response_model=m.AlertPublic, summary="Get an alert")
-def get_alert(id: int, actor: Actor = Depends(Allow(STAFF)), session: Session = Depends(get_session)) -> Any:
+def get_alert(id: int = AlertId, actor: Actor = Depends(Allow(STAFF)), session: Session = Depends(get_session)) -> Any:
     """Return one alert."""
     return alerting.alerts.get(session, actor=actor, id=id)
 
 
 @router.get("/alerts/{id}/events", response_model=list[m.AlertEventPublic], summary="History of an alert")
-def alert_events(id: int, actor: Actor = Depends(Allow(STAFF)), session: Session = Depends(get_session)) -> Any:
+def alert_events(id: int = AlertId, actor: Actor = Depends(Allow(STAFF)),
+                 session: Session = Depends(get_session)) -> Any:
     """Return what happened to an alert: fired, notified, acknowledged, resolved..."""
     return alerting.events_of(session, actor=actor, id=id)
 
 
 @router.post("/alerts/{id}/acknowledge", response_model=m.AlertPublic, summary="Acknowledge an alert")
-def acknowledge(id: int, body: m.AlertAck | None = None, actor: Actor = Depends(Allow(RESPONDERS)),
+def acknowledge(id: int = AlertId, body: m.AlertAck | None = None, actor: Actor = Depends(Allow(RESPONDERS)),
                 session: Session = Depends(get_session)) -> Any:
     """Take ownership of a firing alert (admin, operator, on-call)."""
     return alerting.acknowledge(session, actor=actor, id=id, comment=body.comment if body else "")
 
 
 @router.post("/alerts/{id}/resolve", response_model=m.AlertPublic, summary="Resolve an alert by hand")
-def resolve(id: int, body: m.AlertAck | None = None, actor: Actor = Depends(Allow(RESPONDERS)),
+def resolve(id: int = AlertId, body: m.AlertAck | None = None, actor: Actor = Depends(Allow(RESPONDERS)),
             session: Session = Depends(get_session)) -> Any:
     """Resolve an open alert (it fires again if its condition still holds)."""
     return alerting.resolve(session, actor=actor, id=id, comment=body.comment if body else "")

@@ -49,6 +49,8 @@ def test_list_filter_acknowledge_resolve(client: Any, session: Any, factory: Any
     kinds = [e["kind"] for e in client.get(f"{API}/alerts/{alert_id}/events", headers=oncall).json()]
     assert kinds == ["firing", "acknowledged", "resolved"]
     assert client.get(f"{API}/alerts/99999", headers=oncall).status_code == 404
+    assert client.get(f"{API}/alerts/{2**40}", headers=oncall).status_code == 422
+    assert client.get(f"{API}/alerts", params={"device_id": 2**40}, headers=oncall).status_code == 422
     logged = session.execute(select(ChangeLogEntry.object_type, ChangeLogEntry.object_id)).all()
     assert logged.count(("alert", alert_id)) == 2
 
@@ -70,6 +72,11 @@ def test_silences_crud_and_validation(client: Any, tokens: Any, factory: Any, se
     assert r.status_code == 422 and "matcher" in r.json()["detail"]
     r = client.post(f"{API}/silences", json={"rule": "cpu_high", "ends_at": end}, headers=oncall)
     assert r.status_code == 422
+    naive = (datetime.now(UTC) + timedelta(hours=1)).replace(tzinfo=None).isoformat()
+    r = client.post(f"{API}/silences", json={"rule": "cpu_high", "ends_at": naive, "comment": "no zone"},
+                    headers=oncall)
+    assert r.status_code == 201, r.text
+    assert client.delete(f"{API}/silences/{r.json()['id']}", headers=oncall).status_code == 204
     assert client.delete(f"{API}/silences/{sid}", headers=oncall).status_code == 204
     logged = session.execute(select(ChangeLogEntry.object_type, ChangeLogEntry.action)).all()
     assert ("silence", "create") in logged and ("silence", "delete") in logged
