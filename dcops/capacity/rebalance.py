@@ -20,7 +20,7 @@ resource for the VM and holds no VM of its anti-affinity group. The same input g
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -149,8 +149,19 @@ def violations(hosts: Iterable[HostCapacity], placements: Mapping[str, int], vms
     return out
 
 
-def _fix(state: _State, plan: RebalancePlan, cross_cluster: bool) -> None:
+def _fix(state: _State, plan: RebalancePlan, cross_cluster: bool) -> list[tuple[Callable[[], bool], str]]:
+    """Fix what can be fixed; return each failure with a check of whether it still holds at the end."""
     hosts = state.hosts
+    failures: list[tuple[Callable[[], bool], str]] = []
+
+    def still_down(key: str) -> Callable[[], bool]:
+        return lambda: not state.avail[state.where[key]]
+
+    def still_shared(key: str, g: str) -> Callable[[], bool]:
+        return lambda: state.groups[state.where[key]][g] > 1
+
+    def still_over(r: int) -> Callable[[], bool]:
+        return lambda: bool(state.over(r).any())
 
     def go(key: str, reason: str) -> bool:
         r = state.target(key, cross_cluster=cross_cluster, allow_empty=True)
@@ -167,8 +178,9 @@ def _fix(state: _State, plan: RebalancePlan, cross_cluster: bool) -> None:
             for key in _by_size(state, state.on[r]):
                 if not go(key, why):
                     need = amounts(state.vms[key].size)
-                    plan.unresolved.append(f"{key} stays on '{state.name(r)}' (in maintenance or not active): "
-                                           f"no available host in its cluster has room for {need}")
+                    failures.append((still_down(key),
+                                     f"{key} stays on '{state.name(r)}' (in maintenance or not active): "
+                                     f"no available host in its cluster has room for {need}"))
     for r in range(len(hosts)):
         pinned = set(hosts[r].anti_affinity)
         for g in sorted(g for g, n in state.groups[r].items() if n > 1):
@@ -176,8 +188,9 @@ def _fix(state: _State, plan: RebalancePlan, cross_cluster: bool) -> None:
             extra = mine if g in pinned else mine[1:]
             for key in extra:
                 if not go(key, f"anti-affinity group '{g}' is {len(mine) + (g in pinned)} times on '{state.name(r)}'"):
-                    plan.unresolved.append(f"{key} stays on '{state.name(r)}' beside another VM of anti-affinity "
-                                           f"group '{g}': no other host in its cluster can take it")
+                    failures.append((still_shared(key, g),
+                                     f"{key} stays on '{state.name(r)}' beside another VM of anti-affinity "
+                                     f"group '{g}': no other host in its cluster can take it"))
     for r in range(len(hosts)):
         while state.over(r).any():
             over = state.over(r)
@@ -189,8 +202,10 @@ def _fix(state: _State, plan: RebalancePlan, cross_cluster: bool) -> None:
                                                  float((sizes[k] / state.scale).sum()) if np.all(sizes[k] >= over - EPS)
                                                  else -float(sizes[k][worst]), k))
             if not any(go(k, why) for k in order if sizes[k][worst] > EPS):
-                plan.unresolved.append(f"{why} and no VM on it can move: other hosts in its cluster lack room")
+                failures.append((still_over(r),
+                                 f"{why} and no VM on it can move: other hosts in its cluster lack room"))
                 break
+    return failures
 
 
 def _drain(state: _State, plan: RebalancePlan, cross_cluster: bool) -> None:
@@ -227,9 +242,11 @@ def rebalance(hosts: Iterable[HostCapacity], placements: Mapping[str, int], vms:
         raise ValidationError(f"unknown goal {goal!r}: use one of {', '.join(GOALS)}", field="goal")
     state = _State(check_hosts(hosts), placements, vms)
     plan = RebalancePlan(hosts_used_before=int(state.used().sum()))
-    _fix(state, plan, cross_cluster)
+    failures = _fix(state, plan, cross_cluster)
     if goal == "free-hosts":
         _drain(state, plan, cross_cluster)
+    # a later move can settle an earlier failure (an overcommit fix moving a VM's group partner away)
+    plan.unresolved = [message for holds, message in failures if holds()]
     plan.hosts_used_after = int(state.used().sum())
     return plan
 
