@@ -39,6 +39,9 @@ demand keys, unknown strategy, a VM larger than an empty host in ``pack``) raise
 ``lower_bound(demands, host) -> int``
     No packing uses fewer hosts: the largest of ceil(total demand / host capacity) over the resources, the
     largest anti-affinity group, and the number of VMs taking more than half a host in one same resource.
+
+Helpers: ``allocatable(total, reserved, ratio)``; ``packing_errors(bins, demands, host)`` (what is wrong with a
+packing, [] when valid); ``amounts(size)`` formats '16 vCPU, 64 GiB RAM and 200 GiB disk' for messages.
 """
 
 from __future__ import annotations
