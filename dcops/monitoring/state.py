@@ -141,14 +141,15 @@ def _record_interfaces(session: Session, device_id: int, rows: Sequence[Interfac
         if iface is None:
             iface = Interface(device_id=device_id, ifindex=row.ifindex)
             session.add(iface)
-        iface.name = row.name[:200]
-        iface.alias = row.alias[:200]
-        iface.speed_bps = row.speed_bps
-        iface.admin_up = row.admin_up
-        iface.oper_up = row.oper_up
-        if row.last_change_ticks is not None and uptime_ticks is not None and uptime_ticks >= row.last_change_ticks:
-            iface.last_change = at - timedelta(seconds=(uptime_ticks - row.last_change_ticks) / 100)
-        iface.updated_at = at
+        values: dict[str, Any] = {"name": row.name[:200], "alias": row.alias[:200], "speed_bps": row.speed_bps,
+                                  "admin_up": row.admin_up, "oper_up": row.oper_up}
+        changed = iface.id is None or any(getattr(iface, k) != v for k, v in values.items())
+        if changed:  # unchanged rows are not rewritten: most interfaces of most polls
+            for key, value in values.items():
+                setattr(iface, key, value)
+            iface.updated_at = at
+            if row.last_change_ticks is not None and uptime_ticks is not None and uptime_ticks >= row.last_change_ticks:
+                iface.last_change = at - timedelta(seconds=(uptime_ticks - row.last_change_ticks) / 100)
 
 
 def record_poller_status(session: Session, **values: Any) -> PollerStatus:

@@ -84,7 +84,8 @@ def test_interfaces_are_upserted_and_keep_the_unused_flag(session, factory):
     session.commit()
     ifaces = session.execute(select(Interface).order_by(Interface.ifindex)).scalars().all()
     assert [(i.name, i.oper_up, i.unused) for i in ifaces] == [("Gi1/0/1", True, False), ("Gi1/0/2", True, True)]
-    assert ifaces[0].last_change == T0 + timedelta(minutes=1) - timedelta(seconds=200)
+    assert ifaces[0].last_change == T0 - timedelta(seconds=100)  # unchanged since the first poll
+    assert ifaces[1].last_change == T0 + timedelta(minutes=1) - timedelta(seconds=1)  # came up 1 s before the poll
 
 
 def test_history_query_steps_and_label_filters(session, factory):
