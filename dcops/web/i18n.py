@@ -210,6 +210,7 @@ ID: dict[str, str] = {
     "Demand": "Kebutuhan",
     "Fits the room": "Muat di ruangan",
     "Decided by": "Diputuskan oleh",
+    "Temperature": "Suhu",
     "Default growth (%)": "Pertumbuhan bawaan (%)",
     "vCPU ratio": "Rasio vCPU",
     "RAM ratio": "Rasio RAM",

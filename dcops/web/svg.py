@@ -68,7 +68,7 @@ def rack_svg(name: str, u_height: int, devices: list[RackDevice], *, unit_px: in
 def line_chart(points: list[tuple[datetime, float]], *, width: int = 560, height: int = 150, unit: str = "",
                label_time: object = None, label_value: object = None, colour: str = "#1f5fa8") -> str:
     """Draw a line chart of (time, value) points with min/max labels; ``label_*`` format the axis texts."""
-    pad_l, pad_r, pad_t, pad_b = 52, 8, 8, 20
+    pad_l, pad_r, pad_t, pad_b = 72, 8, 8, 20
     fmt_t = label_time if callable(label_time) else (lambda t: t.strftime("%H:%M"))
     fmt_v = label_value if callable(label_value) else (lambda v: f"{v:.1f}")
     w, h = width - pad_l - pad_r, height - pad_t - pad_b

@@ -42,7 +42,7 @@ def test_line_chart_scales_points() -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     chart = svg.line_chart([(t0, 0.0), (t0 + timedelta(hours=1), 100.0)], width=200, height=100)
     points = re.search(r'points="([^"]+)"', chart).group(1).split()  # type: ignore[union-attr]
-    assert points[0].startswith("52.0,") and points[-1].startswith("192.0,8.0")
+    assert points[0].startswith("72.0,") and points[-1].startswith("192.0,8.0")
     assert "<polyline" not in svg.line_chart([(t0, 1.0)])
 
 
