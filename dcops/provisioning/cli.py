@@ -1,4 +1,6 @@
-"""``dcops hypervisor``, ``dcops vm start|stop|resize|decommission``, ``dcops job``, ``dcops worker``, ``dcops reconcile``."""
+"""Provisioning commands: ``dcops hypervisor``, ``dcops vm start|stop|resize|decommission|keys``, ``dcops job``,
+``dcops worker`` and ``dcops reconcile``.
+"""
 
 from __future__ import annotations
 

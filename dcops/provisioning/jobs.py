@@ -234,7 +234,13 @@ def recover() -> list[int]:
 
 def work(stop: threading.Event, *, concurrency: int = 4, poll_s: float = 0.5, wait_running: bool = True) -> None:
     """Run queued jobs, ``concurrency`` at a time, until ``stop`` is set (recovering stale jobs first)."""
-    recover()
+    while not stop.is_set():
+        try:
+            recover()
+            break
+        except Exception:
+            log.exception("cannot recover interrupted jobs yet; retrying")
+            stop.wait(5)
     running: list[threading.Thread] = []
     while not stop.is_set():
         running = [t for t in running if t.is_alive()]

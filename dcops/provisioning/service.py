@@ -18,7 +18,7 @@ from dcops.crud import ListQuery, Resource
 from dcops.database import utcnow
 from dcops.dcim.choices import CredentialKind, DeviceRole
 from dcops.dcim.models import Cluster, Credential, Device, DeviceType, Manufacturer, Site
-from dcops.dcim.service import clusters, device_types, devices, manufacturers, save_credential, sites
+from dcops.dcim.service import clusters, device_types, devices, manufacturers, save_credential
 from dcops.exceptions import CapacityError, ConflictError, NotFoundError, ValidationError
 from dcops.ipam.models import Prefix, PrefixPurpose
 from dcops.ipam.service import containing_prefix, next_free_address
@@ -164,7 +164,8 @@ def hypervisor_public(session: Session, access: HypervisorAccess) -> HypervisorP
     """Describe a registered hypervisor (never its key)."""
     device = session.get(Device, access.device_id)
     assert device is not None
-    return HypervisorPublic(**access.model_dump(), name=device.name, address=device.mgmt_address,
+    values = {c.name: getattr(access, c.name) for c in HypervisorAccess.__table__.columns}  # type: ignore[attr-defined]
+    return HypervisorPublic(**values, name=device.name, address=device.mgmt_address,
                             cluster_id=device.cluster_id, site_id=device.site_id)
 
 

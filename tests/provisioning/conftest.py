@@ -76,7 +76,8 @@ def sshd() -> Iterator[SSHD]:
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
         "MaxStartups 100:30:200\nMaxSessions 100\nSubsystem sftp internal-sftp\n")
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stderr=open(work / "sshd.log", "w"))
+    with open(work / "sshd.log", "w") as log:
+        proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stderr=log)
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()

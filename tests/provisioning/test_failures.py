@@ -21,7 +21,9 @@ COMMUNITY = "s3cret-c0mmunity-h5"
 
 def _fresh(session: Any, model: Any, id_: int) -> Any:
     session.expire_all()
-    return session.get(model, id_)
+    obj = session.get(model, id_)
+    session.commit()  # end the read transaction: SQLite writers (the runner, the API) must not wait for it
+    return obj
 
 
 def test_failed_provision_rolls_back_then_retry_succeeds_and_no_secret_leaks(
@@ -46,6 +48,7 @@ def test_failed_provision_rolls_back_then_retry_succeeds_and_no_secret_leaks(
     assert session.execute(select(IPAddress).where(IPAddress.address == address)).first() is None
     events = session.execute(select(JobEvent).where(JobEvent.job_id == job.id)).scalars().all()
     assert any(e.status == "failed" and e.task == failed.failed_task for e in events)
+    session.commit()  # end the read transaction (SQLite): the API opens its own
     # the API shows the failure and the task
     shown = client.get(f"/api/v1/provisioning/jobs/{job.id}", headers=admin)
     assert shown.status_code == 200 and shown.json()["failed_task"] == failed.failed_task
@@ -65,11 +68,13 @@ def test_failed_provision_rolls_back_then_retry_succeeds_and_no_secret_leaks(
     haystacks = [j.stdout + repr(j.extravars) + j.error for j in session.execute(select(Job)).scalars()]
     haystacks += [repr(e.model_dump()) for e in session.execute(select(JobEvent)).scalars()]
     haystacks.append(caplog.text)
-    for path in (f"/api/v1/provisioning/jobs/{job.id}", f"/api/v1/provisioning/jobs/{new_id}",
-                 "/api/v1/provisioning/jobs", "/api/v1/provisioning/hypervisors", "/api/v1/dcim/credentials",
-                 f"/api/v1/dcim/devices/{lab.host.id}"):
+    paths = (f"/api/v1/provisioning/jobs/{job.id}", f"/api/v1/provisioning/jobs/{new_id}",
+             "/api/v1/provisioning/jobs", "/api/v1/provisioning/hypervisors", "/api/v1/dcim/credentials",
+             f"/api/v1/dcim/devices/{lab.host.id}")
+    session.commit()  # after the last attribute load: an expired object's refresh opens a transaction
+    for path in paths:
         response = client.get(path, headers=admin)
-        assert response.status_code == 200, path
+        assert response.status_code == 200, (path, response.text)
         haystacks.append(response.text)
     assert len(haystacks) > 8
     for needle in needles:

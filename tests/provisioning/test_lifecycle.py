@@ -18,7 +18,9 @@ from tests.provisioning.conftest import Lab, dominfo, new_vm, virsh
 
 def _refresh(session: Any, obj: Any) -> Any:
     session.expire_all()
-    return session.get(type(obj), obj.id)
+    found = session.get(type(obj), obj.id)
+    session.commit()  # end the read transaction: SQLite writers (the runner) must not wait for it
+    return found
 
 
 def test_vm_lifecycle(session: Any, lab: Lab) -> None:

@@ -35,25 +35,29 @@ def _wait(predicate: Any, what: str, timeout: float = 600) -> None:
 def test_killed_worker_fails_job_and_cleans_up(session: Any, lab: Lab, tmp_path: Any) -> None:
     vm = new_vm(session, lab, "kill")
     [job] = service.launch(session, actor=SYSTEM, vm_ids=[vm.id])
-    log = open(tmp_path / "worker.log", "wb")
+    log = (tmp_path / "worker.log").open("wb")  # noqa: SIM115 - both workers write to it; closed below
     first = _worker(log)
     try:
         def volume_created() -> bool:
             session.expire_all()
-            return session.execute(select(func.count()).select_from(JobEvent).where(
-                JobEvent.job_id == job.id, JobEvent.task == "Create an empty volume")).scalar_one() >= 2
+            count = session.execute(select(func.count()).select_from(JobEvent).where(
+                JobEvent.job_id == job.id, JobEvent.task == "Create an empty volume")).scalar_one()
+            session.commit()  # never hold SQLite's write lock while the worker records events
+            return bool(count >= 2)
         _wait(volume_created, "the provision to create its volume")
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the worker and its ansible-playbook, mid-run
         first.wait()
     session.expire_all()
     assert session.get(Job, job.id).status == "running"
+    session.commit()
 
     second = _worker(log)
     try:
         def recovered() -> bool:
             session.expire_all()
             cleanup = session.execute(select(Job).where(Job.retry_of == job.id)).scalars().first()
+            session.commit()
             return cleanup is not None and cleanup.status in ("succeeded", "failed")
         _wait(recovered, "the restarted runner to clean up")
     finally:
@@ -62,6 +66,7 @@ def test_killed_worker_fails_job_and_cleans_up(session: Any, lab: Lab, tmp_path:
             second.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(second.pid, signal.SIGKILL)
+        log.close()
     session.expire_all()
     dead = session.get(Job, job.id)
     assert dead.status == "failed" and dead.error == STOPPED_REASON
