@@ -177,7 +177,7 @@ def page(session: Session, actor: Actor, kind: InventoryKind, query: ListQuery) 
     rows, total = kind.resource.get_all(session, actor=actor, query=query)
     names: dict[str, dict[int, str]] = {}
     for col in kind.columns:
-        if col.ref:
+        if col.ref and (actor.scoped_agency is None or col.ref == "agency"):
             ids = {v for r in rows if (v := getattr(r, col.field)) is not None}
             names[col.field] = ref_names(session, col.ref, ids)
     return rows, total, names

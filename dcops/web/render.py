@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -137,8 +136,3 @@ def redirect(url: str, request: Request | None = None) -> RedirectResponse:
     if request is not None and request.headers.get("hx-request"):
         response.headers["HX-Redirect"] = url
     return response
-
-
-def stamp() -> datetime:
-    """Return now (UTC), for 'updated at' lines."""
-    return utcnow()

@@ -123,6 +123,7 @@ def test_agency_viewer_sees_only_its_own_vms_and_no_equipment(as_role: Any, sess
     others = {v.name for v in fetch(session, select(VirtualMachine).where(VirtualMachine.agency_id != dinkes.id),
                                     True)}
     assert not (others & set(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", html)))
+    assert "hv-utama" not in html and "KLASTER" not in html  # no equipment names, not even the VMs' hosts
     for path in ("/health", "/racks", "/inventory/devices", "/devices/1", "/capacity", "/plan", "/import"):
         response = viewer.get(path)
         assert response.status_code == 403, path

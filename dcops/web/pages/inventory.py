@@ -24,6 +24,7 @@ from dcops.web.render import redirect, render
 
 router = APIRouter()
 PAGE_SIZE = 50
+EQUIPMENT_REFS = frozenset({"host", "cluster", "rack", "site", "device_type", "room"})
 
 
 def _filters(request: Request, kind: InventoryKind, session: Session, viewer: Viewer) -> tuple[
@@ -33,6 +34,8 @@ def _filters(request: Request, kind: InventoryKind, session: Session, viewer: Vi
     asked: dict[str, Any] = {}
     inputs = []
     for name in kind.filters:
+        if viewer.actor.scoped_agency is not None and FIELD_REF.get(name) in EQUIPMENT_REFS:
+            continue  # agency viewers see nothing of the equipment, not even its names
         raw = request.query_params.get(name, "")
         ref = FIELD_REF.get(name)
         if ref:
@@ -59,8 +62,11 @@ def _list_view(kind: InventoryKind) -> Any:
         query = ListQuery(limit=PAGE_SIZE, offset=max(offset, 0), ordering=ordering or None, q=q.strip() or None,
                           filters=asked)
         rows, total, names = page(session, viewer.actor, kind, query)
+        columns = [c for c in kind.columns
+                   if viewer.actor.scoped_agency is None or c.ref not in EQUIPMENT_REFS]
         return render(request, "inventory_list.html", session, active="vms" if kind.key == "vms" else "inventory",
-                      title=kind.title, kind=kind, kinds=KINDS, rows=rows, total=total, names=names, q=q,
+                      title=kind.title, kind=kind, columns=columns, kinds=KINDS, rows=rows, total=total, names=names,
+                      q=q,
                       offset=query.offset, limit=PAGE_SIZE, filter_inputs=inputs,
                       can_write=viewer.can(kind.write), saved=request.query_params.get("saved") == "1")
 
