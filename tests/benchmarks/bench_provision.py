@@ -27,7 +27,7 @@ URI = "qemu:///system"
 
 
 def virsh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, check=check, timeout=300)
+    return subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, check=check, timeout=900)
 
 
 def start_sshd(work: Path) -> tuple[subprocess.Popen[bytes], int, str]:
