@@ -390,3 +390,18 @@ def vm_by_name(session: Session, *, actor: Actor, name: str) -> VirtualMachine:
     if vm is None:
         raise NotFoundError(f"VM '{name}' not found")
     return vm
+
+
+def has_active_job(session: Session, vm_id: int) -> bool:
+    """Tell whether the VM has a queued or running job."""
+    return _unfinished(session, vm_id) is not None
+
+
+def last_failure(session: Session, vm_id: int) -> str | None:
+    """Describe the VM's latest job if it failed (with the Ansible task that failed), else None."""
+    job = session.execute(select(Job).where(Job.vm_id == vm_id).order_by(Job.id.desc())  # type: ignore[union-attr]
+                          .limit(1)).scalars().first()
+    if job is None or job.status != JobStatus.FAILED:
+        return None
+    task = f" at task '{job.failed_task}'" if job.failed_task else ""
+    return f"job {job.id} ({job.action}) failed{task}: {job.error}"
