@@ -14,7 +14,8 @@ from dcops.monitoring.state_models import Interface, MonitoringSetting
 from dcops.monitoring.types import PollResult, Sample
 
 BASE = "/api/v1/monitoring"
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+_NOW = int(datetime.now(UTC).timestamp()) - 1800
+T0 = datetime.fromtimestamp(_NOW - _NOW % 300, UTC)  # on a 5-minute boundary: a 300 s step holds all polls
 
 
 @pytest.fixture
