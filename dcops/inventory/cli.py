@@ -72,9 +72,13 @@ def _parse_filters(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+_PLURALS = {"agency": "Agencies", "vm": "Virtual machines", "prefix": "Prefixes", "ip": "IP addresses"}
+
+
 def _add_view(view: View) -> None:
-    group = typer.Typer(help=f"{view.command.replace('-', ' ').capitalize()}s (read-only; change them through the "
-                             "API or `dcops import`).", no_args_is_help=True)
+    plural = _PLURALS.get(view.command, view.command.replace("-", " ").capitalize() + "s")
+    group = typer.Typer(help=f"{plural}: list and show (change them through the API, the console or `dcops import`).",
+                        no_args_is_help=True)
 
     @group.command("list")
     def list_(
