@@ -43,6 +43,8 @@ def demo(
             who = f"{u.role} of {u.agency}" if u.agency else u.role
             typer.echo(f"  {u.username:<14} {who:<24} password: {u.password}  token: {u.token}")
         admin = summary.users[0]
+        console.print(f"console:  {base}/  (log in with a demo user and its password; /health?kiosk=1 for a wall)",
+                      soft_wrap=True, highlight=False)
         console.print(f"API docs: {base}/docs  (press Authorize and paste a token)", soft_wrap=True)
         console.print(f"try:      curl -H 'Authorization: Bearer {admin.token}' {base}/api/v1/dcim/racks",
                       soft_wrap=True, highlight=False)
