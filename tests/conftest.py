@@ -242,18 +242,12 @@ def factory(session: Session) -> Factory:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run tests marked ``postgresql_only`` / ``sqlite_only`` on that backend alone (deselected elsewhere, not skipped).
-
-    The markers are for tests that drive real, slow components (QEMU domains) and whose database part the rest of
-    the suite already covers on both backends: each runs once, on the backend it matters most for.
-    """
+    """Run tests marked ``postgresql_only`` on the PostgreSQL backend alone (deselected, not skipped, elsewhere)."""
     keep, drop = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("database_url") if callspec else None
-        only = ("postgresql" if item.get_closest_marker("postgresql_only")
-                else "sqlite" if item.get_closest_marker("sqlite_only") else None)
-        if only and backend not in (None, only):
+        if item.get_closest_marker("postgresql_only") and backend not in (None, "postgresql"):
             drop.append(item)
         else:
             keep.append(item)

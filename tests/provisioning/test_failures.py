@@ -6,7 +6,6 @@ import logging
 import os
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from dcops.auth.actor import SYSTEM
@@ -16,9 +15,6 @@ from dcops.provisioning import jobs, service
 from dcops.provisioning.choices import JobStatus
 from dcops.provisioning.models import Job, JobEvent
 from tests.provisioning.conftest import Lab, dominfo, new_vm
-
-# QEMU domains are slow to start here: run once, on production's database.
-pytestmark = pytest.mark.postgresql_only
 
 COMMUNITY = "s3cret-c0mmunity-h5"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from dcops.auth.actor import SYSTEM
@@ -15,9 +14,6 @@ from dcops.provisioning.choices import JobStatus
 from dcops.provisioning.models import Job, JobEvent
 from dcops.virtualization.models import VirtualMachine
 from tests.provisioning.conftest import Lab, dominfo, new_vm, virsh
-
-# QEMU domains are slow to start here: run once, on the embedded default that 'dcops demo' runs the job runner on.
-pytestmark = pytest.mark.sqlite_only
 
 
 def _refresh(session: Any, obj: Any) -> Any:

@@ -6,8 +6,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from dcops.auth.actor import SYSTEM
 from dcops.provisioning.reconcile import compare
 from dcops.virtualization.service import virtual_machines
@@ -29,7 +27,6 @@ def test_compare_is_pure() -> None:
     assert kinds == {("orphan", "a"), ("drift", "b"), ("ghost", "c"), ("orphan", "z")}
 
 
-@pytest.mark.postgresql_only  # QEMU domains are slow to start here: run once
 def test_reconcile_reports_orphan_ghost_and_drift(session: Any, lab: Lab, client: Any, tokens: Any) -> None:
     orphan, drifted, ghost = lab.vm_name("orphan"), lab.vm_name("drift"), lab.vm_name("ghost")
     _define(orphan)

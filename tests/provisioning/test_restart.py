@@ -9,7 +9,6 @@ import sys
 import time
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from dcops.auth.actor import SYSTEM
@@ -17,9 +16,6 @@ from dcops.provisioning import service
 from dcops.provisioning.jobs import STOPPED_REASON
 from dcops.provisioning.models import Job, JobEvent
 from tests.provisioning.conftest import Lab, dominfo, new_vm
-
-# QEMU domains are slow to start here: run once, on production's database, where 'dcops worker' runs apart from 'serve'.
-pytestmark = pytest.mark.postgresql_only
 
 
 def _worker(log: Any) -> subprocess.Popen[bytes]:
