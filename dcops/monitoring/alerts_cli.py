@@ -27,6 +27,21 @@ def _row(alert: Any) -> dict[str, Any]:
     return {c.name: jsonable(getattr(alert, c.name)) for c in alert.__table__.columns if c.name != "open_key"}
 
 
+
+def _device_id(session: Any, name: str | None) -> int | None:
+    """Return the id of the device named ``name`` (None for no name); a wrong name is a usage error."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from dcops.dcim.models import Device
+
+    if not name:
+        return None
+    device_id = session.execute(select(col(Device.id)).where(col(Device.name) == name)).scalar_one_or_none()
+    if device_id is None:
+        raise typer.BadParameter(f"no device named '{name}'", param_hint="--device")
+    return int(device_id)
+
 @alerts_app.command("list")
 def list_alerts(
     state: Annotated[str | None, typer.Option(help="pending, firing, acknowledged or resolved")] = None,
@@ -38,19 +53,11 @@ def list_alerts(
     as_json: JsonOpt = False,
 ) -> None:
     """List open alerts (or filter them), newest first."""
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from dcops.dcim.models import Device
     from dcops.monitoring.alerting import alerts
 
     prepare_database()
     with session_scope() as session:
-        device_id = None
-        if device:
-            device_id = session.execute(select(col(Device.id)).where(col(Device.name) == device)).scalar_one_or_none()
-            if device_id is None:
-                raise typer.BadParameter(f"no device named '{device}'", param_hint="--device")
+        device_id = _device_id(session, device)
         filters = {"state": state, "severity": severity, "device_id": device_id, "rule": rule}
         rows, _ = alerts.get_all(session, actor=cli_actor(), query=ListQuery(limit=limit, filters=filters))
         if not (all_ or state):
@@ -117,19 +124,11 @@ def silence(
     as_json: JsonOpt = False,
 ) -> None:
     """Withhold notifications for matching alerts for a while (the alerts still record)."""
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from dcops.dcim.models import Device
     from dcops.monitoring.alerting import create_silence
 
     prepare_database()
     with session_scope() as session:
-        device_id = None
-        if device:
-            device_id = session.execute(select(col(Device.id)).where(col(Device.name) == device)).scalar_one_or_none()
-            if device_id is None:
-                raise typer.BadParameter(f"no device named '{device}'", param_hint="--device")
+        device_id = _device_id(session, device)
         now = utcnow()
         obj = create_silence(session, actor=cli_actor(), data={
             "device_id": device_id, "rule": rule, "severity": severity, "starts_at": now,
