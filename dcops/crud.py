@@ -37,6 +37,11 @@ _registry: dict[str, Resource[Any]] = {}
 MAX_LIMIT = 1000
 
 
+def like_escape(text: str) -> str:
+    """Escape LIKE's wildcards (``%``, ``_``) and the escape character itself, so ``q`` matches literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 @dataclass
 class ListQuery:
     """What a list call asks for: a page, an order, a search and exact filters."""
@@ -195,8 +200,8 @@ class Resource(Generic[M]):
                 raise ValidationError(f"cannot filter {self.plural} by '{name}'", field=name)
             conditions.append(self.column(name) == value)
         if query.q:
-            pattern = f"%{query.q.strip().lower()}%"
-            conditions.append(or_(*(func.lower(self.column(f)).like(pattern) for f in self.search)))
+            pattern = f"%{like_escape(query.q.strip().lower())}%"
+            conditions.append(or_(*(func.lower(self.column(f)).like(pattern, escape="\\") for f in self.search)))
         ordering = query.ordering or self.default_ordering
         descending = ordering.startswith("-")
         key = ordering.lstrip("-")

@@ -31,19 +31,24 @@ def _no_auto_provision(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _approve_all(base: str, headers: dict[str, str], ids: list[int]) -> list[httpx.Response]:
     barrier = threading.Barrier(len(ids))
-    results: list[httpx.Response | None] = [None] * len(ids)
+    results: list[httpx.Response | BaseException | None] = [None] * len(ids)
 
     def approve(i: int) -> None:
         with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
             barrier.wait()
-            results[i] = c.post(f"/api/v1/capacity/requests/{ids[i]}/approve")
+            try:
+                results[i] = c.post(f"/api/v1/capacity/requests/{ids[i]}/approve")
+            except BaseException as exc:  # kept, so that a lost answer fails the test instead of vanishing
+                results[i] = exc
 
     threads = [threading.Thread(target=approve, args=(i,)) for i in range(len(ids))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return [r for r in results if r is not None]
+    lost = [(ids[i], r) for i, r in enumerate(results) if not isinstance(r, httpx.Response)]
+    assert not lost, f"{len(lost)} of {len(ids)} approvals got no answer: {lost[:3]}"
+    return [r for r in results if isinstance(r, httpx.Response)]
 
 
 def test_hundred_concurrent_approvals_never_overcommit(app, tokens, factory, session):
@@ -71,6 +76,7 @@ def test_hundred_concurrent_approvals_never_overcommit(app, tokens, factory, ses
     admin = tokens.headers("admin")
     with running_server(app) as base:
         responses = _approve_all(base, admin, ids)
+    assert len(responses) == APPROVALS, "every approval came back with an answer"
 
     codes = Counter(r.status_code for r in responses)
     assert set(codes) <= {200, 409}, [r.text for r in responses if r.status_code not in (200, 409)][:3]
