@@ -97,20 +97,32 @@ def test_counter_wrap_gives_the_true_rate_and_a_reboot_gives_none(snmpd_agent, t
 
 
 @pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A UDP port on loopback that receives and never answers (a device that is down or filtered)."""
+def silent_port() -> Iterator[socket.socket]:
+    """A UDP socket on loopback that receives and never answers (a device that is down or filtered)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
+        sock.setblocking(False)
+        yield sock
+
+
+def _datagrams(sock: socket.socket) -> int:
+    count = 0
+    while True:
+        try:
+            sock.recv(65535)
+        except BlockingIOError:
+            return count
+        count += 1
 
 
 def test_unreachable_device_is_down_after_one_request_timeout(silent_port):
     target = Target(device_id=7, name="gone", role="switch",
-                    snmp=SnmpTarget("127.0.0.1", silent_port, community="public", timeout=0.3, retries=1))
+                    snmp=SnmpTarget("127.0.0.1", silent_port.getsockname()[1], community="public", timeout=0.3,
+                                    retries=1))
     result, _ = asyncio.run(_poll(target))
     assert not result.reachable and result.error.startswith("timeout")
     assert _value(result, "device_up") == 0
-    assert 0.55 <= result.duration_s < 1.5  # one GET, retried once: not one timeout per table
+    assert _datagrams(silent_port) == 2  # one GET, retried once: not one timeout per table
 
 
 def test_wrong_community_is_reported_as_unreachable(snmpd):
@@ -176,6 +188,6 @@ def test_slow_agent_is_polled_within_its_timeout_and_cut_at_the_deadline(snmpd):
     assert _value(slow, "memory_used_percent") is not None
 
     cut, _ = asyncio.run(_poll_through_proxy(snmpd, delay=0.15, deadline=0.4, timeout=1.0))
-    assert cut.duration_s < 0.6
+    assert cut.duration_s < slow.duration_s  # stopped at the deadline instead of reading every table
     assert cut.reachable and "deadline" in cut.error  # it answered the system group, then ran out of time
     assert _value(cut, "device_up") == 1 and _value(cut, "memory_used_percent") is None
