@@ -20,8 +20,9 @@ from dcops import __version__
 from dcops.auth.deps import assert_every_route_guarded
 from dcops.crud import integrity_message
 from dcops.database import ping
-from dcops.exceptions import AuthenticationError, DcopsError
+from dcops.exceptions import AuthenticationError, DcopsError, TooManyRequestsError
 from dcops.features import api_routers, background_services, mount_all, root_routers
+from dcops.proxy import TrustedProxyMiddleware
 
 log = logging.getLogger("dcops")
 
@@ -45,6 +46,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.field:
             body["field"] = exc.field
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+        if isinstance(exc, TooManyRequestsError):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(status_code=exc.status_code, content=body, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -131,6 +134,7 @@ def create_app(*, background: bool = False) -> FastAPI:
 
     app.state.background = {}
     mount_all(app)
+    app.add_middleware(TrustedProxyMiddleware)  # outermost: every layer sees the real scheme and client
     assert_every_route_guarded(app, public=[f"{API_PREFIX}/auth/login"])
     return app
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -14,6 +14,7 @@ from dcops.auth.deps import Allow
 from dcops.crud import ListQuery, Resource
 from dcops.database import get_session
 from dcops.exceptions import NotFoundError
+from dcops.proxy import client_address
 from dcops.routing import crud_router
 from dcops.schemas import Page
 
@@ -95,10 +96,25 @@ def get_change(id: int, actor: Actor = Depends(Allow(AUDIT)), session: Session =
 
 
 @router.post("/auth/login", response_model=m.TokenCreated, tags=["auth"], summary="Log in with a password")
-def login(body: m.LoginRequest, session: Session = Depends(get_session)) -> Any:
-    """Exchange a username and password for an API token valid one day (public: the credentials are the check)."""
-    user = service.authenticate_password(session, body.username, body.password)
+def login(body: m.LoginRequest, request: Request, session: Session = Depends(get_session)) -> Any:
+    """Exchange a username and password for an API token valid one day (public: the credentials are the check).
+
+    Failed logins are throttled per username and per source address: 429 with ``Retry-After``."""
+    user = service.authenticate_password(session, body.username, body.password, address=client_address(request.scope))
     actor = Actor(user_id=user.id, username=user.username, role=Role(user.role), agency_id=user.agency_id)
     token, record = service.issue_token(session, actor=actor, user_id=user.id, name="login",  # type: ignore[arg-type]
                                         expires_in_days=1)
     return m.TokenCreated(token=token, **m.TokenPublic.model_validate(record, from_attributes=True).model_dump())
+
+
+@router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, tags=["auth"],
+             summary="Change my password")
+def change_my_password(body: m.PasswordChange, actor: Actor = Depends(Allow(EVERYONE)),
+                       session: Session = Depends(get_session)) -> Response:
+    """Change the caller's password (the current one is required); ends every console session of the caller."""
+    user = session.get(m.User, actor.user_id)
+    if user is None:
+        raise NotFoundError("user not found")
+    service.change_password(session, user=user, current_password=body.current_password,
+                            new_password=body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 
+from dcops.auth import sessions as console_sessions
 from dcops.auth.actor import Actor
 from dcops.auth.choices import Role
 from dcops.auth.models import User
@@ -79,9 +80,13 @@ async def verify_csrf(request: Request) -> None:
 
 def current_user(request: Request, session: Session) -> User | None:
     """Return the active user of the session, or None."""
-    uid = session_of(request.scope).get("uid")
+    web = session_of(request.scope)
+    uid = web.get("uid")
     if not isinstance(uid, int):
         return None
+    if not console_sessions.is_valid(session, user_id=uid, sid=web.get("sid")):
+        session.rollback()
+        return None  # logged out, password changed, or a cookie from before server-side sessions
     user = session.get(User, uid)
     if user is not None:
         session.expunge(user)
