@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 
@@ -104,7 +105,8 @@ class Page:
 
     async def __call__(self, request: Request, session: SessionDep) -> Viewer:
         request.state.web = True
-        user = current_user(request, session)
+        # a database read: in a worker thread, so a writer holding SQLite's lock never stalls the event loop
+        user = await run_in_threadpool(current_user, request, session)
         if user is None:
             raise LoginRequired()
         viewer = Viewer(user=user, actor=actor_of(user), web=session_of(request.scope))
