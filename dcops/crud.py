@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, Table, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
@@ -35,6 +35,8 @@ Hook = Callable[[Session, Any, dict[str, Any] | None], None]
 _registry: dict[str, Resource[Any]] = {}
 
 MAX_LIMIT = 1000
+INT32 = 2**31 - 1
+INT64 = 2**63 - 1
 
 
 @dataclass
@@ -163,7 +165,7 @@ class Resource(Generic[M]):
 
     def get(self, session: Session, *, actor: Actor, id: int, for_update: bool = False) -> M:
         """Return the object ``id``, or raise NotFoundError (also when outside the actor's agency)."""
-        if actor.scoped_agency is not None and self.scope is None:
+        if (actor.scoped_agency is not None and self.scope is None) or not 0 < id <= self._id_bound():
             raise NotFoundError(f"{self.label} {id} not found")
         obj = session.get(self.model, id, with_for_update=for_update or None)
         if obj is None or (
@@ -225,6 +227,29 @@ class Resource(Generic[M]):
         return rows, count
 
     # --- rules shared by every model -----------------------------------------------------
+
+    def _id_bound(self) -> int:
+        kind = self.table.c.id.type
+        return INT64 if isinstance(kind, BigInteger) else INT32
+
+    def check_ranges(self, obj: Any) -> None:
+        """Refuse values the column cannot hold (integer range, text length, NUL), naming the field."""
+        for column in self.table.columns:
+            value = getattr(obj, column.name, None)
+            if value is None or isinstance(value, bool):
+                continue
+            kind = column.type
+            if isinstance(value, int) and isinstance(kind, Integer):
+                bound = INT64 if isinstance(kind, BigInteger) else INT32
+                if not -bound - 1 <= value <= bound:
+                    raise ValidationError(f"{column.name}: {value} is out of range (at most {bound})",
+                                          field=column.name)
+            elif isinstance(value, str):
+                if "\x00" in value:
+                    raise ValidationError(f"{column.name}: must not contain NUL characters", field=column.name)
+                length = getattr(kind, "length", None)
+                if length and len(value) > length:
+                    raise ValidationError(f"{column.name}: at most {length} characters", field=column.name)
 
     def check_references(self, session: Session, obj: Any, actor: Actor) -> None:
         """Refuse references to objects that do not exist (or lie outside the actor's agency)."""
@@ -310,6 +335,7 @@ class Resource(Generic[M]):
         values = data if isinstance(data, dict) else data.model_dump()
         values = {k: v for k, v in values.items() if k not in self.exclude_fields}
         obj = self.model(**values)
+        self.check_ranges(obj)
         self.check_references(session, obj, actor)
         self.check_unique(session, obj)
         warnings = self.check(session, obj, None, options or {}) if self.check else []
@@ -355,6 +381,7 @@ class Resource(Generic[M]):
         if hasattr(obj, "updated_at"):
             obj.updated_at = utcnow()
         try:
+            self.check_ranges(obj)
             self.check_references(session, obj, actor)
             self.check_unique(session, obj)
             warnings = self.check(session, obj, before, options or {}) if self.check else []

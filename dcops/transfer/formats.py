@@ -74,8 +74,28 @@ def _read_csv(text: str) -> list[Row]:
     return rows
 
 
+MAX_DEPTH = 20
+
+
 class _LineLoader(yaml.SafeLoader):
-    """A safe loader that notes the line of every mapping in a ``__line__`` key."""
+    """A safe loader that notes the line of every mapping in a ``__line__`` key and refuses deep nesting.
+
+    Composing is recursive, so a file nested thousands of levels deep would exhaust the stack; the depth
+    is checked as nodes are composed, and the file is refused (422) with the line where it went too deep.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ValidationError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} levels; "
+                                      "an import record is a flat mapping of field: value")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
