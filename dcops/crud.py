@@ -23,8 +23,9 @@ from sqlmodel import Session, SQLModel
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ChangeAction
 from dcops.auth.models import ChangeLogEntry
+from dcops.auth.scopes import require_serves
 from dcops.database import utcnow
-from dcops.exceptions import ConflictError, InUseError, NotFoundError, ValidationError
+from dcops.exceptions import ConflictError, InUseError, NotFoundError, PermissionDeniedError, ValidationError
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -132,6 +133,8 @@ class Resource(Generic[M]):
         self.check = check
         self.after_write = after_write
         self.before_delete = before_delete
+        #: who may write through the API (set by ``crud_router``); other paths (import, console) check it too
+        self.write_roles: frozenset[Any] | None = None
         _registry[self.table.name] = self
 
     # --- helpers -----------------------------------------------------------------------
@@ -172,6 +175,8 @@ class Resource(Generic[M]):
             actor.scoped_agency is not None and getattr(obj, self.scope or "id") != actor.scoped_agency
         ):
             raise NotFoundError(f"{self.label} {id} not found")
+        if for_update and self.scope is not None:
+            require_serves(session, actor, getattr(obj, self.scope))
         return obj
 
     def get_by(self, session: Session, *, actor: Actor, **values: Any) -> M | None:
@@ -322,6 +327,13 @@ class Resource(Generic[M]):
 
     # --- writes --------------------------------------------------------------------------
 
+    def require_writer(self, actor: Actor) -> None:
+        """Raise PermissionDeniedError unless ``actor``'s role may write this model (the API's rule)."""
+        if self.write_roles is not None and actor.role not in self.write_roles:
+            allowed = ", ".join(sorted(str(r) for r in self.write_roles))
+            raise PermissionDeniedError(f"role '{actor.role}' may not create or change {self.plural} "
+                                        f"(allowed: {allowed})")
+
     def create(
         self,
         session: Session,
@@ -336,6 +348,8 @@ class Resource(Generic[M]):
         values = {k: v for k, v in values.items() if k not in self.exclude_fields}
         obj = self.model(**values)
         self.check_ranges(obj)
+        if self.scope is not None:
+            require_serves(session, actor, getattr(obj, self.scope))
         self.check_references(session, obj, actor)
         self.check_unique(session, obj)
         warnings = self.check(session, obj, None, options or {}) if self.check else []
@@ -382,6 +396,8 @@ class Resource(Generic[M]):
             obj.updated_at = utcnow()
         try:
             self.check_ranges(obj)
+            if self.scope is not None:
+                require_serves(session, actor, getattr(obj, self.scope))
             self.check_references(session, obj, actor)
             self.check_unique(session, obj)
             warnings = self.check(session, obj, before, options or {}) if self.check else []

@@ -94,6 +94,7 @@ def crud_router(
     """Return a router with list/get/create/update/delete for ``resource`` under ``path``."""
     router = APIRouter(tags=tags)
     reader, writer = Allow(read), Allow(write)
+    resource.write_roles = frozenset(write)  # the import and the console obey the same rule
     label, plural = resource.label, resource.plural
 
     def list_items(

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from dcops.auth import models as m
-from dcops.auth import service
+from dcops.auth import scopes, service
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ADMIN, AUDIT, EVERYONE, Role
 from dcops.auth.deps import Allow
@@ -118,3 +118,19 @@ def change_my_password(body: m.PasswordChange, actor: Actor = Depends(Allow(EVER
     service.change_password(session, user=user, current_password=body.current_password,
                             new_password=body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/auth/users/{id}/agencies", response_model=m.OperatorScopes, tags=["auth"],
+            summary="Agencies an operator serves")
+def get_operator_scopes(id: int, actor: Actor = Depends(Allow(ADMIN)), session: Session = Depends(get_session)) -> Any:
+    """Return the agencies an operator serves; an empty list means every agency."""
+    return m.OperatorScopes(user_id=id, agency_ids=scopes.get_scopes(session, user_id=id))
+
+
+@router.put("/auth/users/{id}/agencies", response_model=m.OperatorScopes, tags=["auth"],
+            summary="Set the agencies an operator serves")
+def set_operator_scopes(id: int, body: m.OperatorScopesUpdate, actor: Actor = Depends(Allow(ADMIN)),
+                        session: Session = Depends(get_session)) -> Any:
+    """Replace the agencies an operator may act for (VM actions, capacity requests, jobs); [] means every agency."""
+    ids = scopes.set_scopes(session, actor=actor, user_id=id, agency_ids=body.agency_ids)
+    return m.OperatorScopes(user_id=id, agency_ids=ids)
