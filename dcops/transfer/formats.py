@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from dcops.cells import csv_cell, unescape
 from dcops.exceptions import ValidationError
 
 FORMATS = ("csv", "yaml")
@@ -67,7 +68,8 @@ def _read_csv(text: str) -> list[Row]:
                 rows.append(Row(start, {"__error__": f"{len(values)} values but the header names {len(columns)} "
                                                      "columns"}))
                 continue
-            data = {c: (v.strip() if v.strip() != "" else None) for c, v in zip(columns, values, strict=False)}
+            data = {c: (unescape(v.strip()) if v.strip() != "" else None)
+                    for c, v in zip(columns, values, strict=False)}
             rows.append(Row(start, data))
     except csv.Error as exc:
         raise ValidationError(f"line {reader.line_num}: {exc}") from None
@@ -149,7 +151,7 @@ def write_rows(records: list[dict[str, Any]], columns: list[str], fmt: str, *, k
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for rec in records:
-            writer.writerow({c: "" if rec.get(c) is None else rec[c] for c in columns})
+            writer.writerow({c: "" if rec.get(c) is None else csv_cell(rec[c]) for c in columns})
         return out.getvalue()
     ordered = [{c: rec.get(c) for c in columns if rec.get(c) is not None} for rec in records]
     return yaml.safe_dump({kind: ordered}, sort_keys=False, allow_unicode=True)
