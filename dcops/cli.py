@@ -70,7 +70,7 @@ def run_server(host: str | None, port: int | None) -> None:
 
     settings = get_settings()
     uvicorn.run("dcops.main:serve_app", factory=True, host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level)
+                log_level=settings.log_level, proxy_headers=False)  # dcops.proxy honours trusted proxies only
 
 
 @app.command()

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Jakarta"
     auto_provision: bool = Field(default=True, description="approving a capacity request launches its jobs")
     background: bool = Field(default=True, description="run the poller, trap receiver and job runner in 'serve'")
+    max_upload_mib: int = Field(default=50, ge=1, le=4096, description="largest import file accepted (413 above)")
+    trusted_proxies: str = Field(
+        default="", description="comma-separated addresses/CIDRs of TLS proxies whose X-Forwarded-* headers count"
+    )
+    login_max_failures: int = Field(default=5, ge=1, le=1000, description="failed logins per user before backoff")
+    login_address_max_failures: int = Field(default=20, ge=1, le=100000,
+                                            description="failed logins per source address before backoff")
+    login_backoff_seconds: int = Field(default=5, ge=1, le=3600, description="first lockout; doubles each failure")
 
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:

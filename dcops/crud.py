@@ -16,15 +16,16 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, Table, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ChangeAction
 from dcops.auth.models import ChangeLogEntry
+from dcops.auth.scopes import require_serves
 from dcops.database import utcnow
-from dcops.exceptions import ConflictError, InUseError, NotFoundError, ValidationError
+from dcops.exceptions import ConflictError, InUseError, NotFoundError, PermissionDeniedError, ValidationError
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -35,6 +36,8 @@ Hook = Callable[[Session, Any, dict[str, Any] | None], None]
 _registry: dict[str, Resource[Any]] = {}
 
 MAX_LIMIT = 1000
+INT32 = 2**31 - 1
+INT64 = 2**63 - 1
 
 
 def like_escape(text: str) -> str:
@@ -135,6 +138,8 @@ class Resource(Generic[M]):
         self.check = check
         self.after_write = after_write
         self.before_delete = before_delete
+        #: who may write through the API (set by ``crud_router``); other paths (import, console) check it too
+        self.write_roles: frozenset[Any] | None = None
         _registry[self.table.name] = self
 
     # --- helpers -----------------------------------------------------------------------
@@ -168,13 +173,15 @@ class Resource(Generic[M]):
 
     def get(self, session: Session, *, actor: Actor, id: int, for_update: bool = False) -> M:
         """Return the object ``id``, or raise NotFoundError (also when outside the actor's agency)."""
-        if actor.scoped_agency is not None and self.scope is None:
+        if (actor.scoped_agency is not None and self.scope is None) or not 0 < id <= self._id_bound():
             raise NotFoundError(f"{self.label} {id} not found")
         obj = session.get(self.model, id, with_for_update=for_update or None)
         if obj is None or (
             actor.scoped_agency is not None and getattr(obj, self.scope or "id") != actor.scoped_agency
         ):
             raise NotFoundError(f"{self.label} {id} not found")
+        if for_update and self.scope is not None:
+            require_serves(session, actor, getattr(obj, self.scope))
         return obj
 
     def get_by(self, session: Session, *, actor: Actor, **values: Any) -> M | None:
@@ -230,6 +237,29 @@ class Resource(Generic[M]):
         return rows, count
 
     # --- rules shared by every model -----------------------------------------------------
+
+    def _id_bound(self) -> int:
+        kind = self.table.c.id.type
+        return INT64 if isinstance(kind, BigInteger) else INT32
+
+    def check_ranges(self, obj: Any) -> None:
+        """Refuse values the column cannot hold (integer range, text length, NUL), naming the field."""
+        for column in self.table.columns:
+            value = getattr(obj, column.name, None)
+            if value is None or isinstance(value, bool):
+                continue
+            kind = column.type
+            if isinstance(value, int) and isinstance(kind, Integer):
+                bound = INT64 if isinstance(kind, BigInteger) else INT32
+                if not -bound - 1 <= value <= bound:
+                    raise ValidationError(f"{column.name}: {value} is out of range (at most {bound})",
+                                          field=column.name)
+            elif isinstance(value, str):
+                if "\x00" in value:
+                    raise ValidationError(f"{column.name}: must not contain NUL characters", field=column.name)
+                length = getattr(kind, "length", None)
+                if length and len(value) > length:
+                    raise ValidationError(f"{column.name}: at most {length} characters", field=column.name)
 
     def check_references(self, session: Session, obj: Any, actor: Actor) -> None:
         """Refuse references to objects that do not exist (or lie outside the actor's agency)."""
@@ -302,6 +332,13 @@ class Resource(Generic[M]):
 
     # --- writes --------------------------------------------------------------------------
 
+    def require_writer(self, actor: Actor) -> None:
+        """Raise PermissionDeniedError unless ``actor``'s role may write this model (the API's rule)."""
+        if self.write_roles is not None and actor.role not in self.write_roles:
+            allowed = ", ".join(sorted(str(r) for r in self.write_roles))
+            raise PermissionDeniedError(f"role '{actor.role}' may not create or change {self.plural} "
+                                        f"(allowed: {allowed})")
+
     def create(
         self,
         session: Session,
@@ -315,6 +352,9 @@ class Resource(Generic[M]):
         values = data if isinstance(data, dict) else data.model_dump()
         values = {k: v for k, v in values.items() if k not in self.exclude_fields}
         obj = self.model(**values)
+        self.check_ranges(obj)
+        if self.scope is not None:
+            require_serves(session, actor, getattr(obj, self.scope))
         self.check_references(session, obj, actor)
         self.check_unique(session, obj)
         warnings = self.check(session, obj, None, options or {}) if self.check else []
@@ -360,6 +400,9 @@ class Resource(Generic[M]):
         if hasattr(obj, "updated_at"):
             obj.updated_at = utcnow()
         try:
+            self.check_ranges(obj)
+            if self.scope is not None:
+                require_serves(session, actor, getattr(obj, self.scope))
             self.check_references(session, obj, actor)
             self.check_unique(session, obj)
             warnings = self.check(session, obj, before, options or {}) if self.check else []

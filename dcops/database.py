@@ -9,6 +9,7 @@ invariants that span rows, and unique constraints back them up.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -67,6 +68,23 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) readable by the owner only (0700)."""
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make the SQLite file (and its WAL and SHM, which SQLite creates with the file's mode) 0600."""
+    private_dir(path.parent)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if candidate.exists() and candidate.stat().st_mode & 0o077:
+            os.chmod(candidate, 0o600)  # files from before this rule
+
+
 def get_engine(url: str | None = None) -> Engine:
     """Return the (cached) engine for ``url``, by default the configured database."""
     url = url or get_settings().database_url
@@ -75,7 +93,7 @@ def get_engine(url: str | None = None) -> Engine:
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                private_sqlite_file(Path(path))
             engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             _configure_sqlite(engine)
         else:

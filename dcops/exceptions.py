@@ -8,6 +8,8 @@
     │   └── CapacityError         409: no room (rack units, power, quota, hosts)
     ├── AuthenticationError       401: no, bad, expired or revoked credentials
     ├── PermissionDeniedError     403: authenticated, but the role may not do this
+    ├── TooManyRequestsError      429: too many failed attempts; retry after ``retry_after`` seconds
+    ├── PayloadTooLargeError      413: the upload is larger than the configured limit
     └── ConfigurationError        the process cannot start as configured
 """
 
@@ -60,6 +62,20 @@ class AuthenticationError(DcopsError):
 class PermissionDeniedError(DcopsError):
     status_code = 403
     exit_code = 6
+
+
+class TooManyRequestsError(DcopsError):
+    status_code = 429
+    exit_code = 8
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = max(1, int(retry_after))
+
+
+class PayloadTooLargeError(DcopsError):
+    status_code = 413
+    exit_code = 2
 
 
 class ConfigurationError(DcopsError):

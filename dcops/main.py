@@ -8,11 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 import dcops.models  # noqa: F401  (complete metadata before routers import services)
@@ -20,8 +20,10 @@ from dcops import __version__
 from dcops.auth.deps import assert_every_route_guarded
 from dcops.crud import integrity_message
 from dcops.database import ping
-from dcops.exceptions import AuthenticationError, DcopsError
+from dcops.edge import check_request
+from dcops.exceptions import AuthenticationError, DcopsError, TooManyRequestsError
 from dcops.features import api_routers, background_services, mount_all, root_routers
+from dcops.proxy import TrustedProxyMiddleware
 
 log = logging.getLogger("dcops")
 
@@ -45,6 +47,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.field:
             body["field"] = exc.field
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+        if isinstance(exc, TooManyRequestsError):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(status_code=exc.status_code, content=body, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -60,6 +64,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=409, content={"detail": f"conflicts with existing data: {integrity_message(exc)}"}
         )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "value not storable"
+        return JSONResponse(status_code=422, content={"detail": f"a value cannot be stored: {first}"})
 
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
@@ -97,6 +106,7 @@ def create_app(*, background: bool = False) -> FastAPI:
     """Build the dcops application; ``background`` also runs the poller, trap receiver, job runner..."""
     app = FastAPI(
         lifespan=_run_background if background else None,
+        dependencies=[Depends(check_request)],
         title="dcops",
         version=__version__,
         summary="Control plane of the central data center: inventory, capacity, provisioning, monitoring.",
@@ -131,6 +141,7 @@ def create_app(*, background: bool = False) -> FastAPI:
 
     app.state.background = {}
     mount_all(app)
+    app.add_middleware(TrustedProxyMiddleware)  # outermost: every layer sees the real scheme and client
     assert_every_route_guarded(app, public=[f"{API_PREFIX}/auth/login"])
     return app
 

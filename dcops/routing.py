@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 from sqlmodel import Session
 
 from dcops.auth.actor import Actor
@@ -42,9 +43,30 @@ CreateFn = Callable[[Session, Actor, dict[str, Any]], Any]
 UpdateFn = Callable[[Session, Actor, int, dict[str, Any]], Any]
 
 
+def read_public(public: type[BaseModel], obj: Any) -> BaseModel:
+    """Convert a stored row to its public schema, tolerating values stored before a rule existed.
+
+    A row that breaks today's input rules (an address saved before it was checked) is shown as stored
+    rather than turning every list that contains it into an error.
+    """
+    try:
+        return public.model_validate(obj, from_attributes=True)
+    except PydanticValidationError as exc:
+        bad = {err["loc"][0] for err in exc.errors() if err["loc"]}
+    values = {name: getattr(obj, name, info.get_default(call_default_factory=True))
+              for name, info in public.model_fields.items()}
+    try:
+        out = public.model_validate({k: (None if k in bad else v) for k, v in values.items()})
+    except PydanticValidationError:
+        return public.model_construct(**values)
+    for name in bad:  # shown as stored
+        object.__setattr__(out, str(name), values.get(str(name)))
+    return out
+
+
 def to_public(public: type[BaseModel], obj: Any, warnings: list[str] | None = None) -> BaseModel:
     """Convert a table row to its public schema (with write warnings when the schema has them)."""
-    out = public.model_validate(obj, from_attributes=True)
+    out = read_public(public, obj)
     if warnings and "warnings" in public.model_fields:
         out.warnings = warnings  # type: ignore[attr-defined]
     return out
@@ -72,6 +94,7 @@ def crud_router(
     """Return a router with list/get/create/update/delete for ``resource`` under ``path``."""
     router = APIRouter(tags=tags)
     reader, writer = Allow(read), Allow(write)
+    resource.write_roles = frozenset(write)  # the import and the console obey the same rule
     label, plural = resource.label, resource.plural
 
     def list_items(
@@ -89,7 +112,7 @@ def crud_router(
             session, actor=actor, query=ListQuery(limit=limit, offset=offset, ordering=ordering, q=q, filters=filters)
         )
         return Page[public](  # type: ignore[valid-type]
-            data=[public.model_validate(r, from_attributes=True) for r in rows], count=count, limit=limit, offset=offset
+            data=[read_public(public, r) for r in rows], count=count, limit=limit, offset=offset
         )
 
     base = inspect.signature(list_items)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, create_model, field_validator
 
 T = TypeVar("T")
 
@@ -26,4 +26,17 @@ def partial_model(model: type[BaseModel], name: str) -> type[BaseModel]:
         optional.default = None
         optional.default_factory = None
         fields[field_name] = (info.annotation | None, optional)
-    return create_model(name, __base__=BaseModel, **fields)
+    # keep the field validators (an address checked on create is checked on PATCH too); None means "unset"
+    validators = {
+        f"_v_{dec_name}": field_validator(*dec.info.fields, mode=dec.info.mode)(_skip_none(dec.func))
+        for dec_name, dec in model.__pydantic_decorators__.field_validators.items()
+    }
+    return create_model(name, __base__=BaseModel, __validators__=validators, **fields)  # type: ignore[call-overload]
+
+
+def _skip_none(func: Any) -> Any:
+    def check(cls: Any, value: Any, *args: Any) -> Any:
+        return value if value is None else func(value, *args)
+
+    return check
+

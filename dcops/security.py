@@ -54,7 +54,9 @@ def hash_token(token: str) -> str:
 def ensure_secret_key(path: Path) -> bytes:
     """Read the Fernet key at ``path``, creating it with mode 0600 if absent."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from dcops.database import private_dir
+
+        private_dir(path.parent)
         key = Fernet.generate_key()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:

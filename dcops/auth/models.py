@@ -62,6 +62,42 @@ class ChangeLogEntry(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
+class ConsoleSession(SQLModel, table=True):
+    """A console login held on the server: the cookie carries only its random id, this row its digest.
+
+    Logging out deletes the row, and so does a password change, so a copied cookie stops working.
+    """
+
+    __tablename__ = "console_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    digest: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Recent failed logins of one key (``user:<name>`` or ``addr:<ip>``) and until when it is locked."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=200)
+    failures: int = 0
+    last_failure_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OperatorScope(SQLModel, table=True):
+    """An agency an operator serves. An operator without any row serves every agency."""
+
+    __tablename__ = "operator_scope"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    agency_id: int = Field(foreign_key="agency.id", ondelete="CASCADE", index=True)
+
+
 # --- API schemas ---------------------------------------------------------------------
 
 
@@ -130,3 +166,19 @@ class ChangeLogPublic(BaseModel):
 class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=10, max_length=200)
+
+
+class OperatorScopes(BaseModel):
+    """The agencies an operator serves (empty: every agency)."""
+
+    user_id: int
+    agency_ids: list[int]
+
+
+class OperatorScopesUpdate(BaseModel):
+    agency_ids: list[int] = Field(max_length=10000)

@@ -2,18 +2,19 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import select
 from sqlmodel import Session
 
 from dcops.auth import models as m
-from dcops.auth import service
+from dcops.auth import scopes, service
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ADMIN, AUDIT, EVERYONE, Role
 from dcops.auth.deps import Allow
 from dcops.crud import ListQuery, Resource
 from dcops.database import get_session
 from dcops.exceptions import NotFoundError
+from dcops.proxy import client_address
 from dcops.routing import crud_router
 from dcops.schemas import Page
 
@@ -95,10 +96,41 @@ def get_change(id: int, actor: Actor = Depends(Allow(AUDIT)), session: Session =
 
 
 @router.post("/auth/login", response_model=m.TokenCreated, tags=["auth"], summary="Log in with a password")
-def login(body: m.LoginRequest, session: Session = Depends(get_session)) -> Any:
-    """Exchange a username and password for an API token valid one day (public: the credentials are the check)."""
-    user = service.authenticate_password(session, body.username, body.password)
+def login(body: m.LoginRequest, request: Request, session: Session = Depends(get_session)) -> Any:
+    """Exchange a username and password for an API token valid one day (public: the credentials are the check).
+
+    Failed logins are throttled per username and per source address: 429 with ``Retry-After``."""
+    user = service.authenticate_password(session, body.username, body.password, address=client_address(request.scope))
     actor = Actor(user_id=user.id, username=user.username, role=Role(user.role), agency_id=user.agency_id)
     token, record = service.issue_token(session, actor=actor, user_id=user.id, name="login",  # type: ignore[arg-type]
                                         expires_in_days=1)
     return m.TokenCreated(token=token, **m.TokenPublic.model_validate(record, from_attributes=True).model_dump())
+
+
+@router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, tags=["auth"],
+             summary="Change my password")
+def change_my_password(body: m.PasswordChange, actor: Actor = Depends(Allow(EVERYONE)),
+                       session: Session = Depends(get_session)) -> Response:
+    """Change the caller's password (the current one is required); ends every console session of the caller."""
+    user = session.get(m.User, actor.user_id)
+    if user is None:
+        raise NotFoundError("user not found")
+    service.change_password(session, user=user, current_password=body.current_password,
+                            new_password=body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/auth/users/{id}/agencies", response_model=m.OperatorScopes, tags=["auth"],
+            summary="Agencies an operator serves")
+def get_operator_scopes(id: int, actor: Actor = Depends(Allow(ADMIN)), session: Session = Depends(get_session)) -> Any:
+    """Return the agencies an operator serves; an empty list means every agency."""
+    return m.OperatorScopes(user_id=id, agency_ids=scopes.get_scopes(session, user_id=id))
+
+
+@router.put("/auth/users/{id}/agencies", response_model=m.OperatorScopes, tags=["auth"],
+            summary="Set the agencies an operator serves")
+def set_operator_scopes(id: int, body: m.OperatorScopesUpdate, actor: Actor = Depends(Allow(ADMIN)),
+                        session: Session = Depends(get_session)) -> Any:
+    """Replace the agencies an operator may act for (VM actions, capacity requests, jobs); [] means every agency."""
+    ids = scopes.set_scopes(session, actor=actor, user_id=id, agency_ids=body.agency_ids)
+    return m.OperatorScopes(user_id=id, agency_ids=ids)

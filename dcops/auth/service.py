@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from dcops.auth import sessions as console_sessions
+from dcops.auth import throttle
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ChangeAction, Role
 from dcops.auth.models import ApiToken, User
@@ -129,11 +132,60 @@ def authenticate_token(session: Session, token: str) -> Actor:
     return actor
 
 
-def authenticate_password(session: Session, username: str, password: str) -> User:
-    """Return the user for a username and password, or raise AuthenticationError."""
+_dummy_hash: str | None = None
+
+
+def _dummy_verify(password: str) -> None:
+    """Spend the same argon2 work as a real check, so an unknown username cannot be told by timing."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = hash_password(secrets.token_urlsafe(16))
+    verify_password(_dummy_hash, password)
+
+
+def authenticate_password(session: Session, username: str, password: str, *, address: str | None = None) -> User:
+    """Return the user for a username and password, or raise AuthenticationError.
+
+    Failures are throttled per username and per source ``address`` (429 with a backoff, see
+    :mod:`dcops.auth.throttle`); unknown usernames cost the same argon2 verification as known ones.
+    """
+    throttle.check(session, username, address)
     user = session.execute(select(User).where(User.username == username)).scalars().first()
-    if user is None or not user.password_hash or not verify_password(user.password_hash, password):
+    if user is None or not user.password_hash:
+        _dummy_verify(password)
+        ok = False
+    else:
+        ok = verify_password(user.password_hash, password)
+    if not ok:
+        session.rollback()
+        throttle.record_failure(session, username, address)
         raise AuthenticationError("wrong username or password")
     if not user.is_active:
         raise AuthenticationError(f"user '{username}' is disabled")
+    throttle.record_success(session, username)
     return user
+
+
+def change_password(session: Session, *, user: User, current_password: str, new_password: str,
+                    keep_session: str | None = None) -> User:
+    """Replace ``user``'s password after checking the current one; end every console session of the user.
+
+    ``keep_session`` (a console session id) survives, so the page that changed the password stays logged in.
+    Raises ValidationError naming ``current_password`` or ``new_password`` when either is unacceptable.
+    """
+    stored = session.get(User, user.id)
+    if stored is None:
+        raise NotFoundError(f"user {user.id} not found")
+    if not stored.password_hash or not verify_password(stored.password_hash, current_password):
+        raise ValidationError("the current password is wrong", field="current_password")
+    if len(new_password) < 10 or len(new_password) > 200:
+        raise ValidationError("the new password must be 10 to 200 characters long", field="new_password")
+    if new_password == current_password:
+        raise ValidationError("the new password must differ from the current one", field="new_password")
+    stored.password_hash = hash_password(new_password)
+    record_change(session, actor=actor_of(stored), action=ChangeAction.UPDATE, object_type="user",
+                  object_id=stored.id, object_repr=stored.username,  # type: ignore[arg-type]
+                  before={"password": "(changed)"}, after={"password": "(changed)"})
+    console_sessions.end_all(session, user_id=stored.id, keep=keep_session, commit=False)  # type: ignore[arg-type]
+    users.commit(session)
+    return stored

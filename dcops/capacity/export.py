@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from dcops.capacity.forecast import RESOURCES, Plan, YearPlan
+from dcops.cells import csv_cell, xlsx_text_only
 
 FORMATS = ("json", "csv", "xlsx")
 MEDIA_TYPES = {
@@ -97,7 +98,7 @@ def to_csv(plan: Plan, table: str = "summary") -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return out.getvalue().encode()
 
 
@@ -116,6 +117,7 @@ def to_xlsx(plan: Plan) -> bytes:
         title = a.code[:31] if a.code.lower() not in reserved else f"Agency {a.code}"[:31]
         _agency_sheet(wb.create_sheet(title), plan, a.code)
     _assumptions_sheet(wb.create_sheet("Assumptions"), plan)
+    xlsx_text_only(wb)  # names and notes starting with '=' are text, never formulas
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ChangeAction, Role
+from dcops.auth.scopes import require_serves
 from dcops.capacity.hosts import HostView, host_fits, load_hosts, lock_hosts
 from dcops.capacity.models import (
     TRANSITIONS,
@@ -211,6 +212,7 @@ def _check_clusters(session: Session, data: CapacityRequestCreate) -> None:
 def preview_draft(session: Session, *, actor: Actor, data: CapacityRequestCreate) -> PreviewPublic:
     """Show where a request not yet filed would go, or why it cannot."""
     agency = _agency(session, actor, data.agency_id)
+    require_serves(session, actor, agency.id)
     _check_clusters(session, data)
     try:
         return _preview(plan_request(session, agency, data.items, data.cluster_id),
@@ -262,6 +264,7 @@ def _move(session: Session, request: CapacityRequest, to: RequestStatus, actor: 
 def file_request(session: Session, *, actor: Actor, data: CapacityRequestCreate) -> tuple[CapacityRequest, list[str]]:
     """File a request for an agency; refused at once when over quota or when it cannot be placed."""
     agency = _agency(session, actor, data.agency_id)
+    require_serves(session, actor, agency.id)
     _check_clusters(session, data)
     quota = _quota_problems(session, agency, data.items)
     if quota:
@@ -360,6 +363,7 @@ def request_vm_ids(session: Session, request_id: int) -> list[int]:
 def provision(session: Session, *, actor: Actor, id: int) -> tuple[CapacityRequest, list[str]]:
     """Launch the provisioning jobs of approved request ``id`` (when approval does not do it by itself)."""
     request = get(session, actor=actor, id=id)
+    require_serves(session, actor, request.agency_id)
     if request.status != RequestStatus.APPROVED:
         raise ConflictError(f"capacity request {id} is {request.status}: only an approved request is provisioned "
                             "(a failed VM is retried from its job)")

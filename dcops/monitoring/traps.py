@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,8 +51,38 @@ IF_NAME = "1.3.6.1.2.1.31.1.1.1.1."
 IF_DESCR = "1.3.6.1.2.1.2.2.1.2."
 IF_INDEX = "1.3.6.1.2.1.2.2.1.1."
 
-#: traps received since start, by source: known | unknown (exported to Prometheus)
+#: traps received since start, by source: known | unknown | garbage (exported to Prometheus)
 COUNTS: Counter[str] = Counter()
+
+
+class RateLimitedLog:
+    """At most one log line per ``interval`` seconds for one kind of event; the next line counts the rest."""
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self._last = float("-inf")
+        self._suppressed = 0
+
+    def __call__(self, level: int, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            self._suppressed += 1
+            return
+        extra = f" (and {self._suppressed} more in the last {self.interval:.0f} s)" if self._suppressed else ""
+        self._last, self._suppressed = now, 0
+        log.log(level, message + extra, *args)
+
+
+_garbage_log = RateLimitedLog()
+_unknown_log = RateLimitedLog()
+_failure_log = RateLimitedLog()
+
+
+def dropped(source: str, exc: BaseException) -> None:
+    """Count a datagram that is not a usable trap, with one short log line at most per minute."""
+    COUNTS["garbage"] += 1
+    _garbage_log(logging.WARNING, "dropped an undecodable datagram from %s: %s", source,
+                 f"{type(exc).__name__}: {str(exc)[:120]}")
 
 
 @dataclass
@@ -92,7 +123,7 @@ def handle(trap: Trap) -> int | None:
         device_id = found.scalars().first()
         if device_id is None:
             COUNTS["unknown"] += 1
-            log.warning("trap %s from unknown source %s ignored", trap.name, trap.source)
+            _unknown_log(logging.WARNING, "trap %s from unknown source %s ignored", trap.name, trap.source)
             return None
         COUNTS["known"] += 1
         log.info("trap %s from %s (device %s) %s", trap.name, trap.source, device_id, trap.subject)
@@ -133,6 +164,7 @@ class TrapReceiver:
         self.engine = engine.SnmpEngine()
         transport = udp.UdpTransport().open_server_mode((self.host, self.port))
         config.add_transport(self.engine, udp.DOMAIN_NAME, transport)
+        transport._callback_function = _guarded(transport._callback_function)
         if self.port == 0:
             self.port = transport._lport[1] if hasattr(transport, "_lport") else self.port
         for i, community in enumerate(dict.fromkeys(self.communities)):
@@ -152,8 +184,8 @@ class TrapReceiver:
             ctx = snmp_engine.observer.get_execution_context("rfc3412.receiveMessage:request")
             source = str(ctx["transportAddress"][0])
             trap = decode(source, list(varbinds))
-        except Exception:
-            log.exception("could not decode a trap")
+        except Exception as exc:
+            dropped("?", exc)
             return
         task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._handle, trap))
         self._tasks.add(task)
@@ -162,8 +194,9 @@ class TrapReceiver:
     def _handle(self, trap: Trap) -> None:
         try:
             self.handled.append((trap, handle(trap)))
-        except Exception:
-            log.exception("could not record trap %s from %s", trap.name, trap.source)
+        except Exception as exc:
+            _failure_log(logging.ERROR, "could not record trap %s from %s: %s", trap.name, trap.source,
+                         f"{type(exc).__name__}: {str(exc)[:200]}")
 
     async def settle(self) -> None:
         """Wait until every trap received so far is recorded."""
@@ -176,6 +209,19 @@ class TrapReceiver:
             self.engine.transport_dispatcher.job_finished(1)
             self.engine.close_dispatcher()
             self.engine = None
+
+
+def _guarded(receive: Any) -> Any:
+    """Wrap pysnmp's datagram callback: garbage is counted and dropped, not a traceback per datagram."""
+
+    def callback(transport: Any, address: Any, message: Any) -> Any:
+        try:
+            return receive(transport, address, message)
+        except Exception as exc:
+            dropped(str(address[0]) if address else "?", exc)
+            return None
+
+    return callback
 
 
 def _protocols() -> tuple[dict[str, Any], dict[str, Any]]:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from dcops.auth.actor import Actor
+from dcops.auth.scopes import require_serves
 from dcops.crud import ListQuery, Resource
 from dcops.database import utcnow
 from dcops.dcim.choices import CredentialKind, DeviceRole
@@ -195,6 +196,7 @@ def set_agency_keys(session: Session, *, actor: Actor, agency_id: int, authorize
             raise ValidationError("that is a private key; give the public key", field="authorized_keys")
     if session.get(Agency, agency_id) is None:
         raise NotFoundError(f"agency {agency_id} not found")
+    require_serves(session, actor, agency_id)
     row = session.execute(select(AgencySSHKeys).where(AgencySSHKeys.agency_id == agency_id)).scalars().first()
     row = row or AgencySSHKeys(agency_id=agency_id)
     row.authorized_keys, row.updated_at = "\n".join(lines), utcnow()
@@ -272,6 +274,7 @@ def vm_action(session: Session, *, actor: Actor, vm_id: int, action: str, vcpus:
     """Queue start, stop, resize or decommission of a VM (commits)."""
     kind = JobAction(action)
     vm = virtual_machines.get(session, actor=actor, id=vm_id)
+    require_serves(session, actor, vm.agency_id)
     state = VMState(vm.state)
     allowed = {
         JobAction.START: {VMState.STOPPED, VMState.RUNNING},
@@ -339,6 +342,7 @@ def _agency_prefix(session: Session, agency_id: int) -> Prefix:
 def retry(session: Session, *, actor: Actor, job_id: int) -> Job:
     """Queue the same action again; a failed provision gets its capacity re-checked and a fresh address."""
     old = jobs.get(session, actor=actor, id=job_id)
+    require_serves(session, actor, old.agency_id)
     if old.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise ConflictError(f"job {old.id} is {old.status}; only failed or cancelled jobs can be retried")
     if old.vm_id is None:

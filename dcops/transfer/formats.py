@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from dcops.cells import csv_cell, unescape
 from dcops.exceptions import ValidationError
 
 FORMATS = ("csv", "yaml")
@@ -67,15 +68,36 @@ def _read_csv(text: str) -> list[Row]:
                 rows.append(Row(start, {"__error__": f"{len(values)} values but the header names {len(columns)} "
                                                      "columns"}))
                 continue
-            data = {c: (v.strip() if v.strip() != "" else None) for c, v in zip(columns, values, strict=False)}
+            data = {c: (unescape(v.strip()) if v.strip() != "" else None)
+                    for c, v in zip(columns, values, strict=False)}
             rows.append(Row(start, data))
     except csv.Error as exc:
         raise ValidationError(f"line {reader.line_num}: {exc}") from None
     return rows
 
 
+MAX_DEPTH = 20
+
+
 class _LineLoader(yaml.SafeLoader):
-    """A safe loader that notes the line of every mapping in a ``__line__`` key."""
+    """A safe loader that notes the line of every mapping in a ``__line__`` key and refuses deep nesting.
+
+    Composing is recursive, so a file nested thousands of levels deep would exhaust the stack; the depth
+    is checked as nodes are composed, and the file is refused (422) with the line where it went too deep.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ValidationError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} levels; "
+                                      "an import record is a flat mapping of field: value")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
@@ -129,7 +151,7 @@ def write_rows(records: list[dict[str, Any]], columns: list[str], fmt: str, *, k
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for rec in records:
-            writer.writerow({c: "" if rec.get(c) is None else rec[c] for c in columns})
+            writer.writerow({c: "" if rec.get(c) is None else csv_cell(rec[c]) for c in columns})
         return out.getvalue()
     ordered = [{c: rec.get(c) for c in columns if rec.get(c) is not None} for rec in records]
     return yaml.safe_dump({kind: ordered}, sort_keys=False, allow_unicode=True)

@@ -265,7 +265,11 @@ def import_rows(
     options: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Validate and create every row in one transaction; raise ImportRefused (nothing written) if any is bad."""
+    """Validate and create every row in one transaction; raise ImportRefused (nothing written) if any is bad.
+
+    The actor needs the role the API requires to create the same objects (PermissionDeniedError otherwise).
+    """
+    kind.resource.require_writer(actor)
     result = ImportResult(kind=kind.name, dry_run=dry_run)
     look = Lookup(session)
     known = set(kind.columns)

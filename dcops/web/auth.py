@@ -12,9 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 
+from dcops.auth import sessions as console_sessions
 from dcops.auth.actor import Actor
 from dcops.auth.choices import Role
 from dcops.auth.models import User
@@ -79,9 +81,13 @@ async def verify_csrf(request: Request) -> None:
 
 def current_user(request: Request, session: Session) -> User | None:
     """Return the active user of the session, or None."""
-    uid = session_of(request.scope).get("uid")
+    web = session_of(request.scope)
+    uid = web.get("uid")
     if not isinstance(uid, int):
         return None
+    if not console_sessions.is_valid(session, user_id=uid, sid=web.get("sid")):
+        session.rollback()
+        return None  # logged out, password changed, or a cookie from before server-side sessions
     user = session.get(User, uid)
     if user is not None:
         session.expunge(user)
@@ -99,7 +105,8 @@ class Page:
 
     async def __call__(self, request: Request, session: SessionDep) -> Viewer:
         request.state.web = True
-        user = current_user(request, session)
+        # a database read: in a worker thread, so a writer holding SQLite's lock never stalls the event loop
+        user = await run_in_threadpool(current_user, request, session)
         if user is None:
             raise LoginRequired()
         viewer = Viewer(user=user, actor=actor_of(user), web=session_of(request.scope))

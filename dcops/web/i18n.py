@@ -18,6 +18,8 @@ ID: dict[str, str] = {
     "Username": "Nama pengguna",
     "Password": "Kata sandi",
     "Wrong username or password.": "Nama pengguna atau kata sandi salah.",
+    "Too many failed logins; wait a moment and try again.":
+        "Terlalu banyak percobaan masuk yang gagal; tunggu sebentar lalu coba lagi.",
     "Your session has expired or the form is stale; please try again.":
         "Sesi Anda telah berakhir atau formulir sudah kedaluwarsa; silakan coba lagi.",
     "Language": "Bahasa",

@@ -7,14 +7,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
+from dcops.auth import sessions as console_sessions
 from dcops.auth.choices import EVERYONE, Role
 from dcops.auth.service import authenticate_password
 from dcops.database import SessionDep
-from dcops.exceptions import AuthenticationError
+from dcops.exceptions import AuthenticationError, TooManyRequestsError
+from dcops.proxy import client_address
 from dcops.web.auth import Page, Public, Viewer, current_user
 from dcops.web.fmt import LANGS
 from dcops.web.render import redirect, release, render
-from dcops.web.session import session_of
+from dcops.web.session import MAX_AGE, session_of
 
 router = APIRouter()
 
@@ -45,7 +47,12 @@ def login(request: Request, session: SessionDep, username: str = Form(""), passw
           next: str = Form("/")) -> Response:
     """Check the password; start a fresh session on success."""
     try:
-        user = authenticate_password(session, username.strip(), password)
+        user = authenticate_password(session, username.strip(), password, address=client_address(request.scope))
+    except TooManyRequestsError as exc:
+        release(session)
+        return render(request, "login.html", status_code=429, headers={"Retry-After": str(exc.retry_after)},
+                      next=_safe_next(next), error="Too many failed logins; wait a moment and try again.",
+                      username=username)
     except AuthenticationError:
         release(session)
         return render(request, "login.html", status_code=401, next=_safe_next(next),
@@ -53,6 +60,7 @@ def login(request: Request, session: SessionDep, username: str = Form(""), passw
     web = session_of(request.scope)
     web.rotate()  # a new CSRF token: no token known before login survives it
     web["uid"] = user.id
+    web["sid"] = console_sessions.start(session, user_id=user.id, max_age=MAX_AGE)  # type: ignore[arg-type]
     role = Role(user.role)
     release(session)
     target = _safe_next(next)
@@ -60,9 +68,11 @@ def login(request: Request, session: SessionDep, username: str = Form(""), passw
 
 
 @router.post("/logout")
-def logout(request: Request, viewer: Viewer = Depends(Page(EVERYONE))) -> Response:
-    """End the session."""
-    session_of(request.scope).rotate()
+def logout(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(EVERYONE))) -> Response:
+    """End the session (on the server too: a copied cookie stops working)."""
+    web = session_of(request.scope)
+    console_sessions.end(session, sid=web.get("sid"))
+    web.rotate()
     return redirect("/login")
 
 
