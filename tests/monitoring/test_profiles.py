@@ -23,6 +23,7 @@ def _names(profiles: list[Profile]) -> set[str]:
 
 IF_MIB, ENTITY_SENSOR, UPS_MIB, LM = "1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.99.1.1.1.1", "1.3.6.1.2.1.33.1", \
     "1.3.6.1.4.1.2021.13.16"
+XUPS, MGE, RPDU = "1.3.6.1.4.1.534.1.2", "1.3.6.1.4.1.705.1.5", "1.3.6.1.4.1.318.1.1.12.1"
 
 
 def test_profiles_are_chosen_by_role_identity_and_the_probes_the_device_answers():
@@ -39,10 +40,19 @@ def test_profiles_are_chosen_by_role_identity_and_the_probes_the_device_answers(
     assert "ups-mib" in ups and "eaton-xups" not in ups and "if-mib" not in ups
     assert "ups-mib" not in _names(select_profiles(profiles, role="switch", sys_object_id="1.3.6.1.4.1.318.1.3.27",
                                                    answered=[UPS_MIB]))  # the role narrows
-    eaton = _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.534.1", answered=[UPS_MIB]))
+    eaton = _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.534.1", answered=[UPS_MIB, XUPS]))
     assert "eaton-xups" in eaton and "ups-mib" not in eaton  # the vendor profile overrides the generic one
-    assert "apc-rpdu" in _names(select_profiles(profiles, role="pdu", sys_object_id="1.3.6.1.4.1.318.1.3.4.6"))
-    assert "apc-rpdu" not in _names(select_profiles(profiles, role="pdu", sys_object_id="1.3.6.1.4.1.3180"))
+    # an Eaton 9PX reporting the MGE enterprise: XUPS is chosen because it answers, not by enterprise
+    nine_px = _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.705.1",
+                                     answered=[UPS_MIB, XUPS, MGE]))
+    assert "eaton-xups" in nine_px and not {"ups-mib", "mge-ups", "mge-ups-lines"} & nine_px
+    assert "eaton-xups" not in _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.534.1",
+                                                      answered=[UPS_MIB]))
+    # APC rPDU, also Dell-branded (a Dell sysObjectID): by the rPDU group answering
+    for oid in ("1.3.6.1.4.1.318.1.3.4.6", "1.3.6.1.4.1.674.10903.200.2.200"):
+        assert "apc-rpdu" in _names(select_profiles(profiles, role="pdu", sys_object_id=oid, answered=[RPDU]))
+    assert "apc-rpdu" not in _names(select_profiles(profiles, role="pdu", sys_object_id="1.3.6.1.4.1.3180",
+                                                    answered=[]))
 
 
 def test_detect_by_sys_descr_and_probe(tmp_path):
