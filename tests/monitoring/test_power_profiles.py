@@ -69,6 +69,23 @@ RECORDINGS = {
         f"{PX}.3.3.4.1.23.1.1.1": 16000, f"{PX}.3.3.4.1.24.1.1.1": 13000,
         f"{PX}.3.3.4.1.6.1.1.4": 1, f"{PX}.3.3.4.1.7.1.1.4": 0, f"{PX}.5.2.3.1.4.1.1.4": 229,
         f"{PX}.3.3.4.1.6.1.1.5": 3, f"{PX}.3.3.4.1.7.1.1.5": 0, f"{PX}.5.2.3.1.4.1.1.5": 905}),
+    # more PDU families: the total power each reports, in its own units
+    "eaton-epdu": _rec("1.3.6.1.4.1.534.6.6.7", "Eaton ePDU", {
+        "1.3.6.1.4.1.534.6.6.7.1.2.1.2.0": "ePDU MA 1P", "1.3.6.1.4.1.534.6.6.7.3.5.1.4.0.1": 1450,
+        "1.3.6.1.4.1.534.6.6.7.3.3.1.4.0.1.1": 6340, "1.3.6.1.4.1.534.6.6.7.3.3.1.9.0.1.1": 16000,
+        "1.3.6.1.4.1.534.6.6.7.3.3.1.8.0.1.1": -1}),
+    "sentry3-pdu": _rec("1.3.6.1.4.1.1718.3", "Sentry Switched CDU", {
+        "1.3.6.1.4.1.1718.3.1.6.0": 2210, "1.3.6.1.4.1.1718.3.2.2.1.3.1.1": "Master_Infeed_A",
+        "1.3.6.1.4.1.1718.3.2.2.1.7.1.1": 975, "1.3.6.1.4.1.1718.3.2.2.1.8.1.1": 30}),
+    "hpe-pdu2": _rec("1.3.6.1.4.1.232.165.7", "HPE Intelligent PDU", {
+        "1.3.6.1.4.1.232.165.7.1.2.1.3.0": "HPE G2 Metered", "1.3.6.1.4.1.232.165.7.2.1.1.5.0": 3120,
+        "1.3.6.1.4.1.232.165.7.2.2.1.3.0.1": 229400, "1.3.6.1.4.1.232.165.7.2.2.1.11.0.1": 13650}),
+    "vertiv-pdu": _rec("1.3.6.1.4.1.21239.5.2", "Vertiv Geist rPDU", {
+        "1.3.6.1.4.1.21239.5.2.3.1.1.4.1": "Rack A", "1.3.6.1.4.1.21239.5.2.3.1.1.5.1": 1,
+        "1.3.6.1.4.1.21239.5.2.3.1.1.9.1": 1875, "1.3.6.1.4.1.21239.5.2.3.2.1.8.1.1": 812}),
+    "avocent-pm": _rec("1.3.6.1.4.1.10418.17.1.3", "Avocent PM", {
+        "1.3.6.1.4.1.10418.17.2.5.3.1.3.1.1": "PM3000-1", "1.3.6.1.4.1.10418.17.2.5.3.1.50.1.1": 53,
+        "1.3.6.1.4.1.10418.17.2.5.3.1.60.1.1": 11520, "1.3.6.1.4.1.10418.17.2.5.3.1.100.1.1": 160}),
 }
 
 
@@ -159,3 +176,18 @@ def test_pdus_report_total_power_with_their_own_scaling_and_limits(readings):
     current = next(r for r in px.sensors if r.sensor_class == "current")
     assert (current.value, current.high, current.high_warn) == (pytest.approx(4.125), 16, 13)
     assert next(r.value for r in px.sensors if r.sensor_class == "voltage") == 229
+
+
+def test_every_pdu_family_reports_total_power(readings):
+    totals = {name: _metric(readings[name], "pdu_power_watts")
+              for name in ("eaton-epdu", "sentry3-pdu", "hpe-pdu2", "vertiv-pdu", "avocent-pm")}
+    assert totals == {"eaton-epdu": 1450, "sentry3-pdu": 2210, "hpe-pdu2": 3120, "vertiv-pdu": 1875,
+                      "avocent-pm": pytest.approx(1152)}
+    epdu = next(r for r in readings["eaton-epdu"].sensors if r.sensor_class == "current")
+    assert (epdu.value, epdu.high, epdu.high_warn) == (pytest.approx(6.34), 16, None)  # -1 = no threshold
+    infeed = next(r for r in readings["sentry3-pdu"].sensors if r.sensor_class == "current")
+    assert (infeed.descr, infeed.value, infeed.high) == ("Infeed Master_Infeed_A", pytest.approx(9.75), 30)
+    assert _sensor(readings["hpe-pdu2"], "voltage", "PDU 0 phase 1") == pytest.approx(229.4)
+    assert _sensor(readings["vertiv-pdu"], "current", "PDU 1 phase 1") == pytest.approx(8.12)
+    pm = next(r for r in readings["avocent-pm"].sensors if r.sensor_class == "current")
+    assert (pm.descr, pm.value, pm.high) == ("PDU PM3000-1", pytest.approx(5.3), 16)
