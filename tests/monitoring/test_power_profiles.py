@@ -171,6 +171,8 @@ def test_pdus_report_total_power_with_their_own_scaling_and_limits(readings):
     assert _metric(dell, "pdu_power_watts") == 1180  # hundredths of kW
     phase = next(r for r in dell.sensors if r.sensor_class == "current")
     assert (phase.value, phase.high, phase.high_warn) == (pytest.approx(5.2), 16, 13)
+    assert [(s.label("phase"), s.value) for s in dell.samples if s.metric == "pdu_phase_current_amperes"] == [
+        ("1", pytest.approx(5.2))]
     px = readings["raritan-px2"]
     assert _metric(px, "pdu_power_watts") == 905
     current = next(r for r in px.sensors if r.sensor_class == "current")
