@@ -96,7 +96,7 @@ class ServerModel:
     ram_gib: int
     storage_tb: float
     u_height: int
-    max_power_w: int
+    max_power_w: int | None  # None: the device type has no power figure
     price_idr: int
     is_full_depth: bool = True
 
@@ -127,6 +127,7 @@ class RackSpace:
     taken: frozenset[tuple[int, str]]
     power_budget_w: int
     power_draw_w: int
+    power_unknown: tuple[str, ...] = ()  # devices whose type has no power figure (left out of the draw)
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,7 @@ class Plan:
     fiscal_years: list[YearPlan]
     totals: dict[str, float | int]
     notes: list[str] = field(default_factory=list)
+    power_unknown: list[str] = field(default_factory=list)  # what the power figures leave out, by name
 
 
 def host_capacity(model: ServerModel, ratios: Ratios) -> dict[str, int]:
@@ -287,7 +289,7 @@ def plan(data: PlanInput) -> Plan:
     reserve = data.ha_reserve_hosts
     slots = [server_slots(r, data.model) for r in data.racks]
     headroom = [max(0, r.power_budget_w - r.power_draw_w) for r in data.racks]
-    watts = data.model.max_power_w
+    watts = data.model.max_power_w or 0
     by_power = [(h // watts) if watts > 0 else s for h, s in zip(headroom, slots, strict=True)]
     room_holds_servers = sum(min(s, p) for s, p in zip(slots, by_power, strict=True))
     units_free = sum(s * max(data.model.u_height, 0) for s in slots) if data.model.u_height > 0 else 0
@@ -365,7 +367,13 @@ def _assemble(data: PlanInput, per_new: dict[str, int], years: list[YearPlan]) -
         )
         for a in data.agencies
     ]
+    unknown = sorted({name for r in data.racks for name in r.power_unknown})
+    if m.max_power_w is None:
+        unknown.insert(0, f"{m.slug} (the planned servers)")
+    notes = [f"power unknown for {', '.join(unknown)}: their device type has no power figure, so the kW "
+             "figures and the power check leave them out"] if unknown else []
     return Plan(
+        power_unknown=unknown,
         cluster=data.cluster,
         baseline_year=data.baseline_year,
         years=data.years,
@@ -387,6 +395,7 @@ def _assemble(data: PlanInput, per_new: dict[str, int], years: list[YearPlan]) -
             f"HA reserve N+{data.ha_reserve_hosts}: the load must fit after losing the largest host(s), per resource",
             "fiscal year = calendar year; year 0 (the baseline) is the current demand",
             "new servers are never sold again: a year's purchase is the increase over the year before",
+            *notes,
         ],
     )
 

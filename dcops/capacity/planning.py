@@ -232,8 +232,14 @@ def _racks(session: Session, cluster: Cluster | None) -> list[forecast.RackSpace
             .join(DeviceType, col(DeviceType.id) == col(Device.device_type_id))
             .where(col(Device.rack_id).in_(ids)).group_by(col(Device.rack_id)))
     }
+    unknown: dict[int, list[str]] = defaultdict(list)
+    for rack_id, name in session.execute(
+            select(col(Device.rack_id), col(Device.name))
+            .join(DeviceType, col(DeviceType.id) == col(Device.device_type_id))
+            .where(col(Device.rack_id).in_(ids), col(DeviceType.max_power_w).is_(None)).order_by(col(Device.name))):
+        unknown[rack_id].append(name)
     return [forecast.RackSpace(r.name, r.u_height, frozenset(taken.get(r.id or 0, set())), r.power_budget_w,
-                               draw.get(r.id or 0, 0)) for r in racks]
+                               draw.get(r.id or 0, 0), tuple(unknown.get(r.id or 0, ()))) for r in racks]
 
 
 def _admit(actor: Actor) -> None:

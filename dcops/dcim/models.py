@@ -155,7 +155,9 @@ class DeviceTypeBase(SQLModel):
     part_number: str = Field(default="", max_length=100)
     u_height: int = Field(default=1, ge=0, le=60)
     is_full_depth: bool = True
-    max_power_w: int = Field(default=0, ge=0, le=100_000)
+    max_power_w: int | None = Field(
+        default=None, ge=0, le=100_000,
+        description="power a planner counts for one unit (W); null when unknown (never taken as 0 W)")
     cpu_sockets: int = Field(default=0, ge=0, le=16)
     cpu_cores: int = Field(default=0, ge=0, le=4096, description="physical cores in all sockets")
     cpu_threads: int = Field(default=0, ge=0, le=8192, description="hardware threads in all sockets")

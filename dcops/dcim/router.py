@@ -56,6 +56,7 @@ class RackElevation(BaseModel):
     used_units: int
     power_budget_w: int
     power_draw_w: int
+    power_unknown: list[str] = []  # devices whose type has no power figure (left out of power_draw_w)
 
 
 @router.get("/racks/{id}/elevation", response_model=RackElevation, tags=_tags, summary="Rack elevation and power")
@@ -72,5 +73,5 @@ def rack_elevation(id: int, actor: Actor = Depends(Allow(STAFF)), session: Sessi
     return RackElevation(
         rack_id=id, name=rack.name, u_height=rack.u_height, units=units,
         used_units=len({u for u, _ in taken}), power_budget_w=rack.power_budget_w,
-        power_draw_w=service.rack_power_draw(session, id),
+        power_draw_w=service.rack_power_draw(session, id), power_unknown=service.rack_power_unknown(session, id),
     )

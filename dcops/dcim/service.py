@@ -94,7 +94,7 @@ def rack_occupancy(session: Session, rack_id: int,
 
 
 def rack_power_draw(session: Session, rack_id: int, exclude_device: int | None = None) -> int:
-    """Return the sum of the maximum power (W) of the devices in a rack."""
+    """Return the sum of the known maximum power (W) of the devices in a rack (unknown figures left out)."""
     stmt = (
         select(func.coalesce(func.sum(DeviceType.max_power_w), 0))
         .select_from(Device)
@@ -104,6 +104,24 @@ def rack_power_draw(session: Session, rack_id: int, exclude_device: int | None =
     if exclude_device is not None:
         stmt = stmt.where(Device.id != exclude_device)
     return int(session.execute(stmt).scalar_one())
+
+
+def rack_power_unknown(session: Session, rack_id: int, exclude_device: int | None = None) -> list[str]:
+    """Return the names of a rack's devices whose type has no power figure, by name."""
+    stmt = (
+        select(Device.name).join(DeviceType, DeviceType.id == Device.device_type_id)
+        .where(Device.rack_id == rack_id, DeviceType.max_power_w.is_(None))  # type: ignore[union-attr]
+        .order_by(Device.name)
+    )
+    if exclude_device is not None:
+        stmt = stmt.where(Device.id != exclude_device)
+    return list(session.execute(stmt).scalars())
+
+
+def unknown_power_note(names: list[str], limit: int = 10) -> str:
+    """Say which devices the power figures leave out because their type has no power figure."""
+    shown = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return f"power unknown (device type has no figure, not counted) for: {shown}"
 
 
 def check_rack_placement(
@@ -160,6 +178,7 @@ class DeviceSurroundings:
     credential: Credential | None = None
     taken: dict[tuple[int, RackFace], str] | None = None  # occupied slots of the rack, this device excluded
     draw_w: int = 0  # maximum draw of the rack's other devices
+    unknown_power: list[str] | None = None  # the rack's other devices with no power figure
 
 
 def device_rules(device: Device | Any, around: DeviceSurroundings, options: dict[str, Any]) -> tuple[
@@ -190,17 +209,27 @@ def device_rules(device: Device | Any, around: DeviceSurroundings, options: dict
         device_name=device.name, rack=rack, dtype=dtype, position=device.position, face=face,
         taken=around.taken or {},
     )
-    draw = around.draw_w + dtype.max_power_w
+    unknown = list(around.unknown_power or [])
+    if dtype.max_power_w is None:
+        unknown = sorted([*unknown, device.name])
+    draw = around.draw_w + (dtype.max_power_w or 0)
     if draw > rack.power_budget_w:
         message = (
             f"rack '{rack.name}' power budget is {rack.power_budget_w} W; with '{device.name}' "
-            f"({dtype.max_power_w} W) the devices' maximum draw would be {draw} W "
+            f"({_watts(dtype.max_power_w)}) the devices' maximum draw would be {draw} W "
             f"({draw - rack.power_budget_w} W over)"
-        )
+        ) + (f"; {unknown_power_note(unknown)}" if unknown else "")
         if not options.get("allow_power_overcommit"):
             raise CapacityError(message + "; choose another rack or set allow_power_overcommit", field="rack_id")
         warnings.append(message)
+    elif unknown:
+        warnings.append(f"rack '{rack.name}' power check ({draw} W of {rack.power_budget_w} W): "
+                        + unknown_power_note(unknown))
     return slots, warnings
+
+
+def _watts(value: int | None) -> str:
+    return "power unknown" if value is None else f"{value} W"
 
 
 def _check_device(session: Session, device: Device, before: dict[str, Any] | None,
@@ -218,6 +247,7 @@ def _check_device(session: Session, device: Device, before: dict[str, Any] | Non
         assert around.rack is not None
         around.taken = rack_occupancy(session, device.rack_id, exclude_device=device.id)
         around.draw_w = rack_power_draw(session, device.rack_id, exclude_device=device.id)
+        around.unknown_power = rack_power_unknown(session, device.rack_id, exclude_device=device.id)
     return device_rules(device, around, options)[1]
 
 
@@ -269,7 +299,9 @@ def _check_rack(session: Session, rack: Rack, before: dict[str, Any] | None, opt
             raise ConflictError(f"rack '{rack.name}' holds devices; move them before moving the rack", field="site_id")
         draw = rack_power_draw(session, rack.id)
         if draw > rack.power_budget_w:
-            return [f"rack '{rack.name}' devices may draw {draw} W, above the new budget of {rack.power_budget_w} W"]
+            unknown = rack_power_unknown(session, rack.id)
+            return [f"rack '{rack.name}' devices may draw {draw} W, above the new budget of {rack.power_budget_w} W"
+                    + (f"; {unknown_power_note(unknown)}" if unknown else "")]
     return []
 
 
@@ -463,6 +495,7 @@ def create_devices_bulk(
     rack_map = {r.id: r for r in session.execute(rack_stmt).scalars()} if rack_ids else {}
     taken: dict[int, dict[tuple[int, RackFace], str]] = {r: {} for r in rack_map}
     draw: dict[int, int] = dict.fromkeys(rack_map, 0)
+    unknown: dict[int, list[str]] = {r: [] for r in rack_map}
     if rack_map:
         for rack_id, unit, face, name in session.execute(
             select(RackUnit.rack_id, RackUnit.unit, RackUnit.face, Device.name)
@@ -474,6 +507,12 @@ def create_devices_bulk(
             .where(Device.rack_id.in_(rack_map)).group_by(Device.rack_id)
         ):
             draw[rack_id] = int(watts or 0)
+        for rack_id, name in session.execute(
+            select(Device.rack_id, Device.name).join(DeviceType)
+            .where(Device.rack_id.in_(rack_map), DeviceType.max_power_w.is_(None))  # type: ignore[union-attr]
+            .order_by(Device.name)
+        ):
+            unknown[rack_id].append(name)
     names = [d.name for _, d in items]
     tags = [d.asset_tag for _, d in items if d.asset_tag]
     used_names: set[str] = set()
@@ -503,6 +542,7 @@ def create_devices_bulk(
             )
             if dev.rack_id is not None:
                 around.rack, around.taken, around.draw_w = rack_map[dev.rack_id], taken[dev.rack_id], draw[dev.rack_id]
+                around.unknown_power = unknown[dev.rack_id]
             slots, warnings = device_rules(dev, around, options)
         except (ValidationError, ConflictError) as exc:
             outcome.errors.append((key, exc.message))
@@ -513,7 +553,9 @@ def create_devices_bulk(
             used_tags.add(dev.asset_tag)
         if dev.rack_id is not None:
             taken[dev.rack_id].update(dict.fromkeys(slots, dev.name))
-            draw[dev.rack_id] += around.dtype.max_power_w
+            if around.dtype.max_power_w is None:
+                unknown[dev.rack_id].append(dev.name)
+            draw[dev.rack_id] += around.dtype.max_power_w or 0
         accepted.append((key, dev, slots))
     if outcome.errors or not write:
         return outcome

@@ -32,6 +32,7 @@ from sqlmodel import Session
 from dcops.dcim.choices import CredentialKind, DeviceStatus
 from dcops.dcim.models import Credential, Device
 from dcops.monitoring import profiles as prof
+from dcops.monitoring.discovery import Discovery, discover, no_data_reason, profiles_of
 from dcops.monitoring.rates import uptime_went_back
 from dcops.monitoring.state import PollExtras, compact_history, previous_result, record, record_poller_status
 from dcops.monitoring.state_models import DeviceState, MonitoringSetting
@@ -42,6 +43,7 @@ log = logging.getLogger("dcops.poller")
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
+SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 GET_CHUNK = 40  # OIDs per GET request
 DEFAULT_INTERVAL_S = 60
 POLLED_STATUSES = (DeviceStatus.ACTIVE, DeviceStatus.MAINTENANCE)
@@ -64,6 +66,8 @@ class Target:
     previous_uptime: int | None = None
     previous_at: float | None = None
     table_rows: dict[str, int] = field(default_factory=dict)
+    #: the last discovery result (which profiles apply and why); None: discover on the next poll
+    discovery: Discovery | None = None
 
 
 @dataclass
@@ -135,7 +139,17 @@ def load_targets(session: Session, *, device_ids: Iterable[int] | None = None,
             previous_at=state.last_success_at.timestamp() if state and state.last_success_at else None,
             table_rows=dict(state.table_rows) if state else {},
         ))
+    _attach_discovery(session, targets)
     return targets
+
+
+def _attach_discovery(session: Session, targets: list[Target]) -> None:
+    """Give each target its stored discovery result (a device never discovered gets none)."""
+    from dcops.monitoring.sensor_state import stored_discoveries
+
+    found = stored_discoveries(session, [t.device_id for t in targets if t.device_id is not None])
+    for target in targets:
+        target.discovery = found.get(target.device_id) if target.device_id is not None else None
 
 
 # --- one poll ----------------------------------------------------------------------------------------
@@ -147,6 +161,7 @@ class _Progress:
     tables: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     profiles: list[prof.Profile] = field(default_factory=list)
     varbinds: int = 0
+    discovered: Discovery | None = None  # set when this poll ran discovery
 
 
 def _error_reason(exc: BaseException) -> str:
@@ -196,7 +211,15 @@ async def _read(client: Any, target: Target, all_profiles: Sequence[prof.Profile
     system = [p for p in all_profiles if p.name == "system"]
     await _get(client, target.snmp, prof.scalar_oids(system), progress)
     sys_object_id = prof.text(progress.scalars.get(SYS_OBJECT_ID))
-    progress.profiles = prof.select_profiles(all_profiles, role=target.role, sys_object_id=sys_object_id)
+    sys_descr = prof.text(progress.scalars.get(SYS_DESCR))
+    known = {p.name for p in all_profiles}
+    found = target.discovery
+    if found is None or not found.still_fits(role=target.role, sys_object_id=sys_object_id, sys_descr=sys_descr,
+                                             known=known):
+        found = await discover(client, target.snmp, all_profiles, role=target.role, sys_object_id=sys_object_id,
+                               sys_descr=sys_descr)
+        target.discovery = progress.discovered = found
+    progress.profiles = profiles_of(found, all_profiles)
     others = [p for p in progress.profiles if p.name != "system"]
     scalars = [oid for oid in prof.scalar_oids(others) if oid not in progress.scalars]
     if scalars:
@@ -244,6 +267,11 @@ async def poll_target(client: Any, target: Target, *, deadline_s: float | None =
     result.facts.update(evaluation.facts)
     result.facts["profiles"] = ",".join(p.name for p in progress.profiles)
     result.counters = evaluation.counters
+    result.sensors = evaluation.sensors
+    extras.discovery = progress.discovered
+    if error is None:
+        result.error = no_data_reason(progress.profiles, evaluation, target.role,
+                                      prof.text(progress.scalars.get(SYS_OBJECT_ID)))
     extras.interfaces = evaluation.interfaces
     extras.table_rows = evaluation.table_rows
     extras.uptime_ticks = uptime

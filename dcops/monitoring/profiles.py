@@ -12,31 +12,56 @@ counters and interface rows; :func:`finish` turns counters into rates against th
 
 from __future__ import annotations
 
-import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
 from dcops.exceptions import ConfigurationError
 from dcops.monitoring.rates import Reading, counter_rate
+from dcops.monitoring.sensors import (
+    ABSENT_TYPES,
+    SensorReading,
+    SensorSpec,
+    VarbindLike,
+    Where,
+    _Strict,
+    number,
+    present,
+    reading,
+    row_ok,
+    table_sensors,
+    text,
+    unique_subjects,
+    usable,
+)
 from dcops.monitoring.types import METRICS, Sample
+
+__all__ = ["ABSENT_TYPES", "Detect", "Profile", "SensorReading", "SensorSpec", "Table", "VarbindLike", "Where",
+           "evaluate", "finish", "load_profiles", "number", "present", "select_profiles", "text"]
 
 SHIPPED_DIR = Path(__file__).parent / "profiles"
 USER_DIR_ENV = "DCOPS_MONITORING_PROFILE_DIR"
 COUNTER_TYPES = {"counter32": 32, "counter64": 64}
-ABSENT_TYPES = {"nosuchobject", "nosuchinstance", "endofmibview", "null"}
+_OID = re.compile(r"^\.?\d+(\.\d+)+$")
 
 # --- schema ----------------------------------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _oid_prefix(oid: str, prefixes: Iterable[str]) -> str | None:
+    """Return the first prefix ``oid`` lies under (at an arc boundary), or None."""
+    oid = oid.strip(".")
+    for p in prefixes:
+        p = p.strip(".")
+        if oid == p or oid.startswith(p + "."):
+            return p
+    return None
 
 
 class Match(_Strict):
@@ -54,11 +79,40 @@ class Match(_Strict):
         )
 
 
-class Where(_Strict):
-    """Keep a table row only when ``column`` holds one of ``in_`` (numbers or text)."""
+class Detect(_Strict):
+    """How a profile recognises a device: role (narrows), sysObjectID prefixes, sysDescr regex, probe OIDs.
 
-    column: str
-    in_: tuple[Any, ...] = Field(alias="in")
+    A profile applies when the role fits AND (neither sys_object_id nor sys_descr is given, OR one of them
+    matches) AND every probe OID answers a GETNEXT inside its subtree.
+    """
+
+    roles: tuple[str, ...] = ()
+    sys_object_id: tuple[str, ...] = ()
+    sys_descr: str | None = None
+    probe: tuple[str, ...] = ()
+
+    @field_validator("sys_descr")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"sys_descr is not a valid regular expression: {exc}") from None
+        return value
+
+    def identity(self, role: str, sys_object_id: str, sys_descr: str) -> str | None:
+        """Return why the device's role and identity fit (before probes), or None when they do not."""
+        if self.roles and role not in self.roles:
+            return None
+        if not self.sys_object_id and self.sys_descr is None:
+            return f"role {role}" if self.roles else "any device"
+        prefix = _oid_prefix(sys_object_id, self.sys_object_id)
+        if prefix is not None:
+            return f"sysObjectID under {prefix}"
+        if self.sys_descr is not None and re.search(self.sys_descr, sys_descr or ""):
+            return f"sysDescr matches /{self.sys_descr}/"
+        return None
 
 
 class Source(_Strict):
@@ -70,6 +124,8 @@ class Source(_Strict):
     map: dict[str, float] | None = None
     default: float | None = None  # value for anything the map does not list (None: drop the sample)
     nonzero: bool = False  # skip this source when it reads 0 (ifHighSpeed on sub-megabit links)
+    divisor: float = 1.0  # raw / divisor (vendor tenths, hundredths)
+    skip: tuple[float, ...] = ()  # raw values meaning "unknown / not present" (sentinels are always skipped)
 
 
 class SampleSpec(_Strict):
@@ -108,9 +164,12 @@ class Table(_Strict):
     columns: dict[str, str]
     labels: dict[str, tuple[str, ...]] = {}
     where: Where | None = None
+    where_not: Where | None = None  # drop rows whose column holds one of the values
+    exclude: dict[str, str] = {}  # column -> regex: drop rows whose column text matches (re.search)
     samples: tuple[SampleSpec, ...] = ()
     facts: tuple[FactSpec, ...] = ()
     interfaces: bool = False  # rows are IF-MIB interfaces: keep them in the Interface table
+    sensors: tuple[SensorSpec, ...] = ()
 
     @model_validator(mode="after")
     def _columns_known(self) -> Table:
@@ -121,6 +180,16 @@ class Table(_Strict):
             used += [spec.where.column] if spec.where else []
         used += [f.column for f in self.facts] + [f.where.column for f in self.facts if f.where]
         used += [self.where.column] if self.where else []
+        used += ([self.where_not.column] if self.where_not else []) + list(self.exclude)
+        for column, pattern in self.exclude.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"table '{self.name}': exclude {column}: bad regular expression: {exc}") from None
+        for sensor in self.sensors:
+            if sensor.value is None:
+                raise ValueError(f"table '{self.name}': a sensor needs 'value' (the column read)")
+            used += sensor.columns_used()
         unknown = sorted(set(used) - named)
         if unknown:
             raise ValueError(f"table '{self.name}' uses undeclared columns: {', '.join(unknown)}")
@@ -137,10 +206,18 @@ class Scalar(_Strict):
     scale: float = 1.0
     map: dict[str, float] | None = None
     default: float | None = None
+    divisor: float = 1.0
+    skip: tuple[float, ...] = ()
+    sensor: SensorSpec | None = None  # a scalar sensor (limits: numbers, or scalar OIDs read beside it)
 
     @model_validator(mode="after")
     def _one_target(self) -> Scalar:
-        if (self.fact is None) == (self.metric is None):
+        targets = [t for t in (self.fact, self.metric, self.sensor) if t is not None]
+        if self.sensor is not None and self.fact is not None:
+            raise ValueError(f"scalar {self.oid}: a sensor scalar cannot also be a fact")
+        if not targets:
+            raise ValueError(f"scalar {self.oid}: give exactly one of 'fact' or 'metric' (or a 'sensor')")
+        if self.fact is not None and self.metric is not None:
             raise ValueError(f"scalar {self.oid}: give exactly one of 'fact' or 'metric'")
         if self.metric is not None and self.metric not in METRICS:
             raise ValueError(f"unknown metric '{self.metric}'")
@@ -162,10 +239,18 @@ class Profile(_Strict):
     name: str
     description: str = ""
     match: Match = Match()
+    detect: Detect | None = None
     overrides: tuple[str, ...] = ()
     scalars: tuple[Scalar, ...] = ()
     tables: tuple[Table, ...] = ()
     derived: tuple[Derived, ...] = ()
+
+    @property
+    def detection(self) -> Detect:
+        """The profile's detection rule (``detect``, else the old ``match`` read as one)."""
+        if self.detect is not None:
+            return self.detect
+        return Detect(roles=self.match.roles, sys_object_id=self.match.sys_object_id)
 
 
 # --- loading and selection -------------------------------------------------------------------------
@@ -197,25 +282,58 @@ def load_profiles(user_dir: str | None = None) -> tuple[Profile, ...]:
     return _load(user_dir if user_dir is not None else os.environ.get(USER_DIR_ENV, ""))
 
 
-def select_profiles(profiles: Iterable[Profile], *, role: str, sys_object_id: str) -> list[Profile]:
-    """Return the profiles fitting a device, without those overridden by another selected profile."""
-    chosen = [p for p in profiles if p.match.fits(role, sys_object_id)]
-    dropped = {name for p in chosen for name in p.overrides}
-    return [p for p in chosen if p.name not in dropped]
+def select_profiles(profiles: Iterable[Profile], *, role: str, sys_object_id: str, sys_descr: str = "",
+                    answered: Iterable[str] | None = None) -> list[Profile]:
+    """Return the profiles fitting a device, without those overridden by another selected profile.
+
+    ``answered`` lists the probe OIDs the device answered; None skips the probe condition (no probes sent).
+    """
+    return [p for p, _ in detect_profiles(profiles, role=role, sys_object_id=sys_object_id, sys_descr=sys_descr,
+                                          answered=answered)]
+
+
+def detect_profiles(profiles: Iterable[Profile], *, role: str, sys_object_id: str, sys_descr: str = "",
+                    answered: Iterable[str] | None = None) -> list[tuple[Profile, str]]:
+    """Return (profile, why it applies) for a device, without the profiles another applying one overrides."""
+    done = None if answered is None else {o.strip(".") for o in answered}
+    chosen: list[tuple[Profile, str]] = []
+    for p in profiles:
+        detect = p.detection
+        why = detect.identity(role, sys_object_id, sys_descr)
+        if why is None:
+            continue
+        probes = [o.strip(".") for o in detect.probe]
+        if probes and done is not None:
+            if not all(o in done for o in probes):
+                continue
+            why += "; " + ", ".join(f"answers {o}" for o in probes)
+        chosen.append((p, why))
+    dropped = {name for p, _ in chosen for name in p.overrides}
+    return [(p, why) for p, why in chosen if p.name not in dropped]
+
+
+def probe_oids(profiles: Iterable[Profile], *, role: str, sys_object_id: str, sys_descr: str = "") -> list[str]:
+    """Every probe OID of the profiles whose role and identity fit a device (the GETNEXTs discovery sends)."""
+    out: dict[str, None] = {}
+    for p in profiles:
+        if p.detection.identity(role, sys_object_id, sys_descr) is not None:
+            out.update(dict.fromkeys(o.strip(".") for o in p.detection.probe))
+    return list(out)
 
 
 def scalar_oids(profiles: Iterable[Profile]) -> list[str]:
-    """Every scalar OID the profiles read, once, in order."""
-    return list(dict.fromkeys(s.oid.strip(".") for p in profiles for s in p.scalars))
+    """Every scalar OID the profiles read (with the OIDs scalar sensors take their limits from), once, in order."""
+    oids: dict[str, None] = {}
+    for p in profiles:
+        for s in p.scalars:
+            oids[s.oid.strip(".")] = None
+            if s.sensor is not None:
+                limits = (s.sensor.high, s.sensor.low, s.sensor.high_warn, s.sensor.low_warn)
+                oids.update(dict.fromkeys(v.strip(".") for v in limits if isinstance(v, str) and _OID.match(v)))
+    return list(oids)
 
 
 # --- evaluation ------------------------------------------------------------------------------------
-
-
-class VarbindLike(Protocol):
-    oid: str
-    type: str
-    value: Any
 
 
 @dataclass
@@ -243,35 +361,7 @@ class Evaluation:
     interfaces: list[InterfaceRow] = field(default_factory=list)
     table_rows: dict[str, int] = field(default_factory=dict)
     derived: list[Derived] = field(default_factory=list)
-
-
-def present(vb: VarbindLike | None) -> bool:
-    """Tell whether a varbind holds a value (not missing, noSuchObject/Instance or endOfMibView)."""
-    return vb is not None and vb.type.lower() not in ABSENT_TYPES
-
-
-def text(vb: VarbindLike | None) -> str:
-    """Return a varbind as text (octet strings decoded, NULs and surrounding blanks removed)."""
-    if not present(vb):
-        return ""
-    value = vb.value  # type: ignore[union-attr]
-    if isinstance(value, bytes | bytearray):
-        value = bytes(value).decode("utf-8", errors="replace")
-    return str(value).replace("\x00", "").strip()
-
-
-def number(vb: VarbindLike | None) -> float | None:
-    """Return a varbind as a number, or None when it holds none."""
-    if not present(vb):
-        return None
-    value = vb.value  # type: ignore[union-attr]
-    if isinstance(value, bytes | bytearray):
-        value = bytes(value).decode("ascii", errors="ignore")
-    try:
-        result = float(str(value).strip()) if not isinstance(value, int | float) else float(value)
-    except ValueError:
-        return None
-    return result if math.isfinite(result) else None
+    sensors: list[SensorReading] = field(default_factory=list)
 
 
 def _mapped(raw: float, mapping: Mapping[str, float] | None, default: float | None) -> float | None:
@@ -282,13 +372,7 @@ def _mapped(raw: float, mapping: Mapping[str, float] | None, default: float | No
 
 
 def _row_ok(where: Where | None, row: Mapping[str, VarbindLike]) -> bool:
-    if where is None:
-        return True
-    vb = row.get(where.column)
-    wanted = {str(v).strip(".") for v in where.in_}
-    num = number(vb)
-    as_text = text(vb).strip(".")
-    return as_text in wanted or (num is not None and num == int(num) and str(int(num)) in wanted)
+    return row_ok(where, row)
 
 
 def _sensor_value(row: Mapping[str, VarbindLike], source: Source) -> float | None:
@@ -324,8 +408,9 @@ def _row_value(spec: SampleSpec, row: Mapping[str, VarbindLike]) -> tuple[float,
     for source in spec.sources:
         vb = row.get(source.column or "")
         raw = _sensor_value(row, source) if spec.sensor else number(vb)
-        if raw is None or (source.nonzero and raw == 0):
+        if not usable(number(vb), source.skip) or raw is None or (source.nonzero and raw == 0):
             continue
+        raw = raw / source.divisor
         value = _mapped(raw, source.map, source.default)
         if value is None:
             return None
@@ -333,8 +418,11 @@ def _row_value(spec: SampleSpec, row: Mapping[str, VarbindLike]) -> tuple[float,
     return None
 
 
-def _table_samples(table: Table, rows: Mapping[str, Mapping[str, VarbindLike]], at: float, out: Evaluation) -> None:
-    kept = {index: row for index, row in rows.items() if _row_ok(table.where, row)}
+def _table_samples(table: Table, rows: Mapping[str, Mapping[str, VarbindLike]], at: float, out: Evaluation,
+                   profile: str = "") -> None:
+    kept = {index: row for index, row in rows.items() if _row_ok(table.where, row)
+            and row_ok(table.where_not, row, negate=True)
+            and not any(re.search(pattern, text(row.get(column))) for column, pattern in table.exclude.items())}
     for spec in table.samples:
         values: list[float] = []
         for index, row in kept.items():
@@ -366,6 +454,8 @@ def _table_samples(table: Table, rows: Mapping[str, Mapping[str, VarbindLike]], 
                 out.facts[fact.fact] = found
     if table.interfaces:
         out.interfaces.extend(_interfaces(table, kept))
+    if table.sensors:
+        out.sensors.extend(table_sensors(table.sensors, table.columns, kept, profile))
 
 
 def _scale_of(spec: SampleSpec, column: str) -> float:
@@ -419,9 +509,12 @@ def evaluate(
                 if text(vb):
                     out.facts[spec.fact] = text(vb)
                 continue
+            if spec.sensor is not None:
+                _scalar_sensor(spec, spec.sensor, vb, scalars, profile.name, out)
             raw = number(vb)
-            if raw is None or spec.metric is None:
+            if raw is None or spec.metric is None or not usable(raw, spec.skip):
                 continue
+            raw = raw / spec.divisor
             if spec.kind == "rate":
                 if vb is not None and vb.type.lower() in COUNTER_TYPES:
                     key = _counter_key(spec.metric, (), spec.oid)
@@ -434,8 +527,50 @@ def evaluate(
         for table in profile.tables:
             rows = tables.get(table.name, {})
             out.table_rows[table.name] = len(rows)
-            _table_samples(table, rows, at, out)
+            _table_samples(table, rows, at, out, profile.name)
         out.derived.extend(profile.derived)
+    out.samples += sensor_samples(out.sensors, out.samples)
+    return out
+
+
+def _scalar_sensor(spec: Scalar, sensor: SensorSpec, vb: VarbindLike | None, scalars: Mapping[str, VarbindLike],
+                   profile: str, out: Evaluation) -> None:
+    oid = spec.oid.strip(".")
+    row: dict[str, VarbindLike] = {}
+    limits = {}
+    for name in ("high", "low", "high_warn", "low_warn"):
+        value = getattr(sensor, name)
+        if isinstance(value, str) and _OID.match(value):
+            key = f"_limit_{name}"
+            found = scalars.get(value.strip("."))
+            if found is not None:
+                row[key] = found
+            limits[name] = key
+    spec_used = sensor.model_copy(update=limits) if limits else sensor
+    index = oid.rsplit(".", 1)[-1]
+    found = reading(spec_used, index=index, row=row, vb=vb, oid=oid, profile=profile)
+    if found is not None:
+        out.sensors.append(found)
+
+
+#: sensor classes also exported under the metric names dcops used before sensors (kept for dashboards and rules)
+LEGACY_METRICS = {"temperature": "temperature_celsius", "fan": "fan_rpm"}
+_STATE_CODES = {"ok": 0.0, "warning": 1.0, "critical": 2.0, "unknown": 3.0}
+
+
+def sensor_samples(readings: list[SensorReading], samples: Iterable[Sample] = ()) -> list[Sample]:
+    """Return the samples of the sensor readings: ``sensor_value``/``sensor_state`` by class and description,
+    plus ``temperature_celsius`` and ``fan_rpm`` where no sample of that name was read another way."""
+    taken = {(s.metric, s.labels) for s in samples}
+    out = []
+    for subject, r in unique_subjects(readings).items():
+        if r.sensor_class == "state":
+            out.append(Sample("sensor_state", _STATE_CODES.get(r.severity, 3.0), (("sensor", subject),)))
+            continue
+        out.append(Sample("sensor_value", r.value, (("class", r.sensor_class), ("sensor", subject))))
+        legacy = LEGACY_METRICS.get(r.sensor_class)
+        if legacy and (legacy, (("sensor", subject),)) not in taken:
+            out.append(Sample(legacy, r.value, (("sensor", subject),)))
     return out
 
 

@@ -95,6 +95,7 @@ class PollExtras:
     table_rows: dict[str, int] | None = None
     uptime_ticks: int | None = None
     maintenance: bool = False
+    discovery: Any = None  # a new discovery result (dcops.monitoring.discovery.Discovery) to store
 
 
 def record(session: Session, result: PollResult, extras: PollExtras | None = None) -> DeviceState:
@@ -129,6 +130,10 @@ def record(session: Session, result: PollResult, extras: PollExtras | None = Non
     session.add(MetricHistory(device_id=result.device_id, at=result.at, resolution_s=0, values=values))
     if extras.interfaces:
         _record_interfaces(session, result.device_id, extras.interfaces, result.at, extras.uptime_ticks)
+    if result.reachable:
+        from dcops.monitoring.sensor_state import record_sensors
+
+        record_sensors(session, result, extras.discovery)
     return state
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 #: metric name -> (help text, label names). Every name a profile may produce; Prometheus exports these.
 METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -38,6 +39,11 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pdu_power_watts": ("total power drawn through the PDU", ()),
     "pdu_outlet_power_watts": ("power drawn on one outlet", ("outlet",)),
     "snmp_bad_community_per_second": ("rate of snmpInBadCommunityNames + snmpInBadCommunityUses", ()),
+    "sensor_value": ("sensor reading in the unit of its class (°C, rpm, V, A, W, kWh, %, Hz, s)", ("class", "sensor")),
+    "sensor_state": ("state sensor: 0 ok, 1 warning, 2 critical, 3 unknown", ("sensor",)),
+    "pdu_phase_current_amperes": ("current drawn on one PDU phase", ("phase",)),
+    "pdu_phase_power_watts": ("power drawn on one PDU phase", ("phase",)),
+    "pdu_outlet_current_amperes": ("current drawn on one outlet", ("outlet",)),
 }
 
 
@@ -69,6 +75,8 @@ class PollResult:
     #: raw counters kept between polls to compute rates: key -> (value, bits 32|64, at seconds)
     counters: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     varbinds: int = 0
+    #: sensor readings (dcops.monitoring.sensors.SensorReading) with their OIDs and the device's own limits
+    sensors: list[Any] = field(default_factory=list)
 
 
 #: Prometheus names exported beside ``dcops_`` + METRICS (which carry the labels device, site, role + their own).

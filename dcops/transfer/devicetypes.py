@@ -2,7 +2,10 @@
 
 One file describes one model (``manufacturer``, ``model``, ``slug``, ``u_height``,
 ``is_full_depth``, ``part_number``, ``power-ports`` with ``maximum_draw``, ...). Keys dcops
-does not use are ignored. The maximum power is the sum of the power ports' ``maximum_draw``.
+does not use are ignored. The power a planner counts (``max_power_w``) comes from the power ports:
+each port's ``allocated_draw`` where given, else its ``maximum_draw``; identical ports (same type and
+figures) are redundant supplies and count once, different ports add up. A file with no figure leaves
+the power unknown (NULL), never 0 W.
 dcops-specific capacity keys (``cpu_sockets``, ``cpu_cores``, ``cpu_threads``, ``ram_gib``,
 ``storage_tb``, ``price_idr``, ``max_power_w``) may be added to the same file.
 
@@ -69,13 +72,38 @@ def parse_device_type(text: str) -> dict[str, Any]:
     ports = doc.get("power-ports") or []
     if not isinstance(ports, list):
         raise ValidationError("power-ports must be a list")
-    draw = sum(int(p.get("maximum_draw") or 0) for p in ports if isinstance(p, dict))
-    if draw:
-        values["max_power_w"] = draw
+    values["max_power_w"] = power_of(ports)
     for key in CAPACITY_KEYS:
         if doc.get(key) is not None:
             values[key] = doc[key]
     return values
+
+
+def _watts(port: dict[str, Any], key: str) -> int | None:
+    value = port.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValidationError(f"power port '{port.get('name', '?')}': {key} must be a number of watts, not {value!r}")
+    return int(value) or None  # 0 in the library means "not filled in"
+
+
+def power_of(ports: list[Any]) -> int | None:
+    """Return the power (W) to count for a device with these power ports, or None when none gives a figure.
+
+    Identical ports (same type, maximum and allocated draw) are redundant supplies: one of them carries
+    the device, so they count once. Ports that differ (a separate supply for another module) add up.
+    """
+    groups: set[tuple[str, int | None, int | None]] = set()
+    for port in ports:
+        if not isinstance(port, dict):
+            continue
+        maximum, allocated = _watts(port, "maximum_draw"), _watts(port, "allocated_draw")
+        if maximum is not None or allocated is not None:
+            groups.add((str(port.get("type") or ""), maximum, allocated))
+    if not groups:
+        return None
+    return sum(allocated if allocated is not None else maximum or 0 for _, maximum, allocated in groups)
 
 
 def import_device_types(session: Session, *, actor: Actor, files: list[Path]) -> DeviceTypeImport:

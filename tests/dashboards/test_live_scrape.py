@@ -61,12 +61,15 @@ def _polls() -> dict[str, tuple[str, bool, list[Sample]]]:
             snmp_bad_community_per_second=0.5)),
         "hv-01": ("hypervisor", True, _samples(
             **common, cpu_load_percent=37, memory_used_percent=61, storage_used_percent={"/": 48, "/var": 71},
-            temperature_celsius={"inlet": 24, "cpu0": 58}, fan_rpm={"fan1": 8200})),
+            temperature_celsius={"inlet": 24, "cpu0": 58}, fan_rpm={"fan1": 8200}, sensor_state={"PSU 1": 0})
+            + [Sample("sensor_value", 12.1, (("class", "voltage"), ("sensor", "PSU 1 12V")))]),
         "st-01": ("storage", False, _samples(device_up=0)),
         "ups-a": ("ups", True, _samples(
             **common, ups_on_battery=1, ups_battery_charge_percent=88, ups_runtime_seconds=1500, ups_load_percent=35,
             ups_input_voltage_volts=0)),
-        "pdu-a": ("pdu", True, _samples(**common, pdu_power_watts=3650, pdu_outlet_power_watts={"1": 420, "2": 380})),
+        "pdu-a": ("pdu", True, _samples(**common, pdu_power_watts=3650, pdu_outlet_power_watts={"1": 420, "2": 380},
+                                        pdu_phase_current_amperes={"L1": 16.2}, pdu_phase_power_watts={"L1": 3650},
+                                        pdu_outlet_current_amperes={"1": 1.9, "2": 1.7})),
     }
 
 

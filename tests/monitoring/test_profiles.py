@@ -9,7 +9,7 @@ import pytest
 
 from dcops.exceptions import ConfigurationError
 from dcops.monitoring.poller import Target, poll_target
-from dcops.monitoring.profiles import Profile, evaluate, load_profiles, select_profiles
+from dcops.monitoring.profiles import Profile, detect_profiles, evaluate, load_profiles, select_profiles
 from dcops.monitoring.simulator import RECORDINGS, render
 from dcops.monitoring.snmp import SnmpClient, Varbind
 
@@ -21,18 +21,56 @@ def _names(profiles: list[Profile]) -> set[str]:
     return {p.name for p in profiles}
 
 
-def test_profiles_are_chosen_by_role_and_sys_object_id():
+IF_MIB, ENTITY_SENSOR, UPS_MIB, LM = "1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.99.1.1.1.1", "1.3.6.1.2.1.33.1", \
+    "1.3.6.1.4.1.2021.13.16"
+XUPS, MGE, RPDU = "1.3.6.1.4.1.534.1.2", "1.3.6.1.4.1.705.1.5", "1.3.6.1.4.1.318.1.1.12.1"
+
+
+def test_profiles_are_chosen_by_role_identity_and_the_probes_the_device_answers():
     profiles = load_profiles("")
-    assert _names(select_profiles(profiles, role="switch", sys_object_id="1.3.6.1.4.1.9.1.2494")) == {
+    cisco = "1.3.6.1.4.1.9.1.2494"
+    assert _names(select_profiles(profiles, role="switch", sys_object_id=cisco, answered=[IF_MIB, ENTITY_SENSOR])) == {
         "system", "if-mib", "entity", "entity-sensor"}
-    assert "lm-sensors" in _names(select_profiles(profiles, role="hypervisor", sys_object_id="1.3.6.1.4.1.8072.3.2.10"))
+    # a standard MIB is used only where the device answers it, whatever the role
+    assert _names(select_profiles(profiles, role="switch", sys_object_id=cisco, answered=[])) == {"system", "entity"}
+    assert "lm-sensors" in _names(select_profiles(profiles, role="hypervisor", sys_object_id="1.3.6.1.4.1.8072.3.2.10",
+                                                  answered=[LM]))
     assert "host-resources" in _names(select_profiles(profiles, role="storage", sys_object_id="1.3.6.1.4.1.674.1"))
-    ups = _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.318.1.3.27"))
+    ups = _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.318.1.3.27", answered=[UPS_MIB]))
     assert "ups-mib" in ups and "eaton-xups" not in ups and "if-mib" not in ups
-    eaton = _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.534.1"))
+    assert "ups-mib" not in _names(select_profiles(profiles, role="switch", sys_object_id="1.3.6.1.4.1.318.1.3.27",
+                                                   answered=[UPS_MIB]))  # the role narrows
+    eaton = _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.534.1", answered=[UPS_MIB, XUPS]))
     assert "eaton-xups" in eaton and "ups-mib" not in eaton  # the vendor profile overrides the generic one
-    assert "apc-rpdu" in _names(select_profiles(profiles, role="pdu", sys_object_id="1.3.6.1.4.1.318.1.3.4.6"))
-    assert "apc-rpdu" not in _names(select_profiles(profiles, role="pdu", sys_object_id="1.3.6.1.4.1.3180"))
+    # an Eaton 9PX reporting the MGE enterprise: XUPS is chosen because it answers, not by enterprise
+    nine_px = _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.705.1",
+                                     answered=[UPS_MIB, XUPS, MGE]))
+    assert "eaton-xups" in nine_px and not {"ups-mib", "mge-ups", "mge-ups-lines"} & nine_px
+    assert "eaton-xups" not in _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.534.1",
+                                                      answered=[UPS_MIB]))
+    # APC rPDU, also Dell-branded (a Dell sysObjectID): by the rPDU group answering
+    for oid in ("1.3.6.1.4.1.318.1.3.4.6", "1.3.6.1.4.1.674.10903.200.2.200"):
+        assert "apc-rpdu" in _names(select_profiles(profiles, role="pdu", sys_object_id=oid, answered=[RPDU]))
+    assert "apc-rpdu" not in _names(select_profiles(profiles, role="pdu", sys_object_id="1.3.6.1.4.1.3180",
+                                                    answered=[]))
+
+
+def test_detect_by_sys_descr_and_probe(tmp_path):
+    (tmp_path / "acme.yaml").write_text(
+        "name: acme\ndetect: {roles: [ups, other], sys_object_id: [1.3.6.1.4.1.705], sys_descr: '(?i)acme ups',"
+        " probe: [1.3.6.1.4.1.534.1]}\n")
+    profiles = load_profiles(str(tmp_path))
+    pick = dict((p.name, why) for p, why in detect_profiles(
+        profiles, role="ups", sys_object_id="1.3.6.1.4.1.99", sys_descr="ACME UPS 3000",
+        answered=["1.3.6.1.4.1.534.1"]))
+    assert pick["acme"] == "sysDescr matches /(?i)acme ups/; answers 1.3.6.1.4.1.534.1"
+    assert "acme" in _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.705.1",
+                                            answered=["1.3.6.1.4.1.534.1"]))
+    assert "acme" not in _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.705.1", answered=[]))
+    assert "acme" not in _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.7050",
+                                                answered=["1.3.6.1.4.1.534.1"]))  # prefix at an arc boundary only
+    assert "acme" not in _names(select_profiles(profiles, role="pdu", sys_object_id="1.3.6.1.4.1.705.1",
+                                                answered=["1.3.6.1.4.1.534.1"]))
 
 
 def test_a_user_directory_adds_and_replaces_profiles(tmp_path):

@@ -245,7 +245,7 @@ def test_cli_imports_netbox_device_types_and_reports_bad_files(cli_app, db, tmp_
     assert result.exit_code != 0
     assert "broken.yaml" in result.output and "nomodel.yml" in result.output and "model" in result.output
     types = client.get("/api/v1/dcim/device-types", headers=admin).json()["data"]
-    assert [(t["slug"], t["u_height"], t["max_power_w"]) for t in types] == [("dell-poweredge-r650", 1, 1600)]
+    assert [(t["slug"], t["u_height"], t["max_power_w"]) for t in types] == [("dell-poweredge-r650", 1, 800)]
     (lib / "broken.yaml").unlink()
     (lib / "nomodel.yml").unlink()
     result = CliRunner().invoke(cli_app, ["import", "device-types", str(lib), "--json"])

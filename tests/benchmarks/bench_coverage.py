@@ -1,0 +1,281 @@
+"""Coverage benchmark: what dcops reads from recordings of real devices, beside what LibreNMS found in them.
+
+Run: ``python -m tests.benchmarks.bench_coverage [CORPUS] [--only GLOB] [--devices] [--json FILE]``
+(CORPUS defaults to ``$DCOPS_SNMP_CORPUS``, e.g. ``../shared/snmp-corpus``).
+
+The recordings are copied to a temporary directory (snmpsim writes index files beside them) and served by
+one snmpsim process on loopback (community = recording name). Every device is polled once with the role
+``index.tsv`` gives it, through the poller's own path (:func:`dcops.monitoring.poller.poll_target`:
+discovery, profile selection, GET/GETBULK reads, evaluation). Printed per class and per device:
+
+- sensors: LibreNMS's against dcops' (matched by class and value OID, else by description), and how many
+  values agree within 1 % or 0.5 of the unit (LibreNMS's runtime is in minutes, dcops' in seconds);
+- ports: LibreNMS's ports against dcops' interfaces (a device is "within" at 5 %);
+- UPS: on-battery, charge and runtime read; PDU: total power read;
+- the alerts the rules raise on these healthy devices (one snapshot, as if it held for every ``for``).
+
+The reference is the expected files of the corpus; the same run measures both, so the ratios stand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import dataclasses
+import fnmatch
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+#: LibreNMS sensor class -> dcops class (classes not listed are not compared)
+CLASS_MAP = {"temperature": "temperature", "fanspeed": "fan", "fan": "fan", "voltage": "voltage",
+             "current": "current", "power": "power", "humidity": "humidity", "frequency": "frequency",
+             "load": "load", "charge": "charge", "runtime": "runtime", "state": "state",
+             "power_consumed": "energy"}
+#: the classes the issue's "Done when" counts
+HEADLINE = ("temperature", "fan", "voltage", "current", "power")
+UPS_METRICS = ("ups_on_battery", "ups_battery_charge_percent", "ups_runtime_seconds")
+LEGACY = {"temperature_celsius": "temperature", "fan_rpm": "fan"}
+
+
+@dataclasses.dataclass
+class Found:
+    """One sensor dcops read: class, description, OID (None when the old poller gives none), value."""
+
+    cls: str
+    descr: str
+    oid: str | None
+    value: float
+
+
+def corpus_dir(arg: str | None) -> Path:
+    """Return the corpus folder from the argument or DCOPS_SNMP_CORPUS."""
+    raw = arg or os.environ.get("DCOPS_SNMP_CORPUS", "")
+    if not raw:
+        raise SystemExit("give the corpus folder as argument or in DCOPS_SNMP_CORPUS")
+    path = Path(raw).resolve()
+    if not (path / "index.tsv").is_file():
+        raise SystemExit(f"{path} is not the SNMP corpus (no index.tsv)")
+    return path
+
+
+def devices_of(corpus: Path, only: str | None) -> list[tuple[str, str]]:
+    """Return (name, role) of the corpus devices (those matching the glob ``only``)."""
+    with (corpus / "index.tsv").open() as f:
+        rows = [(r["name"], r["role"]) for r in csv.DictReader(f, delimiter="\t")]
+    return [(n, r) for n, r in rows if only is None or any(fnmatch.fnmatch(n, g) for g in only.split(","))]
+
+
+def _sensors(result: Any) -> list[Found]:
+    readings = getattr(result, "sensors", None)
+    if readings:
+        return [Found(r.sensor_class, r.descr, r.oid.strip("."), r.value) for r in readings]
+    out = []  # the poller before sensors: temperature_celsius / fan_rpm samples named by description only
+    for s in result.samples:
+        if s.metric in LEGACY:
+            out.append(Found(LEGACY[s.metric], s.label("sensor"), None, s.value))
+    return out
+
+
+def _close(ours: float, theirs: float, cls: str) -> bool:
+    if cls == "runtime":
+        ours = ours / 60.0  # LibreNMS keeps runtime in minutes
+    return abs(ours - theirs) <= max(0.01 * abs(theirs), 0.5)
+
+
+def match_sensors(expected: list[dict[str, Any]], found: list[Found]) -> dict[str, Counter[str]]:
+    """Return class -> counts of LibreNMS sensors ("librenms"), matched ("found") and in tolerance ("value")."""
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    by_oid = {(f.cls, f.oid): f for f in found if f.oid}
+    used: set[int] = set()
+    for exp in expected:
+        cls = CLASS_MAP.get(exp.get("sensor_class", ""))
+        if cls is None:
+            continue
+        out[cls]["librenms"] += 1
+        oid = str(exp.get("sensor_oid") or "").strip(".")
+        hit = by_oid.get((cls, oid))
+        if hit is None or id(hit) in used:
+            descr = str(exp.get("sensor_descr") or "").strip().casefold()
+            hit = next((f for f in found if f.cls == cls and id(f) not in used
+                        and f.descr.strip().casefold() == descr), None)
+        if hit is None:
+            continue
+        used.add(id(hit))
+        out[cls]["found"] += 1
+        current = exp.get("sensor_current")
+        if current is not None and _close(hit.value, float(current), cls):
+            out[cls]["value"] += 1
+    for f in found:
+        out[f.cls]["dcops"] += 1
+    return out
+
+
+def _alerts(result: Any, role: str) -> list[str]:
+    """Run the rules on one poll as a steady state (the previous poll equal); return 'rule subject: summary'."""
+    from dcops.monitoring import evaluate as ev
+    from dcops.monitoring.rules import default_rules
+
+    rules = [dataclasses.replace(r, for_polls=1, for_s=0.0) for r in default_rules()]
+    try:
+        from dcops.monitoring.alerting import poll_snapshot
+    except ImportError:
+        poll_snapshot = None
+    if poll_snapshot is not None:
+        snap = poll_snapshot(result, previous=result, role=role, inventory={"unused_ports": set()})
+    else:
+        samples = ev.samples_by_metric(result.samples)
+        samples["device_up"] = {"": 1.0}
+        snap = ev.Snapshot(at=result.at, device=result.device_name, samples=samples, previous=samples,
+                           facts=dict(result.facts), previous_facts=dict(result.facts),
+                           inventory={"unused_ports": set()})
+    states, transitions = ev.evaluate(rules, snap, {})
+    return [f"{t.rule.severity} {t.rule.name} [{t.subject}]: {t.summary}" for t in transitions
+            if t.to == "firing" and t.rule.severity in ("critical", "warning")]
+
+
+async def _poll_all(devices: list[tuple[str, str]], host: str, port: int, concurrency: int) -> dict[str, Any]:
+    from dcops.monitoring.poller import Target, poll_target
+    from dcops.monitoring.profiles import load_profiles
+    from dcops.monitoring.snmp import SnmpClient, SnmpTarget
+
+    profiles = load_profiles()
+    out: dict[str, Any] = {}
+    semaphore = asyncio.Semaphore(concurrency)
+    async with SnmpClient() as client:
+        async def one(name: str, role: str) -> None:
+            snmp = SnmpTarget(host=host, port=port, version="2c", community=name, timeout=10.0, retries=1)
+            target = Target(device_id=None, name=name, role=role, snmp=snmp)
+            async with semaphore:
+                out[name] = await poll_target(client, target, deadline_s=120.0, all_profiles=profiles)
+        await asyncio.gather(*(one(n, r) for n, r in devices))
+    return out
+
+
+def measure(corpus: Path, *, only: str | None = None, concurrency: int = 8) -> dict[str, Any]:
+    """Serve the corpus, poll every device, compare with LibreNMS; return the figures (see the module doc)."""
+    from tests.monitoring.agents import start_snmpsim
+
+    devices = devices_of(corpus, only)
+    if not devices:
+        raise SystemExit(f"no device of the corpus matches {only!r}")
+    work = Path(tempfile.mkdtemp(prefix="dcops-corpus-"))
+    data = work / "data"
+    data.mkdir()
+    for name, _ in devices:
+        shutil.copy(corpus / "recordings" / f"{name}.snmprec", data / f"{name}.snmprec")
+    agent = start_snmpsim(data, work / "agent", community=devices[0][0], timeout=120)
+    try:
+        started = time.monotonic()
+        polls = asyncio.run(_poll_all(devices, agent.host, agent.port, concurrency))
+        elapsed = time.monotonic() - started
+    finally:
+        agent.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return _figures(corpus, devices, polls, elapsed)
+
+
+def _figures(corpus: Path, devices: list[tuple[str, str]], polls: dict[str, Any], elapsed: float) -> dict[str, Any]:
+    classes: dict[str, Counter[str]] = defaultdict(Counter)
+    per_device = []
+    ports = Counter()
+    ups = Counter()
+    pdu = Counter()
+    alerts: list[str] = []
+    for name, role in devices:
+        expected = json.loads((corpus / "expected" / f"{name}.json").read_text())
+        result, extras = polls[name]
+        counts = match_sensors(expected.get("sensors") or [], _sensors(result))
+        for cls, c in counts.items():
+            classes[cls].update(c)
+        theirs_ports = len(expected.get("ports") or [])
+        ours_ports = len(extras.interfaces or [])
+        ports["librenms"] += theirs_ports
+        ports["dcops"] += ours_ports
+        ports["devices"] += 1
+        ports["within"] += int(abs(ours_ports - theirs_ports) <= 0.05 * theirs_ports)
+        metrics = {s.metric for s in result.samples}
+        if role == "ups":
+            ups["devices"] += 1
+            for m in UPS_METRICS:
+                ups[m] += int(m in metrics)
+            ups["all"] += int(all(m in metrics for m in UPS_METRICS))
+        if role == "pdu":
+            pdu["devices"] += 1
+            pdu["pdu_power_watts"] += int("pdu_power_watts" in metrics)
+        raised = _alerts(result, role) if result.reachable else []
+        alerts += [f"{name}: {a}" for a in raised]
+        per_device.append({
+            "name": name, "role": role, "os": expected.get("os"), "reachable": result.reachable,
+            "error": result.error, "profiles": result.facts.get("profiles", ""),
+            "sensors": {cls: dict(c) for cls, c in counts.items()},
+            "ports": [theirs_ports, ours_ports], "alerts": len(raised),
+        })
+    return {"devices": len(devices), "elapsed_s": round(elapsed, 1),
+            "classes": {cls: dict(c) for cls, c in sorted(classes.items())},
+            "ports": dict(ports), "ups": dict(ups), "pdu": dict(pdu), "alerts": alerts, "per_device": per_device}
+
+
+def _pct(a: int, b: int) -> str:
+    return f"{100.0 * a / b:5.1f} %" if b else "    - "
+
+
+def report(fig: dict[str, Any], *, devices: bool = False) -> str:
+    """Render the figures as the benchmark prints them."""
+    lines = [f"{fig['devices']} devices polled in {fig['elapsed_s']} s", "",
+             f"{'class':<12} {'LibreNMS':>8} {'found':>6} {'found %':>8} {'in tol':>6} {'in tol %':>8} {'dcops':>6}"]
+    head = Counter()
+    for cls, c in fig["classes"].items():
+        lib, found, value = c.get("librenms", 0), c.get("found", 0), c.get("value", 0)
+        if cls in HEADLINE:
+            head.update({"librenms": lib, "found": found, "value": value})
+        lines.append(f"{cls:<12} {lib:>8} {found:>6} {_pct(found, lib):>8} {value:>6} {_pct(value, lib):>8} "
+                     f"{c.get('dcops', 0):>6}")
+    lines.append(f"{'HEADLINE':<12} {head['librenms']:>8} {head['found']:>6} {_pct(head['found'], head['librenms']):>8}"
+                 f" {head['value']:>6} {_pct(head['value'], head['librenms']):>8}   (temperature fan voltage current "
+                 "power; goal 95 %)")
+    p = fig["ports"]
+    lines += ["", f"ports: LibreNMS {p.get('librenms', 0)}, dcops {p.get('dcops', 0)}; devices within 5 %: "
+              f"{p.get('within', 0)}/{p.get('devices', 0)}"]
+    u, d = fig["ups"], fig["pdu"]
+    lines.append(f"UPS ({u.get('devices', 0)}): on-battery {u.get('ups_on_battery', 0)}, charge "
+                 f"{u.get('ups_battery_charge_percent', 0)}, runtime {u.get('ups_runtime_seconds', 0)}, all three "
+                 f"{u.get('all', 0)}")
+    lines.append(f"PDU ({d.get('devices', 0)}): total power {d.get('pdu_power_watts', 0)}")
+    lines += ["", f"alerts raised on healthy devices (critical/warning): {len(fig['alerts'])}"]
+    lines += [f"  {a}" for a in fig["alerts"]]
+    if devices:
+        lines += ["", "per device (class: LibreNMS/found/in tolerance; ports LibreNMS/dcops):"]
+        for dev in fig["per_device"]:
+            sens = " ".join(f"{cls}:{c.get('librenms', 0)}/{c.get('found', 0)}/{c.get('value', 0)}"
+                            for cls, c in sorted(dev["sensors"].items()) if c.get("librenms"))
+            extra = f" error={dev['error']}" if dev["error"] else ""
+            lines.append(f"  {dev['name']:<32} {dev['role']:<9} ports {dev['ports'][0]}/{dev['ports'][1]} {sens}"
+                         f" [{dev['profiles']}]{extra}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("corpus", nargs="?")
+    parser.add_argument("--only", help="comma-separated globs of recording names (e.g. 'cisco*,ios*')")
+    parser.add_argument("--devices", action="store_true", help="print one line per device")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args(argv)
+    fig = measure(corpus_dir(args.corpus), only=args.only, concurrency=args.concurrency)
+    print(report(fig, devices=args.devices))
+    if args.json:
+        Path(args.json).write_text(json.dumps(fig, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
