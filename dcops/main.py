@@ -99,6 +99,8 @@ def create_app(*, background: bool = False) -> FastAPI:
         lifespan=_run_background if background else None,
         title="dcops",
         version=__version__,
+        docs_url=None,  # served from the package's own assets below (no CDN)
+        redoc_url=None,
         summary="Control plane of the central data center: inventory, capacity, provisioning, monitoring.",
         openapi_tags=[
             {"name": "dcim", "description": "Sites, rooms, racks, device types, devices, clusters, credentials"},
@@ -112,6 +114,9 @@ def create_app(*, background: bool = False) -> FastAPI:
         ],
     )
     install_error_handlers(app)
+    from dcops.apidocs import mount_docs
+
+    mount_docs(app)
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
     for router in root_routers():
