@@ -37,7 +37,8 @@ def overview(request: Request, session: SessionDep, viewer: Viewer = Depends(Pag
 @router.get("/health/panel")
 def panel(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(STAFF))) -> Response:
     """Return the overview's body alone, for htmx's periodic refresh."""
-    return render(request, "health_panel.html", session, **_values(session))
+    kiosk = request.query_params.get("kiosk") == "1"
+    return render(request, "health_kiosk.html" if kiosk else "health_panel.html", session, **_values(session))
 
 
 @router.post("/alerts/{id}/ack")
