@@ -45,6 +45,7 @@ MENU = (
     MenuItem("inventory", "Inventory", "/inventory/devices", EQUIPMENT),
     MenuItem("vms", "Virtual machines", "/inventory/vms", EVERYONE),
     MenuItem("import", "Import", "/import", ADMIN_OPERATOR),
+    MenuItem("alerts", "Alerts", "/alerts", EQUIPMENT),
 )
 
 
