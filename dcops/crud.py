@@ -204,7 +204,9 @@ class Resource(Generic[M]):
             if value is None:
                 continue
             if name not in self.filters:
-                raise ValidationError(f"cannot filter {self.plural} by '{name}'", field=name)
+                raise ValidationError(
+                    f"cannot filter {self.plural} by '{name}'; filter by one of: {', '.join(self.filters) or 'none'}",
+                    field=name)
             conditions.append(self.column(name) == value)
         if query.q:
             pattern = f"%{like_escape(query.q.strip().lower())}%"

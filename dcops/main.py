@@ -109,6 +109,8 @@ def create_app(*, background: bool = False) -> FastAPI:
         dependencies=[Depends(check_request)],
         title="dcops",
         version=__version__,
+        docs_url=None,  # served from the package's own assets below (no CDN)
+        redoc_url=None,
         summary="Control plane of the central data center: inventory, capacity, provisioning, monitoring.",
         openapi_tags=[
             {"name": "dcim", "description": "Sites, rooms, racks, device types, devices, clusters, credentials"},
@@ -122,6 +124,9 @@ def create_app(*, background: bool = False) -> FastAPI:
         ],
     )
     install_error_handlers(app)
+    from dcops.apidocs import mount_docs
+
+    mount_docs(app)
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
     for router in root_routers():

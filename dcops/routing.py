@@ -9,7 +9,7 @@ import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
@@ -97,7 +97,10 @@ def crud_router(
     resource.write_roles = frozenset(write)  # the import and the console obey the same rule
     label, plural = resource.label, resource.plural
 
+    paging = {"limit", "offset", "ordering", "q"}
+
     def list_items(
+        request: Request,
         actor: Actor = Depends(reader),
         session: Session = Depends(get_session),
         limit: int = Query(50, ge=1, le=MAX_LIMIT),
@@ -108,6 +111,8 @@ def crud_router(
         q: str | None = Query(None, max_length=200, description=f"search in {', '.join(resource.search)}"),
         **filters: Any,
     ) -> Page[Any]:
+        # an unknown query parameter is refused (422 naming the valid filters), never silently ignored
+        filters |= {k: v for k, v in request.query_params.items() if k not in paging and k not in filters}
         rows, count = resource.get_all(
             session, actor=actor, query=ListQuery(limit=limit, offset=offset, ordering=ordering, q=q, filters=filters)
         )

@@ -330,7 +330,7 @@ def approve(session: Session, *, actor: Actor, id: int, note: str = "") -> tuple
             vm, _ = virtual_machines.create(session, actor=actor, commit=False, data={
                 "name": name, "agency_id": agency.id, "cluster_id": view.cluster.id, "host_id": view.device.id,
                 "vcpus": spec.vcpus, "ram_gib": spec.ram_gib, "disk_gib": spec.disk_gib, "ip_address": address,
-                "state": VMState.PROVISIONING, "description": f"capacity request {id}",
+                "state": VMState.REQUESTED, "description": f"capacity request {id}",  # reserved until launched
             })
             group = f"{agency.code}:{spec.anti_affinity_group}" if spec.anti_affinity_group else None
             session.add(CapacityRequestVM(vm_id=vm.id, request_id=id, anti_affinity_group=group))  # type: ignore
@@ -385,18 +385,47 @@ def launch_provisioning(session: Session, *, actor: Actor, request: CapacityRequ
         from dcops.provisioning.service import launch
     except ImportError:
         return ["provisioning is not installed: the VMs stay reserved until provisioned"]
+    request_id = request.id
     try:
-        launch(session, actor=actor, vm_ids=request_vm_ids(session, request.id),  # type: ignore[arg-type]
-               action="provision", request_id=request.id)
+        vm_ids = request_vm_ids(session, request.id)  # type: ignore[arg-type]
+        for vm_id in vm_ids:  # reserved -> provisioning, in the transaction that queues the jobs
+            vm = session.get(VirtualMachine, vm_id)
+            if vm is not None and vm.state == VMState.REQUESTED:
+                vm.state = VMState.PROVISIONING
+                session.add(vm)
+        launch(session, actor=actor, vm_ids=vm_ids, action="provision", request_id=request.id)
         request = session.get(CapacityRequest, request.id)  # type: ignore[assignment]
         if request is not None and request.status == RequestStatus.APPROVED:
             _move(session, request, RequestStatus.PROVISIONING, actor)
         requests.commit(session)
     except (ConflictError, ValidationError, NotFoundError) as exc:
         session.rollback()
-        log.warning("provisioning of capacity request %s not launched: %s", request.id, exc.message)
+        log.warning("provisioning of capacity request %s not launched: %s", request_id, exc.message)
+        note_launch_problem(session, request_id, actor, exc.message)  # type: ignore[arg-type]
         return [f"provisioning not launched: {exc.message}"]
     return []
+
+
+LAUNCH_PROBLEM = "provisioning not launched: "
+
+
+def note_launch_problem(session: Session, request_id: int, actor: Actor, reason: str) -> None:
+    """Record why the jobs of an approved request could not be launched (its VMs stay reserved)."""
+    session.add(CapacityRequestEvent(request_id=request_id, username=actor.username[:100],
+                                     from_status=RequestStatus.APPROVED, to_status=RequestStatus.APPROVED,
+                                     note=(LAUNCH_PROBLEM + reason)[:2000]))
+    session.commit()
+
+
+def launch_problem(session: Session, request: CapacityRequest) -> str | None:
+    """Why an approved request's provisioning is not running (None when it is, or the request moved on)."""
+    if request.status != RequestStatus.APPROVED:
+        return None
+    last = session.execute(select(CapacityRequestEvent).where(CapacityRequestEvent.request_id == request.id)
+                           .order_by(CapacityRequestEvent.id.desc()).limit(1)).scalars().first()
+    if last is not None and last.note.startswith(LAUNCH_PROBLEM):
+        return last.note[len(LAUNCH_PROBLEM):]
+    return None
 
 
 def reject(session: Session, *, actor: Actor, id: int, reason: str) -> CapacityRequest:

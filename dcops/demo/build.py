@@ -2,7 +2,9 @@
 
 Every object is looked up by its natural key first, so running the demo twice changes
 nothing; objects go through the same services as the API, so the demo obeys every
-invariant (no rack overlap, power budgets, quotas, IP uniqueness).
+invariant (no rack overlap, power budgets, quotas, IP uniqueness). Every object the demo creates
+is marked (:class:`dcops.demo.models.DemoObject`); the demo changes marked objects only (user
+passwords, the simulator's wiring), never one created by anyone else.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dcops.dcim.service import (
     sites,
 )
 from dcops.demo import data
+from dcops.demo.models import DemoObject
 from dcops.ipam.service import prefixes
 from dcops.tenancy.models import Agency
 from dcops.tenancy.service import agencies
@@ -56,6 +59,23 @@ class DemoSummary:
     users: list[DemoUser] = field(default_factory=list)
 
 
+def mark(session: Session, obj: Any) -> None:
+    """Record that the demo created ``obj`` (flushed, so it has its id)."""
+    session.flush()
+    session.add(DemoObject(kind=obj.__tablename__, object_id=obj.id))
+
+
+def is_demo(session: Session, obj: Any) -> bool:
+    """Tell whether the demo created ``obj``."""
+    return session.get(DemoObject, (obj.__tablename__, obj.id)) is not None
+
+
+def demo_ids(session: Session, model: Any) -> set[int]:
+    """Ids of the objects of ``model`` the demo created."""
+    rows = session.execute(select(DemoObject.object_id).where(DemoObject.kind == model.__tablename__))
+    return {int(i) for i in rows.scalars()}
+
+
 class _Builder:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -67,6 +87,7 @@ class _Builder:
         if found is not None:
             return found
         obj, _ = resource.create(self.session, actor=DEMO_ACTOR, data=key | (values or {}), commit=False)
+        mark(self.session, obj)
         self.summary.created[resource.plural] = self.summary.created.get(resource.plural, 0) + 1
         return obj
 
@@ -134,6 +155,7 @@ def _credentials(b: _Builder) -> dict[str, int]:
         found = b.session.execute(select(Credential).where(Credential.name == name)).scalars().first()
         if found is None:
             found = save_credential(b.session, actor=DEMO_ACTOR, data={"name": name} | values)
+            mark(b.session, found)
             b.summary.created["credentials"] = b.summary.created.get("credentials", 0) + 1
         ids[name] = found.id
     return ids
@@ -198,6 +220,8 @@ def _users(b: _Builder) -> None:
     for username, role, agency_code in data.DEMO_USERS:
         password = secrets.token_urlsafe(9)
         user = session.execute(select(User).where(User.username == username)).scalars().first()
+        if user is not None and not is_demo(session, user):
+            continue  # someone else's user of that name: not the demo's to change
         if user is None:
             agency_id = None
             if agency_code:
@@ -205,6 +229,7 @@ def _users(b: _Builder) -> None:
             user = create_user(session, actor=DEMO_ACTOR, data={
                 "username": username, "role": role, "agency_id": agency_id, "password": password,
                 "full_name": f"Demo {role}"})
+            mark(session, user)
         else:
             update_user(session, actor=DEMO_ACTOR, id=user.id, data={"password": password})  # type: ignore[arg-type]
         token, _ = issue_token(session, actor=DEMO_ACTOR, user_id=user.id, name="demo",  # type: ignore[arg-type]

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import typer
 
-from dcops.cli import HostOpt, JsonOpt, PortOpt, console, prepare_database, run_server
+from dcops.cli import HostOpt, JsonOpt, PortOpt, console, err_console, prepare_database, run_server
 
 app = typer.Typer()
 COMMAND = None
+
+
+def use_demo_folder(data_dir: Path | None) -> Path:
+    """Point this process's settings at the demo's own folder and SQLite database; return the folder."""
+    from dcops.config import get_settings
+    from dcops.database import dispose_engines
+
+    production = get_settings()
+    folder = (data_dir or production.data_dir / "demo").expanduser().resolve()
+    url = f"sqlite:///{folder / 'dcops.db'}"
+    if url == production.database_url or folder == production.data_dir.expanduser().resolve():
+        from dcops.exceptions import DcopsError
+
+        raise DcopsError(f"{folder} is the data directory of 'dcops serve'; the demo needs a folder of its own")
+    os.environ.update({"DCOPS_DATA_DIR": str(folder), "DCOPS_DATABASE_URL": url,
+                       "DCOPS_SECRET_KEY_FILE": str(folder / "secret.key")})
+    get_settings.cache_clear()
+    dispose_engines()
+    return folder
 
 
 @app.command()
@@ -19,13 +40,22 @@ def demo(
     serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the API after loading the demo"),
     monitoring: bool = typer.Option(True, "--monitoring/--no-monitoring",
                                     help="start simulated SNMP agents (snmpsim) for the demo devices while serving"),
+    data_dir: Path | None = typer.Option(None, "--data-dir",
+                                         help="the demo's own folder (default: <data dir>/demo)"),
     as_json: JsonOpt = False,
 ) -> None:
-    """Load (idempotently) a demo provincial data center, print the demo users, and serve it."""
+    """Load (idempotently) a demo provincial data center, print the demo users, and serve it.
+
+    The demo keeps its database, secret key and simulator files in its own folder, never in the
+    database 'dcops serve' uses.
+    """
     from dcops.config import get_settings
     from dcops.database import session_scope
     from dcops.demo.build import build_demo
 
+    folder = use_demo_folder(data_dir)
+    (err_console if as_json else console).print(
+        f"demo data in {folder} (its own database; 'dcops serve' never uses it)", highlight=False, soft_wrap=True)
     prepare_database()
     with session_scope() as session:
         summary = build_demo(session)

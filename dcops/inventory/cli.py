@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dcops.cli import JsonOpt, cli_actor, console, print_rows
+from dcops.cli import JsonOpt, cli_actor, console, local_time, print_rows
 from dcops.crud import MAX_LIMIT, ListQuery, Resource
 
 app = typer.Typer()
@@ -60,16 +60,75 @@ def _resource(view: View) -> Resource[Any]:
     return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
 
-def _parse_filters(pairs: list[str]) -> dict[str, Any]:
+def _referenced(resource: Resource[Any], column: str) -> Resource[Any] | None:
+    """The resource a ``*_id`` column points at (through its foreign key), if it is one."""
+    import importlib
+
+    from dcops.crud import _registry
+
+    for view in VIEWS:  # every inventory resource registered, whichever one this command started from
+        importlib.import_module(view.resource_path.split(":")[0])
+    col = resource.table.columns.get(column)
+    if col is None or not col.foreign_keys:
+        return None
+    return _registry.get(next(iter(col.foreign_keys)).column.table.name)
+
+
+def _parse_filters(session: Any, resource: Resource[Any], pairs: list[str]) -> dict[str, Any]:
+    """``field=value`` pairs; a reference may be given by name (``rack=A01``) as well as by id (``rack_id=3``)."""
     from dcops.exceptions import ValidationError
 
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ValidationError(f"--filter takes field=value, not '{pair}'")
-        key, value = pair.split("=", 1)
-        out[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
+            raise ValidationError(f"--filter takes field=value, not '{pair}'; "
+                                  f"filter by one of: {', '.join(_filter_names(resource))}")
+        key, value = (p.strip() for p in pair.split("=", 1))
+        target = _referenced(resource, f"{key}_id") if f"{key}_id" in resource.filters else None
+        if target is not None:
+            found = target.get_by(session, actor=cli_actor(), **{target.repr_field: value})
+            if found is None and value.isdigit():
+                found = target.get_by(session, actor=cli_actor(), id=int(value))
+            if found is None:
+                raise ValidationError(f"no {target.label} named '{value}'", field=key)
+            key, value = f"{key}_id", found.id
+        elif key not in resource.filters:
+            raise ValidationError(f"cannot filter {resource.plural} by '{key}'; "
+                                  f"filter by one of: {', '.join(_filter_names(resource))}", field=key)
+        out[key] = int(value) if isinstance(value, str) and value.isdigit() else value
     return out
+
+
+def _filter_names(resource: Resource[Any]) -> list[str]:
+    names = []
+    for name in resource.filters:
+        names.append(name)
+        if name.endswith("_id") and _referenced(resource, name) is not None:
+            names.append(name[:-3])
+    return names
+
+
+def _with_names(session: Any, resource: Resource[Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the name of every referenced object beside its id (``rack`` beside ``rack_id``), one query per kind."""
+    from sqlalchemy import select
+
+    for column in resource.table.columns:
+        target = _referenced(resource, column.name) if column.name.endswith("_id") else None
+        if target is None:
+            continue
+        ids = {r[column.name] for r in rows if r.get(column.name) is not None}
+        if not ids:
+            continue
+        names = dict(session.execute(select(target.column("id"), target.column(target.repr_field))
+                                     .where(target.column("id").in_(ids))).all())
+        for r in rows:
+            r[column.name[:-3]] = names.get(r.get(column.name))
+    return rows
+
+
+def _display(columns: list[str]) -> list[str]:
+    """Table columns: names instead of ids for references."""
+    return [c[:-3] if c.endswith("_id") else c for c in columns]
 
 
 _PLURALS = {"agency": "Agencies", "vm": "Virtual machines", "prefix": "Prefixes", "ip": "IP addresses"}
@@ -83,7 +142,8 @@ def _add_view(view: View) -> None:
     @group.command("list")
     def list_(
         q: Annotated[str | None, typer.Option("--search", "-q", help="text to search for")] = None,
-        filters: Annotated[list[str] | None, typer.Option("--filter", "-f", help="field=value, repeatable")] = None,
+        filters: Annotated[list[str] | None, typer.Option(
+            "--filter", "-f", help="field=value, repeatable; a reference by name: rack=A01")] = None,
         ordering: Annotated[str | None, typer.Option("--ordering", help="field, '-field' for descending")] = None,
         limit: Annotated[int, typer.Option("--limit", help=f"at most this many (max {MAX_LIMIT})")] = 200,
         as_json: JsonOpt = False,
@@ -93,10 +153,10 @@ def _add_view(view: View) -> None:
         resource = _resource(view)
         with session_scope() as session:
             rows, total = resource.get_all(session, actor=cli_actor(), query=ListQuery(
-                limit=limit, ordering=ordering, q=q, filters=_parse_filters(filters or [])))
-            data = [resource.snapshot(r) for r in rows]
+                limit=limit, ordering=ordering, q=q, filters=_parse_filters(session, resource, filters or [])))
+            data = _with_names(session, resource, [resource.snapshot(r) for r in rows])
         title = f"{resource.plural} ({len(data)} of {total})"
-        print_rows(data, view.columns, title=title, as_json=as_json)
+        print_rows(data, _display(view.columns), title=title, as_json=as_json)
 
     @group.command("show")
     def show(key: Annotated[str, typer.Argument(help=f"the {view.key} (or the id)")], as_json: JsonOpt = False) -> None:
@@ -110,7 +170,7 @@ def _add_view(view: View) -> None:
                 obj = resource.get_by(session, actor=cli_actor(), id=int(key))
             if obj is None:
                 raise NotFoundError(f"no {resource.label} with {view.key} '{key}'")
-            data = resource.snapshot(obj)
+            data = _with_names(session, resource, [resource.snapshot(obj)])[0]
         if as_json:
             typer.echo(json.dumps(data, default=str, indent=2))
             return
@@ -118,7 +178,7 @@ def _add_view(view: View) -> None:
         table.add_column("field", style="bold")
         table.add_column("value")
         for name, value in data.items():
-            table.add_row(name, "" if value is None else str(value))
+            table.add_row(name, "" if value is None else str(local_time(value)))
         console.print(table)
 
     app.add_typer(group, name=view.command)

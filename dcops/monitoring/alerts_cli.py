@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dcops.cli import JsonOpt, cli_actor, console, prepare_database, print_rows
+from dcops.cli import JsonOpt, cli_actor, console, local_time, prepare_database, print_rows
 from dcops.crud import ListQuery
 from dcops.database import session_scope, utcnow
 
@@ -41,6 +41,16 @@ def _device_id(session: Any, name: str | None) -> int | None:
     if device_id is None:
         raise typer.BadParameter(f"no device named '{name}'", param_hint="--device")
     return int(device_id)
+
+def _device_names(session: Any, ids: set[int]) -> dict[int, str]:
+    from sqlalchemy import select
+
+    from dcops.dcim.models import Device
+
+    if not ids:
+        return {}
+    return dict(session.execute(select(Device.id, Device.name).where(Device.id.in_(ids))).all())  # type: ignore
+
 
 @alerts_app.command("list")
 def list_alerts(
@@ -79,12 +89,12 @@ def show(alert_id: int, as_json: JsonOpt = False) -> None:
             typer.echo(json.dumps({**_row(alert), "events": history}, indent=2, default=str))
             return
         for key, value in _row(alert).items():
-            console.print(f"[bold]{key}[/bold]: {value}")
+            console.print(f"[bold]{key}[/bold]: {local_time(value)}", highlight=False)
         print_rows(history, ["at", "kind", "actor", "message"], title="history", as_json=False)
 
 
 @alerts_app.command("ack")
-def ack(alert_id: int, comment: Annotated[str, typer.Option("--comment", "-m", help="what you are doing")] = "",
+def ack(alert_id: int, comment: Annotated[str, typer.Option("--comment", "-m", "-c", help="what you are doing")] = "",
         as_json: JsonOpt = False) -> None:
     """Acknowledge a firing alert."""
     from dcops.monitoring.alerting import acknowledge
@@ -96,7 +106,7 @@ def ack(alert_id: int, comment: Annotated[str, typer.Option("--comment", "-m", h
 
 
 @alerts_app.command("resolve")
-def resolve_cmd(alert_id: int, comment: Annotated[str, typer.Option("--comment", "-m")] = "",
+def resolve_cmd(alert_id: int, comment: Annotated[str, typer.Option("--comment", "-m", "-c")] = "",
                 as_json: JsonOpt = False) -> None:
     """Resolve an open alert by hand."""
     from dcops.monitoring.alerting import resolve
@@ -116,7 +126,7 @@ def _done(alert: Any, as_json: bool, word: str) -> None:
 
 @alerts_app.command("silence")
 def silence(
-    comment: Annotated[str, typer.Option("--comment", "-m", help="why (required)")],
+    comment: Annotated[str, typer.Option("--comment", "-m", "-c", help="why (required)")],
     device: Annotated[str | None, typer.Option(help="device name")] = None,
     rule: Annotated[str | None, typer.Option(help="rule name")] = None,
     severity: Annotated[str | None, typer.Option(help="critical, warning or info")] = None,
@@ -136,7 +146,7 @@ def silence(
         if as_json:
             typer.echo(json.dumps({"id": obj.id, "ends_at": obj.ends_at.isoformat()}))
         else:
-            console.print(f"silence {obj.id} until {obj.ends_at:%Y-%m-%d %H:%M} UTC")
+            console.print(f"silence {obj.id} until {local_time(obj.ends_at)}")
 
 
 @alerts_app.command("silences")
@@ -148,10 +158,12 @@ def list_silences(as_json: JsonOpt = False) -> None:
     with session_scope() as session:
         rows, _ = silences.get_all(session, actor=cli_actor(), query=ListQuery(limit=1000))
         now = utcnow()
-        shown = [{"id": s.id, "device_id": s.device_id, "rule": s.rule, "severity": s.severity,
-                  "ends_at": s.ends_at.isoformat(), "created_by": s.created_by, "comment": s.comment}
+        names = _device_names(session, {s.device_id for s in rows if s.device_id})
+        shown = [{"id": s.id, "device_id": s.device_id, "device": names.get(s.device_id), "rule": s.rule,
+                  "severity": s.severity, "ends_at": s.ends_at.isoformat(), "created_by": s.created_by,
+                  "comment": s.comment}
                  for s in rows if s.ends_at > now]
-        print_rows(shown, ["id", "device_id", "rule", "severity", "ends_at", "created_by", "comment"],
+        print_rows(shown, ["id", "device", "rule", "severity", "ends_at", "created_by", "comment"],
                    title="silences", as_json=as_json)
 
 

@@ -225,6 +225,9 @@ ID: dict[str, str] = {
     "Contact": "Kontak",
 }
 
+from dcops.web.i18n_console import ID_CONSOLE  # noqa: E402  (the console pages of issue 13)
+
+ID.update(ID_CONSOLE)
 _CATALOGUES: dict[str, dict[str, str]] = {"id": ID, "en": {}}
 
 

@@ -18,6 +18,7 @@ from dcops.config import get_settings
 from dcops.database import utcnow
 from dcops.web import fmt
 from dcops.web.i18n import translator
+from dcops.web.messages import translate_message
 from dcops.web.session import session_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -44,6 +45,7 @@ MENU = (
     MenuItem("inventory", "Inventory", "/inventory/devices", EQUIPMENT),
     MenuItem("vms", "Virtual machines", "/inventory/vms", EVERYONE),
     MenuItem("import", "Import", "/import", ADMIN_OPERATOR),
+    MenuItem("alerts", "Alerts", "/alerts", EQUIPMENT),
 )
 
 
@@ -99,6 +101,7 @@ def context(request: Request, **values: Any) -> dict[str, Any]:
         "request": request,
         "lang": lang,
         "t": translator(lang),
+        "tm": lambda message: translate_message(lang, message),
         "num": lambda v, d=0: fmt.number(v, lang, d),
         "idr": lambda v: fmt.idr(v, lang),
         "pct": lambda v, d=1: fmt.percent(v, lang, d),
@@ -117,8 +120,11 @@ def context(request: Request, **values: Any) -> dict[str, Any]:
 
 def render(request: Request, template: str, session: Session | None = None, status_code: int = 200,
            headers: dict[str, str] | None = None, **values: Any) -> HTMLResponse:
-    """Render ``template`` with the common context; end the database read first."""
+    """Render ``template`` with the common context (and the session's flash messages); end the database read first."""
     if session is not None:
+        from dcops.web.flash import take_flashes
+
+        values.setdefault("flashes", take_flashes(request, session))
         release(session)
     html = ENV.get_template(template).render(context(request, **values))
     return HTMLResponse(html, status_code=status_code, headers=headers)

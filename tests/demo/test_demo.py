@@ -70,10 +70,58 @@ def test_demo_twice_changes_nothing_but_fresh_credentials(session):
     assert {u.token for u in first.users}.isdisjoint({u.token for u in second.users})
 
 
+def test_demo_twice_leaves_a_device_created_through_the_api_untouched(session, client, admin):
+    from dcops.demo.monitoring import wire_simulation
+
+    build_demo(session)
+    session.commit()
+    wire_simulation(session, port=1161)
+    type_id = session.execute(select(DeviceType.id).where(DeviceType.slug == "dell-poweredge-r750")).scalar_one()
+    site_id = session.execute(select(Device.site_id).where(Device.name == "hv-utama-01")).scalar_one()
+    session.rollback()
+    cred = client.post("/api/v1/dcim/credentials", headers=admin, json={
+        "name": "snmp-produksi", "kind": "snmp_v2c", "community": "rahasia-produksi-123"})
+    assert cred.status_code == 201, cred.text
+    made = client.post("/api/v1/dcim/devices", headers=admin, json={
+        "name": "srv-produksi-01", "device_type_id": type_id, "role": "server", "site_id": site_id,
+        "mgmt_address": "10.20.30.40", "snmp_credential_id": cred.json()["id"], "status": "active"})
+    if made.status_code == 422 and "role" in made.text:  # no 'server' role on this branch yet
+        made = client.post("/api/v1/dcim/devices", headers=admin, json={
+            "name": "srv-produksi-01", "device_type_id": type_id, "role": "hypervisor", "site_id": site_id,
+            "mgmt_address": "10.20.30.40", "snmp_credential_id": cred.json()["id"], "status": "active"})
+    assert made.status_code == 201, made.text
+    before = client.get(f"/api/v1/dcim/devices/{made.json()['id']}", headers=admin).json()
+    for _ in range(2):  # 'dcops demo' twice: build, then wire the simulator
+        build_demo(session)
+        session.commit()
+        wire_simulation(session, port=1162)
+    after = client.get(f"/api/v1/dcim/devices/{made.json()['id']}", headers=admin).json()
+    assert after == before
+    assert (after["mgmt_address"], after["snmp_credential_id"]) == ("10.20.30.40", cred.json()["id"])
+    demo_device = client.get("/api/v1/dcim/devices", headers=admin, params={"name": "hv-utama-01"}).json()["data"][0]
+    assert demo_device["mgmt_address"] == "127.0.0.1"  # the demo's own devices do point at the simulator
+
+
+def test_dcops_demo_keeps_its_own_database_apart_from_serve(tmp_path):
+    env = os.environ | {"DCOPS_DATA_DIR": str(tmp_path)}
+    env.pop("DCOPS_DATABASE_URL", None)
+    env.pop("DCOPS_SECRET_KEY_FILE", None)
+    done = subprocess.run([sys.executable, "-m", "dcops", "demo", "--no-serve"], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "demo" / "dcops.db").exists()
+    assert not (tmp_path / "dcops.db").exists()  # the database 'dcops serve' uses was never created
+    refused = subprocess.run([sys.executable, "-m", "dcops", "demo", "--no-serve", "--data-dir", str(tmp_path)],
+                             env=env, capture_output=True, text=True)
+    assert refused.returncode != 0 and "data directory of 'dcops serve'" in refused.stderr
+
+
 def test_dcops_demo_serves_the_api_with_the_printed_token(tmp_path):
     port = free_port()
-    env = os.environ | {"DCOPS_DATA_DIR": str(tmp_path), "DCOPS_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db"}
-    proc = subprocess.Popen([sys.executable, "-m", "dcops", "demo", "--port", str(port)], env=env,
+    env = os.environ | {"DCOPS_DATA_DIR": str(tmp_path / "prod")}
+    env.pop("DCOPS_DATABASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "dcops", "demo", "--port", str(port),
+                             "--data-dir", str(tmp_path / "demo")], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []

@@ -60,3 +60,50 @@ def test_demo_devices_are_polled_from_the_simulator_and_alerts_fire(session, tmp
     assert rx and rx[0] > 1e6  # counters move: a rate after the second poll
     assert any(s.metric == "cpu_load_percent" for s in samples[ids["hv-utama-01"]])
     assert any(s.metric == "pdu_power_watts" and s.value > 1000 for s in samples[ids["pdu-a01"]])
+
+
+def _uptime(port: int, community: str) -> int:
+    from dcops.monitoring.snmp import SnmpTarget
+
+    async def get() -> int:
+        async with SnmpClient() as client:
+            target = SnmpTarget(host="127.0.0.1", port=port, community=community)
+            values = await client.get(target, ["1.3.6.1.2.1.1.3.0"])
+        return int(values[0].value)
+
+    return asyncio.run(get())
+
+
+def test_restarting_the_demo_simulator_is_not_a_reboot_of_every_device(session, tmp_path):
+    """The simulated devices keep running across a restart: no unexpected_reboot storm."""
+    from dcops.demo.monitoring import wire_simulation
+
+    build_demo(session, users=False)
+    session.commit()
+
+    def targets():
+        found = load_targets(session, options=PollerOptions(timeout_s=3.0, retries=2))
+        session.rollback()
+        return found
+
+    simulator = start_simulation(session, tmp_path)
+    try:
+        community = wire_simulation(session, port=simulator.port)[0].community
+        start = _uptime(simulator.port, community)
+        while _uptime(simulator.port, community) < start + 300:  # the devices have been up 3 s longer
+            asyncio.run(asyncio.sleep(0.5))
+        asyncio.run(_cycles(targets, 1))
+        before = _uptime(simulator.port, community)
+    finally:
+        simulator.stop()
+    simulator = start_simulation(session, tmp_path)  # the demo restarted
+    try:
+        after = _uptime(simulator.port, community)
+        reports = asyncio.run(_cycles(targets, 1))
+        assert reports[0].ok == 27
+    finally:
+        simulator.stop()
+    assert after >= before  # the uptime went on, it did not start again
+    session.expire_all()
+    reboots = [a for a in session.execute(select(Alert)).scalars() if a.rule == "unexpected_reboot"]
+    assert reboots == []

@@ -17,7 +17,7 @@ ROLES = {"admin": Role.ADMIN, "operator": Role.OPERATOR, "oncall": Role.ONCALL, 
 PUBLIC = {"/login", "/lang"}
 
 
-OUTSIDE_CONSOLE = {"/healthz", "/readyz", "/metrics"}
+OUTSIDE_CONSOLE = {"/healthz", "/readyz", "/metrics", "/docs", "/redoc"}  # the API docs are public, as before
 
 
 def console_routes(app: Any) -> list[APIRoute]:

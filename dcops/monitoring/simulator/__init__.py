@@ -28,8 +28,28 @@ def _oid_key(line: str) -> tuple[int, ...]:
     return tuple(int(p) for p in line.split("|", 1)[0].strip(".").split("."))
 
 
-def render(template: str, values: dict[str, str]) -> str:
-    """Return a recording: placeholders ``@KEY@`` replaced, comments dropped, lines sorted by OID."""
+def _carry_on(line: str, elapsed_s: float) -> str:
+    """Shift a growing ``numeric`` value (uptime, counters) by ``elapsed_s`` seconds of its rate.
+
+    snmpsim starts every ``numeric`` value again from ``initial`` when it restarts; a simulated
+    device that has been "up" for ``elapsed_s`` seconds must go on from where it was, or each
+    restart of the simulator looks like a reboot of every device (and counters that went back).
+    """
+    oid, tag, spec = line.split("|", 2)
+    if not tag.endswith(":numeric") or "function=" in spec:
+        return line
+    params = dict(p.split("=", 1) for p in spec.split(",") if "=" in p)
+    rate = float(params.get("rate", 1))
+    params["initial"] = str(int(float(params.get("initial", params.get("min", 0))) + rate * elapsed_s))
+    return f"{oid}|{tag}|" + ",".join(f"{k}={v}" for k, v in params.items())
+
+
+def render(template: str, values: dict[str, str], *, elapsed_s: float = 0.0) -> str:
+    """Return a recording: placeholders ``@KEY@`` replaced, comments dropped, lines sorted by OID.
+
+    ``elapsed_s``: how long the simulated devices have been running already (growing values go on
+    from there instead of starting again).
+    """
     lines = []
     for line in template.splitlines():
         line = line.strip()
@@ -37,6 +57,8 @@ def render(template: str, values: dict[str, str]) -> str:
             continue
         for key, value in values.items():
             line = line.replace(f"@{key}@", value.replace("|", "/").replace("\n", " "))
+        if elapsed_s > 0:
+            line = _carry_on(line, elapsed_s)
         lines.append(line)
     return "\n".join(sorted(lines, key=_oid_key)) + "\n"
 
@@ -59,12 +81,13 @@ class SimulatedDevice:
     values: dict[str, str] = field(default_factory=dict)
 
 
-def write_data_dir(devices: list[SimulatedDevice], data_dir: Path) -> None:
+def write_data_dir(devices: list[SimulatedDevice], data_dir: Path, *, elapsed_s: float = 0.0) -> None:
     """Render one recording per device into ``data_dir`` (removing recordings of devices gone)."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     wanted = set()
     for device in devices:
-        text = render((RECORDINGS / f"{device.template}.snmprec").read_text(), {"NAME": device.name} | device.values)
+        text = render((RECORDINGS / f"{device.template}.snmprec").read_text(), {"NAME": device.name} | device.values,
+                      elapsed_s=elapsed_s)
         path = data_dir / f"{device.community}.snmprec"
         path.write_text(text)
         path.chmod(0o600)

@@ -20,8 +20,11 @@ from dcops.exceptions import DcopsError
 from dcops.web import forms
 from dcops.web.auth import Page, Viewer
 from dcops.web.catalog import choices
+from dcops.web.flash import flash
 from dcops.web.forms import FormField, FormState
-from dcops.web.render import redirect, release, render
+from dcops.web.i18n import translator
+from dcops.web.messages import translate_message
+from dcops.web.render import lang_of, redirect, release, render
 
 router = APIRouter()
 PLANNING = frozenset({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR, Role.ONCALL})
@@ -143,9 +146,10 @@ def request_page(id: int, request: Request, session: SessionDep,
     if req.status == RequestStatus.REQUESTED and viewer.role != Role.AGENCY_VIEWER:
         preview = service.preview(session, actor=viewer.actor, id=id)
     jobs = _jobs_of(session, viewer, id)
+    reserved = req.status == RequestStatus.APPROVED
     return render(request, "request.html", session, active="requests", title="Requests", req=public,
                   preview=preview, jobs=jobs, can_decide=viewer.can(ADMIN) and req.status == RequestStatus.REQUESTED,
-                  message=request.query_params.get("msg", ""))
+                  can_provision=viewer.can(ADMIN) and reserved, launch_problem=service.launch_problem(session, req))
 
 
 def _jobs_of(session: Session, viewer: Viewer, request_id: int) -> list[Any]:
@@ -162,10 +166,26 @@ def approve(id: int, request: Request, session: SessionDep, reason: str = Form("
             viewer: Viewer = Depends(Page(ADMIN))) -> Response:
     """Approve: reserve the capacity and launch provisioning."""
     _, warnings = service.approve(session, actor=viewer.actor, id=id, note=reason.strip()[:2000])
+    for warning in warnings:
+        flash(request, session, translate_message(lang_of(request), warning), "warn")
     release(session)
-    from urllib.parse import quote
+    return redirect(f"/requests/{id}", request)
 
-    return redirect(f"/requests/{id}" + (f"?msg={quote('; '.join(warnings))}" if warnings else ""), request)
+
+@router.post("/requests/{id}/provision")
+def provision(id: int, request: Request, session: SessionDep, viewer: Viewer = Depends(Page(ADMIN))) -> Response:
+    """Launch (or retry launching) the provisioning jobs of an approved request whose VMs are reserved."""
+    from dcops.exceptions import ConflictError
+
+    t = translator(lang_of(request))
+    try:
+        service.provision(session, actor=viewer.actor, id=id)
+        flash(request, session, t("Provisioning launched."), "info")
+    except ConflictError as exc:
+        session.rollback()
+        flash(request, session, translate_message(lang_of(request), exc.message), "warn")
+    release(session)
+    return redirect(f"/requests/{id}", request)
 
 
 @router.post("/requests/{id}/reject")

@@ -20,8 +20,11 @@ REFRESH_S = 15
 
 
 def _values(session: SessionDep) -> dict[str, object]:
+    from dcops.web.pages.alerts import silenced_until
+
     alerts = status.open_alerts(session)
     return {
+        "silenced": silenced_until(session, alerts),
         "sites": status.sites_health(session), "alerts": alerts, "alert_counts": status.alert_counts(alerts),
         "poller": status.poller_health(session), "health_order": status.HEALTH_ORDER, "refresh_s": REFRESH_S,
         "responders": RESPONDERS,
@@ -37,7 +40,8 @@ def overview(request: Request, session: SessionDep, viewer: Viewer = Depends(Pag
 @router.get("/health/panel")
 def panel(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(STAFF))) -> Response:
     """Return the overview's body alone, for htmx's periodic refresh."""
-    return render(request, "health_panel.html", session, **_values(session))
+    kiosk = request.query_params.get("kiosk") == "1"
+    return render(request, "health_kiosk.html" if kiosk else "health_panel.html", session, **_values(session))
 
 
 @router.post("/alerts/{id}/ack")
@@ -55,9 +59,16 @@ def silence(id: int, request: Request, session: SessionDep, hours: int = Form(1)
     """Silence the alert's rule on its device for a few hours."""
     alert = alerting.alerts.get(session, actor=viewer.actor, id=id)
     hours = min(max(hours, 1), 72)
-    alerting.create_silence(session, actor=viewer.actor, data={
+    silence = alerting.create_silence(session, actor=viewer.actor, data={
         "device_id": alert.device_id, "rule": alert.rule, "ends_at": utcnow() + timedelta(hours=hours),
         "comment": comment.strip()[:500] or f"silenced from the console by {viewer.actor.username}",
     })
+    from dcops.web.flash import flash
+    from dcops.web.i18n import translator
+    from dcops.web.render import context
+
+    ctx = context(request)
+    flash(request, session, f"{translator(ctx['lang'])('Silenced until')} {ctx['when'](silence.ends_at)}: "
+                            f"{alert.device_name} {alert.rule}", "info")
     release(session)
     return redirect(back if back.startswith("/") and not back.startswith("//") else "/health", request)
