@@ -15,8 +15,12 @@ MOVES = 3000  # ejection moves of the local search, at most
 WORK = 1_500_000  # and at most this many VMs x moves (the cost of one move grows with the VMs)
 
 
-def pack(demands: Iterable[VMDemand], host: HostShape, *, improve: bool = True) -> list[list[str]]:
-    """Pack demands onto as few identical empty hosts as possible; return the demand keys per host."""
+def pack(demands: Iterable[VMDemand], host: HostShape, *, improve: bool = True,
+         effort: float = 1.0) -> list[list[str]]:
+    """Pack demands onto as few identical empty hosts as possible; return the demand keys per host.
+
+    ``effort`` scales the local search's move budget (1.0: the default; 0 skips it), deterministically.
+    """
     sizes, groups, keys = _matrix(demands, host)
     if not len(sizes):
         return []
@@ -40,5 +44,5 @@ def pack(demands: Iterable[VMDemand], host: HostShape, *, improve: bool = True) 
     if improve and len(best) > floor:
         best = _improve(sizes, groups, best, floor)
     if improve and len(best) > floor:
-        best = _eliminate(sizes, groups, best, floor, int(min(MOVES, WORK / len(sizes))))
+        best = _eliminate(sizes, groups, best, floor, int(effort * min(MOVES, WORK / len(sizes))))
     return _named(best, keys)
