@@ -2,7 +2,8 @@
 
 ``polish(demands, host, *, time_limit=10.0, start=None, workers=2) -> ExactResult``
     Starts from ``start`` (default: ``placement.pack``) and asks CP-SAT for a packing onto fewer identical empty
-    hosts within ``time_limit`` seconds. ``ExactResult.status`` is
+    hosts. ``time_limit`` (seconds) bounds the whole call: the start, the model build (abandoned, status
+    ``"UNKNOWN"``, when it would overrun) and the solve, which gets what is left. ``ExactResult.status`` is
 
     - ``"OPTIMAL"``: the solver proved ``len(bins)`` is the minimum;
     - ``"BOUND"``: the start already meets ``placement.lower_bound``, so it is optimal without a solve;
@@ -65,7 +66,7 @@ def polish(demands: Iterable[VMDemand], host: HostShape, *, time_limit: float = 
     items = check_demands(demands)
     if len(items) > MAX_ITEMS:
         raise ValidationError(f"exact polish takes at most {MAX_ITEMS} demands, got {len(items)}", field="demands")
-    start = pack(items, host) if start is None else start
+    start = pack(items, host, effort=min(1.0, time_limit / 2)) if start is None else start
     floor = lower_bound(items, host)
     if len(start) <= floor:
         return ExactResult(start, "BOUND", len(start), floor, floor, time.perf_counter() - t0)
@@ -76,12 +77,27 @@ def polish(demands: Iterable[VMDemand], host: HostShape, *, time_limit: float = 
     items = [items[i] for i in order]
     size, capacity = _integers(raw[order], cap)
     n, nbins = len(items), len(start) - 1  # ask for at least one host fewer than the start
+    deadline = t0 + max(0.05, time_limit)
+
+    def out_of_time() -> ExactResult:
+        return ExactResult(start, "UNKNOWN", len(start), floor, floor, time.perf_counter() - t0)
+
+    # the build costs about one microsecond per (item, bin) variable and constraint term; give up early
+    if time.perf_counter() + 2e-5 * n * nbins > deadline:
+        return out_of_time()
     m = cp_model.CpModel()
-    x = {(i, b): m.new_bool_var(f"x{i}_{b}") for i in range(n) for b in range(min(i + 1, nbins))}
+    x = {}
+    for i in range(n):
+        for b in range(min(i + 1, nbins)):
+            x[i, b] = m.new_bool_var(f"x{i}_{b}")
+        if i % 32 == 0 and time.perf_counter() > deadline:
+            return out_of_time()
     used = [m.new_bool_var(f"y{b}") for b in range(nbins)]
     for i in range(n):
         m.add_exactly_one(x[i, b] for b in range(min(i + 1, nbins)))
     for b in range(nbins):
+        if time.perf_counter() > deadline:
+            return out_of_time()
         members = list(range(b, n))
         for r in range(3):
             m.add(sum(int(size[i, r]) * x[i, b] for i in members) <= int(capacity[r]) * used[b])
@@ -100,7 +116,10 @@ def polish(demands: Iterable[VMDemand], host: HostShape, *, time_limit: float = 
     m.add(sum(used) >= floor)
     m.minimize(sum(used))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.1, time_limit)
+    left = deadline - time.perf_counter()
+    if left <= 0.01:
+        return out_of_time()
+    solver.parameters.max_time_in_seconds = left
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = 1
     code = solver.solve(m)

@@ -25,6 +25,10 @@ Units and rules, stated once so that a test or a planner can recompute every fig
   cumulative (all new servers so far): ``rack_units_short``, ``power_kw_short``, ``servers_unplaceable``;
   ``rack_units_free`` counts the free units usable by the model (``sum(slots) * u_height``).
 - ``hosts_total`` (existing active hypervisors + new servers) is the fleet the year needs, HA reserve included.
+- Packing check (``forecast_packing``): the volume rule is a lower bound, VMs do not split across hosts. The
+  year's demand as VMs of each agency's mix is placed onto the existing hosts plus ``k`` new ones (same HA
+  reserve); the year needs the larger of the two counts, ``decided_by`` says which (``servers_by_volume``,
+  ``servers_by_packing``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from dcops.capacity.forecast_packing import servers_by_packing, year_vms
 from dcops.exceptions import ValidationError
 
 RESOURCES = ("vcpus", "ram_gib", "disk_gib")
@@ -84,6 +89,7 @@ class AgencyDemand:
     name: str
     current: Vector
     growth: Growth
+    vms: tuple[tuple[float, float, float], ...] = ()  # the sizes of its live VMs (vCPU, RAM, disk): its mix
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,9 @@ class YearPlan:
     rack_units_short: int
     power_kw_short: float
     servers_unplaceable: int
+    servers_by_volume: int = 0
+    servers_by_packing: int | None = None  # None: the check was skipped (too many VMs)
+    decided_by: str = "volume"  # "volume" (per-resource capacity) or "packing" (VMs placed onto hosts)
 
 
 @dataclass
@@ -295,7 +304,7 @@ def plan(data: PlanInput) -> Plan:
     units_free = sum(s * max(data.model.u_height, 0) for s in slots) if data.model.u_height > 0 else 0
 
     years: list[YearPlan] = []
-    previous = 0
+    previous = packed_before = 0
     for index in range(1, data.years + 1):
         projected = [(a, a.growth.project(a.current, index)) for a in data.agencies]
         agency_rows = [AgencyYear(a.code, a.name, *(round(v.get(r), 2) for r in RESOURCES)) for a, v in projected]
@@ -310,7 +319,15 @@ def plan(data: PlanInput) -> Plan:
                     field="model",
                 )
             resources.append(ResourceYear(r, UNITS[r], demand[r], per_new[r], 0, None, k_r))
-        needed = max(res.new_servers_needed for res in resources)
+        by_volume = max(res.new_servers_needed for res in resources)
+        host_caps = [host_capacity(h.model, data.ratios) for h in data.existing]
+        mixes = [year_vms(a.vms, [p.get(r) for r in RESOURCES]) for a, p in projected]
+        by_packing = servers_by_packing(
+            None if any(m is None for m in mixes) else [v for m in mixes for v in m or []],
+            [tuple(float(c[r]) for r in RESOURCES) for c in host_caps],
+            tuple(float(per_new[r]) for r in RESOURCES), reserve, max(by_volume, packed_before))
+        packed_before = by_packing if by_packing is not None else packed_before
+        needed = max(by_volume, by_packing or 0)
         total_new = max(previous, needed)
         for res in resources:
             res.usable_capacity = usable(existing_caps[res.resource], per_new[res.resource], total_new, reserve)
@@ -343,6 +360,9 @@ def plan(data: PlanInput) -> Plan:
             rack_units_short=max(0, total_new * data.model.u_height - units_free) if data.model.u_height > 0 else 0,
             power_kw_short=max(0, power_total_w - sum(headroom)) / 1000,
             servers_unplaceable=max(0, total_new - room_holds_servers),
+            servers_by_volume=by_volume,
+            servers_by_packing=by_packing,
+            decided_by="packing" if by_packing is not None and by_packing > by_volume else "volume",
         ))
         previous = total_new
     return _assemble(data, per_new, years)

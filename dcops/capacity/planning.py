@@ -198,7 +198,8 @@ def _agencies(session: Session, cluster: Cluster | None, request: PlanRequest, n
             rate = historical_growth(rows, now)
             growth = (Growth(percent=rate, source="history") if rate is not None
                       else Growth(percent=request.default_growth_percent, source="default"))
-        result.append(AgencyDemand(agency.code, agency.name, current, growth))
+        result.append(AgencyDemand(agency.code, agency.name, current, growth,
+                                   tuple((v.vcpus, v.ram_gib, v.disk_gib) for _, v in rows)))
     return result
 
 

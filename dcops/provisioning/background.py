@@ -33,6 +33,19 @@ async def _reconcile_forever() -> None:
         await asyncio.sleep(RECONCILE_EVERY_S)
 
 
+def runner_concurrency() -> int:
+    """Return the job runner's concurrency for the hypervisors dcops can reach now (``runner.concurrency``)."""
+    from sqlalchemy import func, select
+
+    from dcops.database import session_scope
+    from dcops.provisioning.models import HypervisorAccess
+    from dcops.provisioning.runner import concurrency
+
+    with session_scope() as session:
+        hosts = session.execute(select(func.count()).select_from(HypervisorAccess)).scalar_one()
+    return concurrency(int(hosts))
+
+
 async def run() -> None:
     """Run queued jobs and reconcile hypervisors until cancelled."""
     from dcops.provisioning.jobs import work
@@ -42,7 +55,8 @@ async def run() -> None:
     async def run_jobs() -> None:
         while not stop.is_set():
             try:  # jobs still running at shutdown are failed by the restart rule when dcops comes back
-                await asyncio.to_thread(work, stop, wait_running=False)
+                slots = await asyncio.to_thread(runner_concurrency)
+                await asyncio.to_thread(work, stop, concurrency=slots, wait_running=False)
             except Exception:
                 log.exception("job runner crashed; restarting it")
                 await asyncio.sleep(5)

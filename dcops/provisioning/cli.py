@@ -309,7 +309,8 @@ def job_retry(job_id: int, watch: WatchOpt = True, here: HereOpt = False) -> Non
 
 
 @app.command("worker")
-def worker(concurrency: Annotated[int, typer.Option(help="jobs run at once")] = 4) -> None:
+def worker(concurrency: Annotated[int | None, typer.Option(
+        help="jobs run at once (default: 8 per hypervisor, 2 to 32)")] = None) -> None:
     """Run the provisioning job runner alone (without the API)."""
     import logging
     import signal
@@ -320,6 +321,10 @@ def worker(concurrency: Annotated[int, typer.Option(help="jobs run at once")] = 
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prepare_database()
+    if concurrency is None:
+        from dcops.provisioning.background import runner_concurrency
+
+        concurrency = runner_concurrency()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     console.print(f"job runner {worker_id()} started ({concurrency} at a time); Ctrl-C stops it")

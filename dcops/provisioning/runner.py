@@ -20,6 +20,27 @@ import ansible_runner
 from dcops.provisioning.preflight import known_hosts_line
 
 PYTHON = "/usr/bin/python3"  # the managed host's Python, which has the libvirt bindings
+CONTROL_PERSIST_S = 60  # an SSH master connection outlives its run this long, for the next run to the host
+PER_HOST = 8  # runs at once per hypervisor: a run mostly waits on SSH and virsh, little on the hypervisor
+MAX_CONCURRENCY = 32
+
+
+def concurrency(hosts: int) -> int:
+    """Return how many runs the job runner starts at once: ``PER_HOST`` per hypervisor, 2 to ``MAX_CONCURRENCY``.
+
+    Runs against different hypervisors do not compete with each other there, so the runner scales with the
+    fleet; at least 2 so that a long run never blocks a short one.
+    """
+    return max(2, min(max(hosts, 0) * PER_HOST, MAX_CONCURRENCY))
+
+
+def control_dir() -> Path:
+    """Return the private directory of the SSH master sockets shared by the runs (0700, created if missing)."""
+    path = Path(tempfile.gettempdir()) / f"dcops-ssh-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    if path.stat().st_uid != os.getuid() or path.stat().st_mode & 0o077:
+        raise PermissionError(f"{path} must be a private directory of this user")
+    return path
 
 
 def playbook_dir() -> Path:
@@ -140,6 +161,9 @@ def run_playbook(run: Run) -> Outcome:
         known_hosts.write_text(known_hosts_line(run.address, run.port, run.host_key))
         ssh_args = (f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes "
                     "-o IdentitiesOnly=yes -o GlobalKnownHostsFile=/dev/null")
+        # one SSH connection per host and user, reused by every task and by the runs that follow within
+        # CONTROL_PERSIST_S (the master keeps its authenticated session; its socket is in a 0700 directory)
+        persist = f"-o ControlMaster=auto -o ControlPersist={CONTROL_PERSIST_S}s -o ServerAliveInterval=15"
         inventory = {"all": {"children": {"hypervisors": {"hosts": {run.host_alias: {
             "ansible_host": run.address,
             "ansible_port": run.port,
@@ -153,7 +177,9 @@ def run_playbook(run: Run) -> Outcome:
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
             "ANSIBLE_PIPELINING": "True",
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(workdir / "cp"),
+            "ANSIBLE_SSH_ARGS": persist,
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir()),
+            "ANSIBLE_SSH_CONTROL_PATH": "%(directory)s/%%C",
             "ANSIBLE_LOCAL_TEMP": str(workdir / "tmp"),
             "ANSIBLE_GATHERING": "explicit",
         }

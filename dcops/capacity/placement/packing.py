@@ -1,0 +1,48 @@
+"""``pack()``: a portfolio of heuristics, then local search, onto as few identical empty hosts as possible."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from dcops.capacity.placement.bounds import _lower_bound
+from dcops.capacity.placement.heuristics import _dot_product, _first_fit, _order
+from dcops.capacity.placement.model import EPS, Bins, HostShape, VMDemand, _matrix, _named
+from dcops.capacity.placement.search import _eliminate, _improve
+
+MOVES = 3000  # ejection moves of the local search, at most
+WORK = 1_500_000  # and at most this many VMs x moves (the cost of one move grows with the VMs)
+
+
+def pack(demands: Iterable[VMDemand], host: HostShape, *, improve: bool = True,
+         effort: float = 1.0) -> list[list[str]]:
+    """Pack demands onto as few identical empty hosts as possible; return the demand keys per host.
+
+    ``effort`` scales the local search's move budget (1.0: the default; 0 skips it), deterministically.
+    """
+    sizes, groups, keys = _matrix(demands, host)
+    if not len(sizes):
+        return []
+    floor = _lower_bound(sizes, groups)
+    share = np.minimum(sizes.sum(axis=0) / floor, 1.0)  # each host's fair share of the demand, per resource
+    runs: list[Callable[[], Bins]] = [
+        lambda: _dot_product(sizes, groups),
+        lambda: _dot_product(sizes, groups, weights=1 / np.maximum(share, EPS), target=share),
+        lambda: _first_fit(sizes, groups, _order(sizes, groups, "sum")),
+        lambda: _first_fit(sizes, groups, _order(sizes, groups, "max")),
+        lambda: _first_fit(sizes, groups, _order(sizes, groups, None)),
+    ]
+    best: Bins | None = None
+    for run in runs:
+        bins = run()
+        if best is None or len(bins) < len(best):
+            best = bins
+        if len(best) <= floor:
+            break
+    assert best is not None
+    if improve and len(best) > floor:
+        best = _improve(sizes, groups, best, floor)
+    if improve and len(best) > floor:
+        best = _eliminate(sizes, groups, best, floor, int(effort * min(MOVES, WORK / len(sizes))))
+    return _named(best, keys)
