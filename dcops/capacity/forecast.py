@@ -84,6 +84,16 @@ class AgencyDemand:
     name: str
     current: Vector
     growth: Growth
+    #: demand that arrives in a fiscal year and stays (planned migrations): (fiscal year, amount), not grown
+    arrivals: tuple[tuple[int, Vector], ...] = ()
+
+    def in_year(self, fiscal_year: int, index: int) -> Vector:
+        """Return the demand in ``fiscal_year`` (``index`` years after the baseline): grown + arrived so far."""
+        grown = self.growth.project(self.current, index)
+        if not self.arrivals:
+            return grown
+        came = [v for year, v in self.arrivals if year <= fiscal_year]
+        return Vector(*(grown.get(r) + sum(v.get(r) for v in came) for r in RESOURCES))
 
 
 @dataclass(frozen=True)
@@ -295,7 +305,7 @@ def plan(data: PlanInput) -> Plan:
     years: list[YearPlan] = []
     previous = 0
     for index in range(1, data.years + 1):
-        projected = [(a, a.growth.project(a.current, index)) for a in data.agencies]
+        projected = [(a, a.in_year(data.baseline_year + index, index)) for a in data.agencies]
         agency_rows = [AgencyYear(a.code, a.name, *(round(v.get(r), 2) for r in RESOURCES)) for a, v in projected]
         demand = {r: math.ceil(round(sum(v.get(r) for _, v in projected), 6)) for r in RESOURCES}
         resources = []
