@@ -1,0 +1,92 @@
+"""The consolidation board: agencies done / in progress / not started, waves and what they need, applications,
+cost per agency; starting a migration (operators); XLSX downloads. Agency viewers see their own agency only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlmodel import Session
+
+from dcops.auth.choices import ADMIN_OPERATOR, EVERYONE, Role
+from dcops.capacity.planning import PlanRequest
+from dcops.consolidation import reports, service, xlsx
+from dcops.consolidation.models import AgencyApplication, MigrationWave
+from dcops.database import SessionDep
+from dcops.dcim.models import DeviceType
+from dcops.exceptions import DcopsError
+from dcops.tenancy.models import Agency
+from dcops.web.auth import Page, Viewer
+from dcops.web.render import lang_of, redirect, render
+
+router = APIRouter()
+PLAN_READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR})
+
+
+def _applications(session: Session, viewer: Viewer, agency: str | None) -> list[dict[str, Any]]:
+    stmt = select(AgencyApplication, Agency.code).join(Agency, Agency.id == AgencyApplication.agency_id)
+    if viewer.actor.scoped_agency is not None:
+        stmt = stmt.where(Agency.id == viewer.actor.scoped_agency)
+    elif agency:
+        stmt = stmt.where(Agency.code == agency)
+    waves = {w.id: w for w in session.execute(select(MigrationWave)).scalars()}
+    rows = []
+    for app, code in session.execute(stmt.order_by(Agency.code, AgencyApplication.name)):
+        wave = waves.get(app.wave_id)
+        rows.append({"id": app.id, "agency": code, "name": app.name, "status": str(app.status),
+                     "hosting": str(app.hosting), "wave": wave.name if wave else "",
+                     "fiscal_year": wave.fiscal_year if wave else None, "request": app.capacity_request_id,
+                     "estimate": (app.est_vcpus, app.est_ram_gib, app.est_disk_gib, app.est_vm_count)})
+    return rows
+
+
+def _wave_needs(session: Session, viewer: Viewer) -> dict[str, Any] | None:
+    if viewer.role not in PLAN_READERS:
+        return None
+    model = session.execute(select(DeviceType.slug).where(DeviceType.cpu_threads > 0, DeviceType.price_idr > 0)
+                            .order_by(DeviceType.price_idr.desc())).scalars().first()  # type: ignore[attr-defined]
+    if model is None:
+        return None
+    try:
+        return reports.wave_needs(session, actor=viewer.actor, request=PlanRequest(model=model))
+    except DcopsError:
+        return None
+
+
+@router.get("/consolidation")
+def board_page(request: Request, session: SessionDep, agency: str | None = None,
+               viewer: Viewer = Depends(Page(EVERYONE))) -> Response:
+    """The board, the waves, the applications and the cost per agency."""
+    board = reports.board(session, actor=viewer.actor)
+    costs = reports.showback(session, actor=viewer.actor)
+    needs = _wave_needs(session, viewer)
+    apps = _applications(session, viewer, agency)
+    return render(request, "consolidation.html", session, active="consolidation", title="Consolidation board",
+                  board=board, costs=costs, needs={w["wave"]: w for w in needs["waves"]} if needs else {},
+                  model=needs["model"] if needs else "", apps=apps, agency=agency or "",
+                  can_start=viewer.can(ADMIN_OPERATOR))
+
+
+@router.post("/consolidation/applications/{id}/start")
+def start_page(id: int, request: Request, session: SessionDep,
+               viewer: Viewer = Depends(Page(ADMIN_OPERATOR))) -> Response:
+    """Start the migration: file its capacity request and open it."""
+    _app, filed = service.start(session, actor=viewer.actor, id=id)
+    return redirect(f"/requests/{filed.id}", request)
+
+
+@router.get("/consolidation/export/{what}")
+def export_page(what: str, request: Request, session: SessionDep,
+                viewer: Viewer = Depends(Page(EVERYONE))) -> Response:
+    """Download the board or the cost per agency as XLSX, headers in the page's language."""
+    lang = lang_of(request)
+    if what == "board":
+        return xlsx.response(xlsx.board_workbook(reports.board(session, actor=viewer.actor), lang), "konsolidasi")
+    if what == "showback":
+        return xlsx.response(xlsx.showback_workbook(reports.showback(session, actor=viewer.actor), lang),
+                             "biaya-layanan")
+    from dcops.exceptions import NotFoundError
+
+    raise NotFoundError("choose /consolidation/export/board or /consolidation/export/showback")

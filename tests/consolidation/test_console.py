@@ -1,0 +1,50 @@
+"""The consolidation console page on the demo: the board per role, starting a migration, the agency viewer."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from openpyxl import load_workbook
+
+from tests.web.conftest import csrf_of
+
+
+def _cell(html: str, agency: str, cls: str) -> str:
+    row = re.search(rf'<tr data-agency="{agency}">(.*?)</tr>', html, re.S)
+    assert row, agency
+    found = re.search(rf'class="num {cls}">([^<]*)<', row.group(1))
+    assert found, (agency, cls)
+    return found.group(1)
+
+
+def test_board_start_approve_and_agency_viewer(demo, as_role, session):
+    planner = as_role("planner")
+    page = planner.get("/consolidation")
+    assert page.status_code == 200
+    html = page.text
+    assert "Papan konsolidasi" in html and 'data-menu="consolidation"' in html
+    assert _cell(html, "DINKES", "in-dc") == "1" and _cell(html, "DINKES", "out") == "1"
+    assert 'data-wave="Gelombang 2"' in html and "Start migration" not in html and "Mulai migrasi" not in html
+    operator = as_role("operator")
+    html = operator.get("/consolidation?agency=DINKES").text
+    app_id = re.search(r'action="/consolidation/applications/(\d+)/start"', html).group(1)
+    r = operator.client.post(f"/consolidation/applications/{app_id}/start", data={"csrf_token": csrf_of(html)},
+                             follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/requests/")
+    request_id = r.headers["location"].rsplit("/", 1)[1]
+    admin = as_role("admin")
+    r = admin.submit(f"/requests/{request_id}", f"/requests/{request_id}/approve", {"reason": "ok"},
+                     follow_redirects=False)
+    assert r.status_code == 303
+    html = planner.get("/consolidation").text
+    assert _cell(html, "DINKES", "in-dc") == "2" and _cell(html, "DINKES", "out") == "0"
+    viewer = as_role("dinkes")
+    html = viewer.get("/consolidation").text
+    assert re.findall(r'<tr data-agency="([^"]+)"', html) == ["DINKES"]
+    assert set(re.findall(r'<tr data-cost="([^"]+)"', html)) == {"DINKES"}
+    assert 'id="total-cost"' not in html
+    book = load_workbook(io.BytesIO(viewer.get("/consolidation/export/showback").content))
+    assert [r[0] for r in book.worksheets[0].iter_rows(min_row=2, values_only=True)] == ["DINKES"]
+    assert viewer.client.post(f"/consolidation/applications/{app_id}/start",
+                              data={"csrf_token": csrf_of(html)}).status_code == 403
