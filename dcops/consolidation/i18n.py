@@ -83,4 +83,5 @@ ID: dict[str, str] = {
     "Data center total per year": "Total pusat data per tahun",
     "Migration started: capacity request": "Migrasi dimulai: permintaan kapasitas",
     "No application recorded yet.": "Belum ada aplikasi yang dicatat.",
+    "still outside the data center": "masih di luar pusat data",
 }

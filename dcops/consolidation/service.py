@@ -143,7 +143,8 @@ def public(session: Session, app: AgencyApplication, *, events: bool = True) -> 
                                   .order_by(ApplicationVM.vm_id)).scalars())
     rows = list(session.execute(select(ApplicationEvent).where(ApplicationEvent.application_id == app.id)
                                 .order_by(ApplicationEvent.id)).scalars()) if events else []
-    return ApplicationPublic.model_validate(app.model_dump() | {
+    values = {name: getattr(app, name) for name in AgencyApplication.model_fields}  # enums come back as text
+    return ApplicationPublic.model_validate(values | {
         "agency_code": agency.code if agency else "", "wave": wave.name if wave else None,
         "fiscal_year": wave.fiscal_year if wave else None, "vm_ids": vm_ids,
         "events": [EventPublic.model_validate(e.model_dump()) for e in rows]})

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from dcops.auth.choices import ADMIN_OPERATOR, EVERYONE, Role
 from dcops.capacity.planning import PlanRequest
 from dcops.consolidation import reports, service, xlsx
+from dcops.consolidation.choices import OUT
 from dcops.consolidation.models import AgencyApplication, MigrationWave
 from dcops.database import SessionDep
 from dcops.dcim.models import DeviceType
@@ -31,6 +32,8 @@ def _applications(session: Session, viewer: Viewer, agency: str | None) -> list[
         stmt = stmt.where(Agency.id == viewer.actor.scoped_agency)
     elif agency:
         stmt = stmt.where(Agency.code == agency)
+    else:  # the whole province: what is still to bring in
+        stmt = stmt.where(AgencyApplication.status.in_([s.value for s in OUT]))  # type: ignore[attr-defined]
     waves = {w.id: w for w in session.execute(select(MigrationWave)).scalars()}
     rows = []
     for app, code in session.execute(stmt.order_by(Agency.code, AgencyApplication.name)):
