@@ -48,3 +48,18 @@ def test_board_start_approve_and_agency_viewer(demo, as_role, session):
     assert [r[0] for r in book.worksheets[0].iter_rows(min_row=2, values_only=True)] == ["DINKES"]
     assert viewer.client.post(f"/consolidation/applications/{app_id}/start",
                               data={"csrf_token": csrf_of(html)}).status_code == 403
+
+
+def test_planner_edits_the_assumptions_and_bad_input_says_what_to_fix(demo, as_role):
+    planner = as_role("planner")
+    page = planner.get("/consolidation").text
+    assert 'id="settings-form"' in page and 'name="tariff_idr_per_kwh"' in page
+    fields = dict(re.findall(r'name="([a-z_]+)" type="number"[^>]*value="([^"]*)"', page))
+    r = planner.submit("/consolidation", "/consolidation/settings", fields | {"tariff_idr_per_kwh": "2000"},
+                       follow_redirects=False)
+    assert r.status_code == 303
+    assert 'name="tariff_idr_per_kwh" type="number"' in (after := planner.get("/consolidation").text)
+    assert re.search(r'name="tariff_idr_per_kwh" type="number"[^>]*value="2000(\.0)?"', after)
+    r = planner.submit("/consolidation", "/consolidation/settings", fields | {"amortisation_years": "0"})
+    assert r.status_code == 422 and 'data-field="amortisation_years"' in r.text and "field-error" in r.text
+    assert 'id="settings-form"' not in as_role("operator").get("/consolidation").text

@@ -14,16 +14,34 @@ from dcops.auth.choices import ADMIN_OPERATOR, EVERYONE, Role
 from dcops.capacity.planning import PlanRequest
 from dcops.consolidation import reports, service, xlsx
 from dcops.consolidation.choices import OUT
-from dcops.consolidation.models import AgencyApplication, MigrationWave
+from dcops.consolidation.models import AgencyApplication, MigrationWave, ShowbackSettingsBase
 from dcops.database import SessionDep
 from dcops.dcim.models import DeviceType
 from dcops.exceptions import DcopsError
 from dcops.tenancy.models import Agency
+from dcops.web import forms
 from dcops.web.auth import Page, Viewer
+from dcops.web.forms import FormField, FormState
 from dcops.web.render import lang_of, redirect, render
 
 router = APIRouter()
 PLAN_READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR})
+EDITORS = frozenset({Role.ADMIN, Role.PLANNER})
+SETTINGS = {"amortisation_years": "Hardware life (years)", "tariff_idr_per_kwh": "Electricity tariff (Rp/kWh)",
+            "pue": "PUE (data center)", "load_factor": "Load factor (average draw / nameplate)",
+            "overhead_percent": "Overhead (%)", "cpu_weight": "Compute cost shared by vCPU (rest by RAM)",
+            "own_server_price_idr": "Typical agency server price",
+            "own_server_power_w": "Typical agency server power (W)",
+            "own_pue": "PUE (agency server room)", "own_overhead_percent": "Agency's own upkeep (%)"}
+
+
+def _settings_fields() -> list[FormField]:
+    return [forms.widget(ShowbackSettingsBase, name, label) for name, label in SETTINGS.items()]
+
+
+def _settings_state(session: Session) -> FormState:
+    row = reports.settings(session)
+    return FormState(values={name: forms.display(getattr(row, name)) for name in SETTINGS})
 
 
 def _applications(session: Session, viewer: Viewer, agency: str | None) -> list[dict[str, Any]]:
@@ -62,6 +80,11 @@ def _wave_needs(session: Session, viewer: Viewer) -> dict[str, Any] | None:
 def board_page(request: Request, session: SessionDep, agency: str | None = None,
                viewer: Viewer = Depends(Page(EVERYONE))) -> Response:
     """The board, the waves, the applications and the cost per agency."""
+    return _board(request, session, viewer, agency, None)
+
+
+def _board(request: Request, session: Session, viewer: Viewer, agency: str | None,
+           state: FormState | None, status_code: int = 200) -> Response:
     board = reports.board(session, actor=viewer.actor)
     costs = reports.showback(session, actor=viewer.actor)
     needs = _wave_needs(session, viewer)
@@ -69,7 +92,23 @@ def board_page(request: Request, session: SessionDep, agency: str | None = None,
     return render(request, "consolidation.html", session, active="consolidation", title="Consolidation board",
                   board=board, costs=costs, needs={w["wave"]: w for w in needs["waves"]} if needs else {},
                   model=needs["model"] if needs else "", apps=apps, agency=agency or "",
-                  can_start=viewer.can(ADMIN_OPERATOR))
+                  can_start=viewer.can(ADMIN_OPERATOR), can_edit=viewer.can(EDITORS),
+                  settings_fields=_settings_fields(), settings=state or _settings_state(session),
+                  status_code=status_code)
+
+
+@router.post("/consolidation/settings")
+async def settings_page(request: Request, session: SessionDep,
+                        viewer: Viewer = Depends(Page(EDITORS))) -> Response:
+    """Change the showback assumptions (planners and admins); errors shown next to their field."""
+    fields = _settings_fields()
+    raw, data = forms.form_to_data(ShowbackSettingsBase, fields, await request.form())
+    state = FormState(values=raw)
+    body = forms.validate(ShowbackSettingsBase, data, state)
+    if body is None:
+        return _board(request, session, viewer, None, state, 422)
+    reports.update_settings(session, actor=viewer.actor, data=body)
+    return redirect("/consolidation#costs", request)
 
 
 @router.post("/consolidation/applications/{id}/start")
