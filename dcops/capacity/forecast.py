@@ -397,8 +397,19 @@ def _assemble(data: PlanInput, per_new: dict[str, int], years: list[YearPlan]) -
             f"HA reserve N+{data.ha_reserve_hosts}: the load must fit after losing the largest host(s), per resource",
             "fiscal year = calendar year; year 0 (the baseline) is the current demand",
             "new servers are never sold again: a year's purchase is the increase over the year before",
-        ],
+        ] + _arrival_notes(data),
     )
+
+
+def _arrival_notes(data: PlanInput) -> list[str]:
+    """Say how planned migrations entered the demand (nothing when there are none)."""
+    arrivals = [(a.code, year, v) for a in data.agencies for year, v in a.arrivals]
+    if not arrivals:
+        return []
+    years = sorted({year for _, year, _ in arrivals})
+    return [f"planned migrations: {len(arrivals)} application estimate(s) of {len({c for c, _, _ in arrivals})} "
+            f"agencies join the demand in their wave's fiscal year ({', '.join(map(str, years))}) and stay, "
+            "not grown"]
 
 
 def totals(years: Iterable[YearPlan]) -> dict[str, float | int]:

@@ -232,3 +232,26 @@ def test_showback_pure_split_is_exact():
     assert result.devices[1].power_source == "measured" and result.devices[1].watts == 40.0
     assert sum(x.cost_idr for x in result.agencies) + result.unallocated_idr == pytest.approx(result.total_idr)
     assert result.agencies[0].code == "B"  # 0.5*30/100 + 0.5*5/100 = 17.5 % against A's 15 %
+
+
+def test_two_processes_following_one_request_record_one_move(client, tokens, dc, session):
+    from sqlalchemy import func, select
+    from sqlmodel import Session
+
+    from dcops.consolidation import service
+    from dcops.consolidation.models import AgencyApplication, ApplicationEvent
+    from dcops.database import get_engine
+
+    planner, operator, admin = (tokens.headers(r) for r in ("planner", "operator", "admin"))
+    app = _app(client, planner, dc["a"], "sim", (2, 4, 50, 1))
+    started = client.post(f"{API}/applications/{app['id']}/start", headers=operator, json={}).json()
+    seen_by_b = AgencyApplication(**session.get(AgencyApplication, app["id"]).model_dump())  # B read it: migrating
+    session.rollback()
+    assert client.post(f"/api/v1/capacity/requests/{started['capacity_request_id']}/approve", headers=admin,
+                       json={}).status_code == 200
+    with Session(get_engine()) as a, Session(get_engine()) as b:
+        assert service.sync(a, [a.get(AgencyApplication, app["id"])]) is True
+        assert service.sync(b, [seen_by_b]) is False  # its stale copy still says migrating: no second move
+    count = session.execute(select(func.count()).select_from(ApplicationEvent).where(
+        ApplicationEvent.application_id == app["id"], ApplicationEvent.to_status == "in_dc")).scalar_one()
+    assert count == 1
