@@ -72,7 +72,13 @@ def test_start_files_a_request_and_approval_brings_the_app_in(client, tokens, dc
     board = client.get(f"{API}/board", headers=planner).json()
     dinkes = next(a for a in board["agencies"] if a["code"] == "DINKES")
     assert (dinkes["in_dc"], dinkes["migrating"], dinkes["state"]) == (0, 1, "in_progress")
+    body = {"model": "r750", "years": 2, "baseline_year": 2026, "growth_percent": 0}
+    before = client.post("/api/v1/capacity/plan", headers=planner, json=body).json()
     assert client.post(f"/api/v1/capacity/requests/{req_id}/approve", headers=admin, json={}).status_code == 200
+    after = client.post("/api/v1/capacity/plan", headers=planner, json=body).json()
+    # the plan moves: the estimate stops arriving in FY2027 and is today's allocation instead (counted once)
+    assert after["baseline_demand"]["ram_gib"] == before["baseline_demand"]["ram_gib"] + 32
+    assert after["fiscal_years"][0]["demand"] == before["fiscal_years"][0]["demand"]
     got = client.get(f"{API}/applications/{app['id']}", headers=planner).json()
     assert got["status"] == "in_dc" and len(got["vm_ids"]) == 2
     assert [e["to_status"] for e in got["events"]] == ["outside", "planned", "migrating", "in_dc"]
