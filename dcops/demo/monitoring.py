@@ -54,6 +54,7 @@ def _community(session: Session, device: Device) -> tuple[int, str]:
 def wire_simulation(session: Session, *, port: int) -> list[SimulatedDevice]:
     """Point every active demo device at the simulator on ``port``; return what the simulator must serve."""
     rows = session.execute(select(Device, DeviceType).join(DeviceType).where(Device.status == DeviceStatus.ACTIVE)
+                           .where(Device.owner_agency_id.is_(None))  # agencies' own servers: outside the DC
                            .order_by(Device.name)).all()
     simulated = []
     for device, dtype in rows:
