@@ -84,4 +84,5 @@ ID: dict[str, str] = {
     "Migration started: capacity request": "Migrasi dimulai: permintaan kapasitas",
     "No application recorded yet.": "Belum ada aplikasi yang dicatat.",
     "still outside the data center": "masih di luar pusat data",
+    "Owner agency": "Perangkat daerah pemilik",
 }

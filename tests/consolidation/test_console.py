@@ -63,3 +63,11 @@ def test_planner_edits_the_assumptions_and_bad_input_says_what_to_fix(demo, as_r
     r = planner.submit("/consolidation", "/consolidation/settings", fields | {"amortisation_years": "0"})
     assert r.status_code == 422 and 'data-field="amortisation_years"' in r.text and "field-error" in r.text
     assert 'id="settings-form"' not in as_role("operator").get("/consolidation").text
+
+
+def test_device_and_site_forms_record_an_agency_server(demo, as_role):
+    admin = as_role("admin")
+    assert 'name="owner_agency_id"' in admin.get("/inventory/devices/new").text
+    assert 'name="agency_id"' in admin.get("/inventory/sites/new").text
+    listed = admin.get("/inventory/devices?q=srv-dinkes").text
+    assert "srv-dinkes-01" in listed
