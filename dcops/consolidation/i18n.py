@@ -85,4 +85,5 @@ ID: dict[str, str] = {
     "No application recorded yet.": "Belum ada aplikasi yang dicatat.",
     "still outside the data center": "masih di luar pusat data",
     "Owner agency": "Perangkat daerah pemilik",
+    "Agency server switched off": "Server perangkat daerah dimatikan",
 }

@@ -39,6 +39,13 @@ def test_board_start_approve_and_agency_viewer(demo, as_role, session):
     assert r.status_code == 303
     html = planner.get("/consolidation").text
     assert _cell(html, "DINKES", "in-dc") == "2" and _cell(html, "DINKES", "out") == "0"
+    html = operator.get("/consolidation?agency=DINKES").text
+    assert 'data-retire="e-Puskesmas"' in html
+    r = operator.client.post(f"/consolidation/applications/{app_id}/retire", data={"csrf_token": csrf_of(html)},
+                             follow_redirects=False)
+    assert r.status_code == 303
+    html = planner.get("/consolidation").text
+    assert re.search(r'<tr data-agency="DINKES">.*?data-state="done"', html, re.S)  # its last server is off
     viewer = as_role("dinkes")
     html = viewer.get("/consolidation").text
     assert re.findall(r'<tr data-agency="([^"]+)"', html) == ["DINKES"]

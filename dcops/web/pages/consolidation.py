@@ -13,7 +13,7 @@ from sqlmodel import Session
 from dcops.auth.choices import ADMIN_OPERATOR, EVERYONE, Role
 from dcops.capacity.planning import PlanRequest
 from dcops.consolidation import reports, service, xlsx
-from dcops.consolidation.choices import OUT
+from dcops.consolidation.choices import OUT, AppStatus
 from dcops.consolidation.models import AgencyApplication, MigrationWave, ShowbackSettingsBase
 from dcops.database import SessionDep
 from dcops.dcim.models import DeviceType
@@ -59,6 +59,7 @@ def _applications(session: Session, viewer: Viewer, agency: str | None) -> list[
         rows.append({"id": app.id, "agency": code, "name": app.name, "status": str(app.status),
                      "hosting": str(app.hosting), "wave": wave.name if wave else "",
                      "fiscal_year": wave.fiscal_year if wave else None, "request": app.capacity_request_id,
+                     "server": app.server_device_id,
                      "estimate": (app.est_vcpus, app.est_ram_gib, app.est_disk_gib, app.est_vm_count)})
     return rows
 
@@ -117,6 +118,14 @@ def start_page(id: int, request: Request, session: SessionDep,
     """Start the migration: file its capacity request and open it."""
     _app, filed = service.start(session, actor=viewer.actor, id=id)
     return redirect(f"/requests/{filed.id}", request)
+
+
+@router.post("/consolidation/applications/{id}/retire")
+def retire_page(id: int, request: Request, session: SessionDep,
+                viewer: Viewer = Depends(Page(ADMIN_OPERATOR))) -> Response:
+    """Record that the application's agency server is switched off (it runs in the data center now)."""
+    service.move(session, actor=viewer.actor, id=id, status=AppStatus.RETIRED, note="agency server switched off")
+    return redirect("/consolidation#applications", request)
 
 
 @router.get("/consolidation/export/{what}")
