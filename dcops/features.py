@@ -27,6 +27,7 @@ import typer
 
 CORE = ("dcim", "tenancy", "ipam", "virtualization", "auth")
 FEATURES = CORE + ("inventory", "transfer", "capacity", "monitoring", "provisioning", "demo", "web")
+FEATURES += ("consolidation",)
 
 
 def _modules(part: str) -> list[ModuleType]:

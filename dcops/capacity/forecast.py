@@ -90,6 +90,16 @@ class AgencyDemand:
     current: Vector
     growth: Growth
     vms: tuple[tuple[float, float, float], ...] = ()  # the sizes of its live VMs (vCPU, RAM, disk): its mix
+    #: demand that arrives in a fiscal year and stays (planned migrations): (fiscal year, amount), not grown
+    arrivals: tuple[tuple[int, Vector], ...] = ()
+
+    def in_year(self, fiscal_year: int, index: int) -> Vector:
+        """Return the demand in ``fiscal_year`` (``index`` years after the baseline): grown + arrived so far."""
+        grown = self.growth.project(self.current, index)
+        if not self.arrivals:
+            return grown
+        came = [v for year, v in self.arrivals if year <= fiscal_year]
+        return Vector(*(grown.get(r) + sum(v.get(r) for v in came) for r in RESOURCES))
 
 
 @dataclass(frozen=True)
@@ -306,7 +316,7 @@ def plan(data: PlanInput) -> Plan:
     years: list[YearPlan] = []
     previous = packed_before = 0
     for index in range(1, data.years + 1):
-        projected = [(a, a.growth.project(a.current, index)) for a in data.agencies]
+        projected = [(a, a.in_year(data.baseline_year + index, index)) for a in data.agencies]
         agency_rows = [AgencyYear(a.code, a.name, *(round(v.get(r), 2) for r in RESOURCES)) for a, v in projected]
         demand = {r: math.ceil(round(sum(v.get(r) for _, v in projected), 6)) for r in RESOURCES}
         resources = []
@@ -416,8 +426,20 @@ def _assemble(data: PlanInput, per_new: dict[str, int], years: list[YearPlan]) -
             "fiscal year = calendar year; year 0 (the baseline) is the current demand",
             "new servers are never sold again: a year's purchase is the increase over the year before",
             *notes,
+            *_arrival_notes(data),
         ],
     )
+
+
+def _arrival_notes(data: PlanInput) -> list[str]:
+    """Say how planned migrations entered the demand (nothing when there are none)."""
+    arrivals = [(a.code, year, v) for a in data.agencies for year, v in a.arrivals]
+    if not arrivals:
+        return []
+    years = sorted({year for _, year, _ in arrivals})
+    return [f"planned migrations: {len(arrivals)} application estimate(s) of {len({c for c, _, _ in arrivals})} "
+            f"agencies join the demand in their wave's fiscal year ({', '.join(map(str, years))}) and stay, "
+            "not grown"]
 
 
 def totals(years: Iterable[YearPlan]) -> dict[str, float | int]:

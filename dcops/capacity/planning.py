@@ -75,6 +75,11 @@ class PlanRequest(BaseModel):
     ram_ratio: float | None = Field(default=None, gt=0, le=4)
     disk_ratio: float | None = Field(default=None, gt=0, le=10)
     ha_reserve_hosts: int | None = Field(default=None, ge=0, le=16)
+    migrations: bool = Field(default=True, description="add the planned migrations (consolidation waves)")
+    wave_years: dict[str, Annotated[int, Field(ge=2000, le=2100)]] = Field(
+        default_factory=dict, description="what-if: move a wave (by name) to another fiscal year")
+    exclude_waves: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50, description="what-if: leave these waves (by name) out")
 
 
 class CompareRequest(PlanRequest):
@@ -154,14 +159,15 @@ def gather(session: Session, request: PlanRequest, *, now: datetime | None = Non
     ratios = Ratios(request.vcpu_ratio or base.vcpu_ratio, request.ram_ratio or base.ram_ratio,
                     request.disk_ratio or base.disk_ratio)
     reserve = base.ha_reserve_hosts if request.ha_reserve_hosts is None else request.ha_reserve_hosts
+    baseline = request.baseline_year or now.year
     return PlanInput(
-        agencies=_agencies(session, cluster, request, now),
+        agencies=_with_arrivals(session, _agencies(session, cluster, request, now), request, baseline),
         model=server_model(dtype),
         ratios=ratios,
         ha_reserve_hosts=reserve,
         existing=_hosts(session, cluster),
         racks=_racks(session, cluster),
-        baseline_year=request.baseline_year or now.year,
+        baseline_year=baseline,
         years=request.years,
         cluster=cluster.name if cluster else "",
     )
@@ -201,6 +207,29 @@ def _agencies(session: Session, cluster: Cluster | None, request: PlanRequest, n
         result.append(AgencyDemand(agency.code, agency.name, current, growth,
                                    tuple((v.vcpus, v.ram_gib, v.disk_gib) for _, v in rows)))
     return result
+
+
+def _with_arrivals(session: Session, agencies: list[AgencyDemand], request: PlanRequest,
+                   baseline: int) -> list[AgencyDemand]:
+    """Add demand that is not VMs yet (planned migrations, from the consolidation feature when installed)."""
+    if not request.migrations:
+        return agencies
+    try:
+        from dcops.consolidation.plan_demand import arrivals
+    except ImportError:
+        return agencies
+    extra = arrivals(session, request, baseline)
+    if not extra:
+        return agencies
+    by_code = {a.code: a for a in agencies}
+    names = dict(session.execute(select(col(Agency.code), col(Agency.name)).where(
+        col(Agency.code).in_(list(extra)))).all())
+    for code, rows in extra.items():
+        found = by_code.get(code)
+        base = found or AgencyDemand(code, names.get(code, code), Vector(),
+                                     Growth(percent=0.0, source="migration only"))
+        by_code[code] = AgencyDemand(base.code, base.name, base.current, base.growth, tuple(rows))
+    return sorted(by_code.values(), key=lambda a: a.code)
 
 
 def _hosts(session: Session, cluster: Cluster | None) -> list[forecast.ExistingHost]:

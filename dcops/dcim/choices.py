@@ -13,6 +13,7 @@ class DeviceRole(StrEnum):
     FIREWALL = "firewall"
     UPS = "ups"
     PDU = "pdu"
+    SERVER = "server"  # a physical server that is not a hypervisor: typically an agency's own, outside the DC
     OTHER = "other"
 
 

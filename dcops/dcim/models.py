@@ -24,13 +24,16 @@ class SiteBase(SQLModel):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=500)
     address: str = Field(default="", max_length=500)
+    agency_id: int | None = Field(default=None, description="set when the site is this agency's own premises "
+                                  "(its office server room), outside the data center")
 
 
 class Site(SiteBase, table=True):
-    """A data-center building: the main site or the disaster-recovery site."""
+    """A data-center building (the main site, the DR site) or, with ``agency_id``, an agency's own premises."""
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
+    agency_id: int | None = Field(default=None, foreign_key="agency.id", ondelete="RESTRICT", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -290,6 +293,8 @@ class DeviceBase(SQLModel):
     cluster_id: int | None = None
     snmp_credential_id: int | None = None
     description: str = Field(default="", max_length=500)
+    owner_agency_id: int | None = Field(default=None, description="the agency that owns the device (its own "
+                                        "server); empty for the data center's equipment")
 
     @field_validator("mgmt_address")
     @classmethod
@@ -318,6 +323,7 @@ class Device(DeviceBase, table=True):
     snmp_credential_id: int | None = Field(
         default=None, foreign_key="credential.id", ondelete="RESTRICT", index=True
     )
+    owner_agency_id: int | None = Field(default=None, foreign_key="agency.id", ondelete="RESTRICT", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -248,7 +248,21 @@ def _check_device(session: Session, device: Device, before: dict[str, Any] | Non
         around.taken = rack_occupancy(session, device.rack_id, exclude_device=device.id)
         around.draw_w = rack_power_draw(session, device.rack_id, exclude_device=device.id)
         around.unknown_power = rack_power_unknown(session, device.rack_id, exclude_device=device.id)
-    return device_rules(device, around, options)[1]
+    return device_rules(device, around, options)[1] + _duplicate_serial(session, device)
+
+
+def _duplicate_serial(session: Session, device: Device) -> list[str]:
+    """Warn (never refuse) when another device carries the same serial: a typo, or an RMA swap to record."""
+    serial = (device.serial or "").strip()
+    if not serial:
+        return []
+    stmt = select(Device.name).where(func.lower(Device.serial) == serial.lower())
+    if device.id is not None:
+        stmt = stmt.where(Device.id != device.id)
+    others = list(session.execute(stmt.order_by(Device.name).limit(3)).scalars())
+    if not others:
+        return []
+    return [f"serial '{serial}' is already recorded on device {', '.join(others)}; check it (saved anyway)"]
 
 
 def _sync_rack_units(session: Session, device: Device, before: dict[str, Any] | None) -> None:
@@ -319,7 +333,8 @@ def _check_device_type(session: Session, dtype: DeviceType, before: dict[str, An
     return []
 
 
-sites = Resource(Site, label="site", plural="sites", search=("name", "description"), orderings=("id", "name"))
+sites = Resource(Site, label="site", plural="sites", search=("name", "description"), orderings=("id", "name"),
+                 filters=("agency_id",))
 rooms = Resource(
     Room, label="room", plural="rooms", filters=("site_id",), unique=(("site_id", "name"),),
 )
@@ -350,7 +365,8 @@ devices = Resource(
     label="device",
     plural="devices",
     search=("name", "serial", "asset_tag", "mgmt_address"),
-    filters=("site_id", "rack_id", "role", "status", "cluster_id", "device_type_id", "name", "serial"),
+    filters=("site_id", "rack_id", "role", "status", "cluster_id", "device_type_id", "name", "serial",
+             "owner_agency_id"),
     orderings=("id", "name", "role", "status", "site_id", "rack_id", "position", "created_at"),
     unique=(("name",), ("asset_tag",)),
     exclude_fields=("allow_power_overcommit",),

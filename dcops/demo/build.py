@@ -128,6 +128,7 @@ def build_demo(session: Session, *, users: bool = True) -> DemoSummary:
     for cidr, vlan, purpose, _site in data.MGMT_PREFIXES:
         b.ensure(prefixes, {"cidr": cidr}, {"vlan_id": vlan, "purpose": purpose, "description": "management"})
     _agencies_and_vms(b, cluster_ids["KLASTER-UTAMA"])
+    __import__("dcops.consolidation.demo").consolidation.demo.build(session, DEMO_ACTOR)  # agency applications
     if users:
         _users(b)
     return b.summary

@@ -63,6 +63,7 @@ def wire_simulation(session: Session, *, port: int) -> list[SimulatedDevice]:
     """Point every active device the demo created at the simulator on ``port``; return what it must serve."""
     ours = demo_ids(session, Device)
     rows = session.execute(select(Device, DeviceType).join(DeviceType).where(Device.status == DeviceStatus.ACTIVE)
+                           .where(Device.owner_agency_id.is_(None))  # agencies' own servers: outside the DC
                            .order_by(Device.name)).all()
     simulated = []
     for device, dtype in rows:

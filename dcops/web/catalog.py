@@ -33,6 +33,7 @@ LABELS = {
     "contact_name": "Contact", "agency_id": "Agency", "host_id": "Host", "ip_address": "IP address",
     "state": "State", "cidr": "CIDR", "vlan_id": "VLAN", "purpose": "Purpose", "gateway": "Gateway",
 }
+LABELS |= {"owner_agency_id": "Owner agency"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ REFS: dict[str, tuple[Any, str, str | None]] = {
     "host": (dm.Device, "name", None),
 }
 FIELD_REF = {"site_id": "site", "room_id": "room", "rack_id": "rack", "device_type_id": "device_type",
-             "cluster_id": "cluster", "agency_id": "agency", "parent_id": "agency", "host_id": "host"}
+             "cluster_id": "cluster", "agency_id": "agency", "parent_id": "agency", "host_id": "host",
+             "owner_agency_id": "agency"}
 
 
 def choices(session: Session, actor: Actor, ref: str) -> list[tuple[str, str]]:
@@ -106,7 +108,7 @@ KINDS: dict[str, InventoryKind] = {
     k.key: k
     for k in (
         InventoryKind(
-            "sites", "Sites", dcim.sites, dm.SiteCreate, dm.SiteUpdate, ("name", "description", "address"),
+            "sites", "Sites", dcim.sites, dm.SiteCreate, dm.SiteUpdate, ("name", "description", "address", "agency_id"),
             (Column("name", "Name"), Column("description", "Description"), Column("address", "Address")),
             (), STAFF, ADMIN_OPERATOR,
         ),
@@ -121,7 +123,7 @@ KINDS: dict[str, InventoryKind] = {
         InventoryKind(
             "devices", "Devices", dcim.devices, dm.DeviceCreate, dm.DeviceUpdate,
             ("name", "device_type_id", "role", "status", "site_id", "rack_id", "position", "face", "cluster_id",
-             "serial", "asset_tag", "mgmt_address", "description", "allow_power_overcommit"),
+             "serial", "asset_tag", "mgmt_address", "description", "owner_agency_id", "allow_power_overcommit"),
             (Column("name", "Name"), Column("role", "Role of device"), Column("status", "Status"),
              Column("site_id", "Site", "site"), Column("rack_id", "Rack", "rack"),
              Column("position", "Position", numeric=True), Column("device_type_id", "Type", "device_type"),

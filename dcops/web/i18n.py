@@ -239,3 +239,7 @@ def translator(lang: str) -> Callable[[str], str]:
         return catalogue.get(text, text)
 
     return t
+
+from dcops.consolidation.i18n import ID as _CONSOLIDATION_ID  # noqa: E402  (the consolidation pages' text)
+
+ID.update({k: v for k, v in _CONSOLIDATION_ID.items() if k not in ID})

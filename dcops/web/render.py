@@ -42,6 +42,7 @@ MENU = (
     MenuItem("requests", "Requests", "/requests", EVERYONE),
     MenuItem("jobs", "Jobs", "/jobs", EVERYONE),
     MenuItem("plan", "Budget plan", "/plan", PLANNERS),
+    MenuItem("consolidation", "Consolidation", "/consolidation", EVERYONE),
     MenuItem("inventory", "Inventory", "/inventory/devices", EQUIPMENT),
     MenuItem("vms", "Virtual machines", "/inventory/vms", EVERYONE),
     MenuItem("import", "Import", "/import", ADMIN_OPERATOR),
