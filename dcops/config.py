@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Jakarta"
     auto_provision: bool = Field(default=True, description="approving a capacity request launches its jobs")
     background: bool = Field(default=True, description="run the poller, trap receiver and job runner in 'serve'")
+    broker_url: str = Field(default="", description="Celery broker (amqp://...); empty: all work in one process")
+    queue_prefix: str = Field(default="dcops", description="prefix of the Celery queue names (poll, jobs, notify)")
+    db_pool_size: int = Field(default=5, ge=1, le=100, description="PostgreSQL connections kept per process")
+    db_max_overflow: int = Field(default=10, ge=0, le=200, description="extra connections a process may open")
 
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:

@@ -33,7 +33,7 @@ from dcops.dcim.choices import CredentialKind, DeviceStatus
 from dcops.dcim.models import Credential, Device
 from dcops.monitoring import profiles as prof
 from dcops.monitoring.rates import uptime_went_back
-from dcops.monitoring.state import PollExtras, compact_history, previous_result, record, record_poller_status
+from dcops.monitoring.state import PollExtras, compact_history, record_poller_status
 from dcops.monitoring.state_models import DeviceState, MonitoringSetting
 from dcops.monitoring.types import PollResult, Sample
 from dcops.security import decrypt_secrets
@@ -266,14 +266,10 @@ def _evaluate_alerts(session: Session, result: PollResult, previous: PollResult 
 
 
 def store_results(session: Session, polls: Sequence[tuple[PollResult, PollExtras]]) -> None:
-    """Record a batch of polls in one transaction, then evaluate the alert rules on each."""
-    polls = [(r, e) for r, e in polls if r.device_id is not None]
-    previous = {r.device_id: previous_result(session, r.device_id) for r, _ in polls}  # type: ignore[arg-type]
-    for result, extras in polls:
-        record(session, result, extras)
-    session.commit()
-    for result, _ in polls:
-        _evaluate_alerts(session, result, previous[result.device_id])
+    """Record a batch of polls in one transaction (newest result per device only), then evaluate their alerts."""
+    from dcops.monitoring.writer import write_batch
+
+    write_batch(session, polls)
 
 
 async def poll_device(device_id: int, *, client: Any = None, options: PollerOptions | None = None) -> PollResult:

@@ -34,8 +34,12 @@ async def _reconcile_forever() -> None:
 
 
 async def run() -> None:
-    """Run queued jobs and reconcile hypervisors until cancelled."""
+    """Run queued jobs and reconcile hypervisors until cancelled (with a broker, 'dcops worker' does both)."""
+    from dcops.engine.dispatch import distributed
     from dcops.provisioning.jobs import work
+
+    if distributed():
+        return
 
     stop = threading.Event()
 

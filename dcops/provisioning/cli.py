@@ -309,17 +309,31 @@ def job_retry(job_id: int, watch: WatchOpt = True, here: HereOpt = False) -> Non
 
 
 @app.command("worker")
-def worker(concurrency: Annotated[int, typer.Option(help="jobs run at once")] = 4) -> None:
-    """Run the provisioning job runner alone (without the API)."""
+def worker(concurrency: Annotated[int, typer.Option(help="jobs (or tasks, with a broker) run at once")] = 4,
+           queues: Annotated[str, typer.Option(help="with a broker: queues to consume (poll, jobs, notify)")]
+           = "poll,jobs,notify") -> None:
+    """Run background work: the Celery queues when DCOPS_BROKER_URL is set, else the provisioning job runner."""
     import logging
     import signal
     import threading
 
     from dcops.cli import prepare_database
+    from dcops.config import get_settings
     from dcops.provisioning.jobs import work, worker_id
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     prepare_database()
+    if get_settings().broker_url:
+        from dcops.engine.app import run_worker
+        from dcops.engine.dispatch import QUEUES
+
+        chosen = [q.strip() for q in queues.split(",") if q.strip()]
+        unknown = [q for q in chosen if q not in QUEUES]
+        if unknown or not chosen:
+            console.print(f"[red]unknown queue(s) {unknown}; choose from {', '.join(QUEUES)}[/red]")
+            raise typer.Exit(2)
+        run_worker(chosen, concurrency)
+        return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     console.print(f"job runner {worker_id()} started ({concurrency} at a time); Ctrl-C stops it")
