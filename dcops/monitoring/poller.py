@@ -324,6 +324,8 @@ class Poller:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _next_due: dict[int, float] = field(default_factory=dict)
     _last_compact: float = 0.0
+    #: devices skipped at the deadline of the last cycle: they start first (offset 0) in the next one
+    _missed: set[int] = field(default_factory=set)
 
     async def run_cycle(self, client: Any, targets: Sequence[Target], interval_s: float) -> CycleReport:
         """Poll ``targets`` once within ``interval_s`` and store the results; return the cycle's report."""
@@ -358,13 +360,18 @@ class Poller:
                     except Exception:
                         log.exception("could not record %d poll results", len(batch))
 
+        missed, self._missed = self._missed, set()
+
         async def one(target: Target) -> None:
-            await asyncio.sleep(_offset(target.device_id, interval_s * opts.jitter))
+            late = target.device_id in missed
+            await asyncio.sleep(0.0 if late else _offset(target.device_id, interval_s * opts.jitter))
             async with semaphore:
                 left = deadline - time.monotonic()
                 if left <= 0.05:
                     report.skipped += 1
                     self.overruns_total += 1
+                    if target.device_id is not None:
+                        self._missed.add(target.device_id)
                     return
                 result, extras = await poll_target(client, target, deadline_s=left, all_profiles=all_profiles)
             self.polls_total += 1
@@ -378,8 +385,9 @@ class Poller:
             queue.put_nowait((result, extras))
 
         writing = asyncio.create_task(writer())
-        try:
-            await asyncio.gather(*(one(t) for t in targets))
+        try:  # the devices missed last time are started first: the semaphore serves them before the others
+            ordered = sorted(targets, key=lambda t: t.device_id not in missed)
+            await asyncio.gather(*(one(t) for t in ordered))
         finally:
             queue.put_nowait(None)
             await writing
