@@ -55,8 +55,8 @@ def check() -> int:
     with session_scope() as session:
         for device_id in late:
             if device_id not in open_ids:
-                record_events(session, device_id=device_id, events=[(RULE, "")])
+                record_events(session, device_id=device_id, events=[(RULE, "snmp")])
         for device_id in fresh:
             if device_id in open_ids:
-                record_events(session, device_id=device_id, events=[("device_polled", "")])
+                record_events(session, device_id=device_id, events=[("device_polled", "snmp")])
     return len(late)

@@ -25,6 +25,7 @@ from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from dcops.database import is_postgresql
+from dcops.monitoring.metrics import device_fragment
 from dcops.monitoring.state import PollExtras, _as_result, apply_state, record_interfaces_batch
 from dcops.monitoring.state_models import DeviceState, MetricHistory
 from dcops.monitoring.types import PollResult
@@ -50,6 +51,15 @@ def _ensure_rows(session: Session, device_ids: list[int]) -> None:
                                           "duration_s": 0.0, "maintenance": False, "varbinds": 0, "samples": [],
                                           "facts": {}, "counters": {}, "table_rows": {}} for d in device_ids])
     session.execute(stmt.on_conflict_do_nothing(index_elements=["device_id"]))
+
+
+def _labels(session: Session, ids: list[int]) -> dict[int, tuple[str, str, str]]:
+    from dcops.dcim.models import Device, Site
+
+    rows = session.execute(select(Device.id, Device.name, Site.name, Device.role)
+                           .join(Site, Site.id == Device.site_id)  # type: ignore[arg-type]
+                           .where(Device.id.in_(ids))).all()  # type: ignore[union-attr]
+    return {d: (name, site, str(role)) for d, name, site, role in rows}
 
 
 def _history_row(result: PollResult) -> dict[str, object]:
@@ -82,6 +92,7 @@ def write_batch(session: Session, polls: Sequence[tuple[PollResult, PollExtras]]
     if is_postgresql(session):
         query = query.with_for_update()
     states = {s.device_id: s for s in session.execute(query).scalars()}
+    labels = _labels(session, ids)
     applied: list[tuple[PollResult, PollResult | None]] = []
     history = []
     interfaces = {}
@@ -93,6 +104,8 @@ def write_batch(session: Session, polls: Sequence[tuple[PollResult, PollExtras]]
             continue
         previous = _as_result(state, name="") if state.last_poll_at is not None else None
         apply_state(state, result, extras)
+        if device_id in labels:
+            state.exposition = device_fragment(*labels[device_id], state.samples)
         history.append(_history_row(result))
         if extras.interfaces:
             interfaces[device_id] = (extras.interfaces, result.at, extras.uptime_ticks)

@@ -1,4 +1,4 @@
-"""scale-out: job leases, the notification outbox, time-partitioned metric history on PostgreSQL
+"""scale-out: job leases, notification outbox, /metrics fragments, time-partitioned metric history
 
 Revision ID: 0008_scaleout
 Revises: 0005_provisioning
@@ -25,6 +25,8 @@ def upgrade() -> None:
     with op.batch_alter_table("job") as batch:
         batch.add_column(sa.Column("lease_until", dcops.database.UTCDateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("heartbeat_at", dcops.database.UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("device_state") as batch:
+        batch.add_column(sa.Column("exposition", sa.Text(), nullable=True))
     op.create_table(
         "notification_outbox",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -86,6 +88,8 @@ def downgrade() -> None:
     op.drop_index("ix_notification_outbox_state", table_name="notification_outbox")
     op.drop_index("ix_notification_outbox_alert_id", table_name="notification_outbox")
     op.drop_table("notification_outbox")
+    with op.batch_alter_table("device_state") as batch:
+        batch.drop_column("exposition")
     with op.batch_alter_table("job") as batch:
         batch.drop_column("heartbeat_at")
         batch.drop_column("lease_until")
