@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,7 +89,8 @@ def _write(batch: list) -> None:  # type: ignore[type-arg]
 
 def poll_slice(device_ids: Sequence[int], deadline_s: float | None = None) -> dict[str, float]:
     """Poll and record one slice of devices now (the ``dcops.poll_slice`` task); return its report."""
-    options = PollerOptions()
+    options = PollerOptions(concurrency=int(os.environ.get("DCOPS_POLL_CONCURRENCY", "100")),
+                            timeout_s=float(os.environ.get("DCOPS_POLL_TIMEOUT", "2.0")))
     with session_scope() as session:
         targets = load_targets(session, device_ids=list(device_ids), options=options)
     recent = _recently_polled([t.device_id for t in targets if t.device_id is not None], targets)

@@ -9,8 +9,8 @@ One call of :func:`write_batch`:
    repeated write can never move uptime back (no false reboot) nor a device from up to down;
 3. applies the rest to their state rows, inserts their history in one multi-row insert, updates only the
    interface rows that changed, commits;
-4. evaluates the alert rules of the applied results, each against the state it replaced, serialised per device
-   (:func:`dcops.monitoring.alerting.run_snapshot` takes the device's advisory lock on PostgreSQL).
+4. evaluates the alert rules of the applied results over the batch, each against the state it replaced,
+   serialised per device (:mod:`dcops.monitoring.alert_batch` takes the devices' advisory locks on PostgreSQL).
 
 The caller runs it in a worker thread (``asyncio.to_thread``), never on the event loop.
 """
@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from dcops.database import is_postgresql
 from dcops.monitoring.metrics import device_fragment
-from dcops.monitoring.state import PollExtras, _as_result, apply_state, record_interfaces_batch
+from dcops.monitoring.state import PollExtras, _samples_from_json, apply_state, record_interfaces_batch
 from dcops.monitoring.state_models import DeviceState, MetricHistory
 from dcops.monitoring.types import PollResult
 
@@ -51,6 +51,12 @@ def _ensure_rows(session: Session, device_ids: list[int]) -> None:
                                           "duration_s": 0.0, "maintenance": False, "varbinds": 0, "samples": [],
                                           "facts": {}, "counters": {}, "table_rows": {}} for d in device_ids])
     session.execute(stmt.on_conflict_do_nothing(index_elements=["device_id"]))
+
+
+def _previous(state: DeviceState) -> PollResult:
+    """The stored poll as the alert evaluator reads it: samples and facts (its raw counters are not needed)."""
+    return PollResult(device_id=state.device_id, device_name="", at=state.last_poll_at,  # type: ignore[arg-type]
+                      reachable=state.reachable, samples=_samples_from_json(state.samples), facts=dict(state.facts))
 
 
 def _labels(session: Session, ids: list[int]) -> dict[int, tuple[str, str, str]]:
@@ -102,7 +108,7 @@ def write_batch(session: Session, polls: Sequence[tuple[PollResult, PollExtras]]
         if state.last_poll_at is not None and state.last_poll_at >= result.at:
             report.stale += 1  # an older (or the same) poll than the one stored: never applied
             continue
-        previous = _as_result(state, name="") if state.last_poll_at is not None else None
+        previous = _previous(state) if state.last_poll_at is not None else None
         apply_state(state, result, extras)
         if device_id in labels:
             state.exposition = device_fragment(*labels[device_id], state.samples)
@@ -123,12 +129,11 @@ def write_batch(session: Session, polls: Sequence[tuple[PollResult, PollExtras]]
 
 def _evaluate(session: Session, applied: list[tuple[PollResult, PollResult | None]]) -> None:
     try:
-        from dcops.monitoring.alerting import evaluate_poll
+        from dcops.monitoring.alert_batch import evaluate_polls
     except ImportError:
         return
-    for result, previous in applied:
-        try:
-            evaluate_poll(session, result=result, previous=previous)  # commits its own transaction
-        except Exception:
-            session.rollback()
-            log.exception("alert evaluation failed for device %s", result.device_name)
+    try:
+        evaluate_polls(session, applied)  # commits its own transaction
+    except Exception:  # the poller must go on whatever happens here
+        session.rollback()
+        log.exception("alert evaluation failed for a batch of %d polls", len(applied))
