@@ -101,7 +101,10 @@ def get_engine(url: str | None = None) -> Engine:
                 url_driver = "postgresql+psycopg://" + url[len("postgresql://"):]
             else:
                 url_driver = url
-            engine = create_engine(url_driver, pool_size=20, max_overflow=20, pool_pre_ping=True)
+            # sized per process: a cluster of N workers holds at most N x (pool + overflow) connections
+            settings = get_settings()
+            engine = create_engine(url_driver, pool_size=settings.db_pool_size,
+                                   max_overflow=settings.db_max_overflow, pool_pre_ping=True, pool_recycle=1800)
         _engines[url] = engine
     return engine
 

@@ -28,6 +28,7 @@ import typer
 CORE = ("dcim", "tenancy", "ipam", "virtualization", "auth")
 FEATURES = CORE + ("inventory", "transfer", "capacity", "monitoring", "provisioning", "demo", "web")
 FEATURES += ("consolidation",)
+FEATURES = FEATURES + ("engine",)  # the background engine: Celery worker and scheduler
 
 
 def _modules(part: str) -> list[ModuleType]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -169,23 +169,36 @@ def _active_silences(session: Session, at: datetime) -> list[Silence]:
     return list(session.execute(stmt).scalars().all())
 
 
+def _serialise(session: Session, device_id: int | None, scope_key: str) -> None:
+    """Take the transaction-scoped advisory lock of one device (or rack) on PostgreSQL: one evaluation at a time.
+
+    SQLite needs none: every transaction there starts with BEGIN IMMEDIATE, which serialises all writers.
+    """
+    from dcops.database import is_postgresql
+
+    if is_postgresql(session):
+        key = f"alerts:{device_id}" if device_id is not None else f"alerts:{scope_key}"
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+
 def run_snapshot(session: Session, snap: Snapshot, *, rules: Iterable[Rule] | None = None,
                  scope_key: str = "") -> list[Transition]:
     """Evaluate one snapshot, write the result, commit, then queue its notifications."""
     rule_list = list(rules if rules is not None else default_rules())
     for attempt in range(2):
+        _serialise(session, snap.device_id, scope_key)
         states = _load_states(session, device_id=snap.device_id, scope_key=scope_key, at=snap.at)
         new_states, transitions = evaluate(rule_list, snap, states)
         try:
             to_notify = _apply(session, snap, transitions, new_states, scope_key)
+            outbox = notify.stage(session, to_notify)
             session.commit()
         except IntegrityError:  # a trap and a poll of one device raced on the same alert: read again
             session.rollback()
             if attempt:
                 raise
             continue
-        for alert_id, status in to_notify:
-            notify.enqueue(alert_id, status)
+        notify.kick(outbox)
         return transitions
     return []
 
@@ -283,9 +296,9 @@ def resolve(session: Session, *, actor: Actor, id: int, comment: str = "") -> Al
     record_change(session, actor=actor, action=ChangeAction.UPDATE, object_type="alert", object_id=id,
                   object_repr=f"{alert.rule} {alert.device_name} {alert.subject}".strip(), before=before,
                   after=alerts.snapshot(alert))
+    outbox = notify.stage(session, [(id, "resolved")]) if alert.notified and not alert.suppressed else []
     session.commit()
-    if alert.notified and not alert.suppressed:
-        notify.enqueue(id, "resolved")
+    notify.kick(outbox)
     return alert
 
 

@@ -1,8 +1,11 @@
 """Prometheus ``/metrics``: a prometheus-client custom collector over dcops' latest state.
 
-A scrape never polls a device and never reads history: it reads the latest state rows (one query),
-the poller status row, open alerts by severity, rack power and cluster capacity, and caches that
-snapshot for ``CACHE_S`` seconds, so several Prometheus servers scraping at once cost one read.
+A scrape never polls a device and never reads history. The writer renders each device's lines when it
+records a poll (:func:`device_fragment`, stored in ``device_state.exposition``); the process serving
+``/metrics`` keeps those fragments in memory and, per scrape, reads only the (id, last poll, labels) of
+each device and the fragments of the devices polled since its last scrape, then joins them per family.
+A scrape at 10,000 devices is a join of strings, not 10,000 x 100 metric objects. The body is cached
+for ``CACHE_S`` seconds, so several Prometheus servers scraping at once cost one read.
 ``prometheus_client`` is imported here only. Mount :data:`metrics_router` on the application root
 (``app.include_router(metrics_router)``); it asks for a staff bearer token like the API.
 """
@@ -179,6 +182,116 @@ class StateCollector:
         yield from (devices, cycle, polls, errors, overruns, traps, draw, budget, capacity, allocated)
 
 
+# --- device lines, rendered by the writer ------------------------------------------------------------
+
+_FAMILY_SEP, _LINES_SEP = "\x1e", "\x1f"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _base(name: str, site: str, role: str) -> str:
+    return f'device="{_escape(name)}",site="{_escape(site)}",role="{_escape(role)}"'
+
+
+def device_fragment(name: str, site: str, role: str, samples: list[Any]) -> str:
+    """Render one device's exposition lines, grouped by family (``family US lines RS ...``)."""
+    from prometheus_client.utils import floatToGoString
+
+    base = _base(name, site, role)
+    by_family: dict[str, list[str]] = {}
+    for metric, labels, value in samples:
+        spec = METRICS.get(metric)
+        if spec is None:
+            continue
+        own = "".join(f',{k}="{_escape(str(labels.get(k, "")))}"' for k in spec[1])
+        by_family.setdefault(metric, []).append(f"{PREFIX}{metric}{{{base}{own}}} {floatToGoString(value)}\n")
+    return _FAMILY_SEP.join(f"{family}{_LINES_SEP}{''.join(lines)}" for family, lines in by_family.items())
+
+
+def _parse_fragment(text: str) -> dict[str, str]:
+    out = {}
+    for part in text.split(_FAMILY_SEP) if text else ():
+        family, _, lines = part.partition(_LINES_SEP)
+        out[family] = lines
+    return out
+
+
+@dataclass
+class _Entry:
+    key: tuple[Any, ...]  # last poll, name, site, role: the fragment is current while these are
+    lines: dict[str, str]
+    pdu_watts: float | None
+
+
+@dataclass
+class _DeviceCache:
+    entries: dict[int, _Entry] = field(default_factory=dict)
+
+
+_caches: dict[str, _DeviceCache] = {}
+
+
+def _refresh(session: Session, cache: _DeviceCache) -> dict[int, float]:
+    """Bring the device fragments up to date (only devices polled since the last scrape); return PDU watts."""
+    rows = session.execute(
+        select(Device.id, DeviceState.last_poll_at, Device.name, Site.name, Device.role)
+        .join(DeviceState, DeviceState.device_id == Device.id)  # type: ignore[arg-type]
+        .join(Site, Site.id == Device.site_id)  # type: ignore[arg-type]
+    ).all()
+    keys = {device_id: (at, name, site, str(role)) for device_id, at, name, site, role in rows}
+    changed = [d for d, key in keys.items() if (e := cache.entries.get(d)) is None or e.key != key]
+    for start in range(0, len(changed), 1000):
+        chunk = changed[start:start + 1000]
+        redo: list[int] = []
+        for device_id, exposition in session.execute(
+                select(DeviceState.device_id, DeviceState.exposition)
+                .where(DeviceState.device_id.in_(chunk))).all():  # type: ignore[attr-defined]
+            key = keys[device_id]
+            _at, name, site, role = key
+            # the writer's fragment is used while its labels still hold (a renamed device is rendered here)
+            if exposition is not None and (not exposition or _base(name, site, role) in exposition) \
+                    and role != DeviceRole.PDU:
+                cache.entries[device_id] = _Entry(key, _parse_fragment(exposition), None)
+            else:
+                redo.append(device_id)
+        if redo:  # no fragment yet (recorded by another path), a stale one, or a PDU (its watts feed rack power)
+            for device_id, samples in session.execute(
+                    select(DeviceState.device_id, DeviceState.samples)
+                    .where(DeviceState.device_id.in_(redo))).all():  # type: ignore[attr-defined]
+                key = keys[device_id]
+                _at, name, site, role = key
+                watts = next((float(v) for m, _l, v in samples or [] if m == "pdu_power_watts"), None)
+                cache.entries[device_id] = _Entry(key, _parse_fragment(device_fragment(name, site, role,
+                                                                                       samples or [])), watts)
+    for device_id in [d for d in cache.entries if d not in keys]:
+        del cache.entries[device_id]
+    return {d: e.pdu_watts for d, e in cache.entries.items() if e.pdu_watts is not None}
+
+
+def _extras(session: Session, pdu_watts: dict[int, float]) -> Snapshot:
+    snap = Snapshot()
+    status = session.get(PollerStatus, 1)
+    if status is not None:
+        snap.poller = {"devices": status.devices, "cycle": status.cycle_duration_s, "polls": status.polls_total,
+                       "overruns": status.overruns_total, "errors": dict(status.errors_total or {})}
+    snap.alerts = _alerts(session)
+    snap.racks = _racks(session, pdu_watts)
+    snap.clusters = _clusters(session)
+    try:
+        from dcops.monitoring.traps import COUNTS
+        snap.traps = dict(COUNTS)
+    except ImportError:
+        pass
+    return snap
+
+
+class _ExtraCollector(StateCollector):
+    def collect(self) -> Iterator[Metric]:
+        yield from self._extra(self.snapshot)
+
+
 _cache: tuple[float, str, bytes] | None = None
 _lock = threading.Lock()
 
@@ -190,17 +303,27 @@ def render(session: Session) -> bytes:
     with _lock:
         if _cache is not None and _cache[1] == url and time.monotonic() - _cache[0] < CACHE_S:
             return _cache[2]
+        cache = _caches.setdefault(url, _DeviceCache())
+        pdu_watts = _refresh(session, cache)
+        parts: list[str] = []
+        entries = list(cache.entries.values())
+        for metric, (help_text, _labels) in METRICS.items():
+            name = PREFIX + metric
+            parts.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
+            parts.extend(e.lines[metric] for e in entries if metric in e.lines)
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(StateCollector(read_snapshot(session)))  # type: ignore[arg-type]
-        body = generate_latest(registry)
+        registry.register(_ExtraCollector(_extras(session, pdu_watts)))  # type: ignore[arg-type]
+        session.rollback()
+        body = "".join(parts).encode() + generate_latest(registry)
         _cache = (time.monotonic(), url, body)
         return body
 
 
 def clear_cache() -> None:
-    """Forget the cached exposition (tests)."""
+    """Forget the cached exposition and device fragments (tests)."""
     global _cache
     _cache = None
+    _caches.clear()
 
 
 metrics_router = APIRouter(tags=["monitoring"])

@@ -1,8 +1,12 @@
 """Notifications: webhook (JSON, HMAC-SHA256 signed, retried with exponential backoff), email over SMTP, and the
 Alertmanager v2 API, each channel chosen by the alert's severity and rule.
 
-Delivery runs on a small thread pool, so the poller and the API never wait on a slow receiver. Every attempt is
-recorded in ``notification_attempt``.
+Every alert change is first written to the ``notification_outbox`` table in the transaction that made it
+(:func:`stage`), then delivered: by a Celery task on the ``notify`` queue when a broker is configured, else on a small
+thread pool in this process (:func:`kick`). A deliverer claims the row with a lease, so two processes never send it
+at once; a process that dies mid-delivery leaves an expired claim, and :func:`drain_outbox` (run periodically) sends
+it again. Delivery is at least once; each message carries the row's dedup id (header ``X-Dcops-Dedup-Id``, the
+e-mail's Message-ID) so a receiver drops a repeat. Every attempt is recorded in ``notification_attempt``.
 
 Webhook signature: header ``X-Dcops-Signature: sha256=<hex>`` is HMAC-SHA256 under the channel's ``hmac_key`` of
 ``<X-Dcops-Timestamp>.<body>``; receivers recompute it and reject stale timestamps.
@@ -46,6 +50,9 @@ ATTEMPTS = 4
 BACKOFF_S = 1.0
 TIMEOUT_S = 10.0
 SIGNATURE_HEADER = "X-Dcops-Signature"
+DEDUP_HEADER = "X-Dcops-Dedup-Id"
+#: how long a deliverer owns an outbox row before another may send it again
+CLAIM_S = float(__import__("os").environ.get("DCOPS_OUTBOX_CLAIM_S", "120"))
 TIMESTAMP_HEADER = "X-Dcops-Timestamp"
 
 channels = Resource(
@@ -140,10 +147,13 @@ def alertmanager_payload(alert: Alert, status: str) -> list[dict[str, Any]]:
 # --- delivery -----------------------------------------------------------------------------------------
 
 
-def _send_webhook(channel: NotificationChannel, secrets: dict[str, str], alert: Alert, status: str) -> str:
+def _send_webhook(channel: NotificationChannel, secrets: dict[str, str], alert: Alert, status: str,
+                  dedup_id: str = "") -> str:
     body = json.dumps(alert_payload(alert, status), sort_keys=True).encode()
     timestamp = str(int(time.time()))
     headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp}
+    if dedup_id:
+        headers[DEDUP_HEADER] = dedup_id
     if secrets.get("hmac_key"):
         headers[SIGNATURE_HEADER] = sign(secrets["hmac_key"].encode(), timestamp, body)
     response = httpx.post(channel.url, content=body, headers=headers, timeout=TIMEOUT_S)
@@ -151,15 +161,20 @@ def _send_webhook(channel: NotificationChannel, secrets: dict[str, str], alert: 
     return f"HTTP {response.status_code}"
 
 
-def _send_alertmanager(channel: NotificationChannel, secrets: dict[str, str], alert: Alert, status: str) -> str:
+def _send_alertmanager(channel: NotificationChannel, secrets: dict[str, str], alert: Alert, status: str,
+                       dedup_id: str = "") -> str:
     url = channel.url.rstrip("/") + "/api/v2/alerts"
-    response = httpx.post(url, json=alertmanager_payload(alert, status), timeout=TIMEOUT_S)
+    headers = {DEDUP_HEADER: dedup_id} if dedup_id else {}
+    response = httpx.post(url, json=alertmanager_payload(alert, status), headers=headers, timeout=TIMEOUT_S)
     response.raise_for_status()
     return f"HTTP {response.status_code}"
 
 
-def _send_email(channel: NotificationChannel, secrets: dict[str, str], alert: Alert, status: str) -> str:
+def _send_email(channel: NotificationChannel, secrets: dict[str, str], alert: Alert, status: str,
+                dedup_id: str = "") -> str:
     msg = EmailMessage()
+    if dedup_id:
+        msg["Message-ID"] = f"<{dedup_id.replace(':', '.')}@dcops>"
     word = "RESOLVED" if status == "resolved" else str(alert.severity).upper()
     msg["Subject"] = f"[dcops {word}] {alert.summary}"[:250]
     msg["From"] = channel.email_from or "dcops@localhost"
@@ -180,7 +195,7 @@ _SENDERS = {ChannelKind.WEBHOOK: _send_webhook, ChannelKind.EMAIL: _send_email,
             ChannelKind.ALERTMANAGER: _send_alertmanager}
 
 
-def _deliver(alert_id: int, status: str) -> None:
+def _deliver(alert_id: int, status: str, dedup_id: str = "") -> None:
     """Send one alert change to every channel routed for it, retrying each with exponential backoff."""
     with session_scope() as session:
         alert = session.get(Alert, alert_id)
@@ -194,7 +209,8 @@ def _deliver(alert_id: int, status: str) -> None:
         delay = BACKOFF_S
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                detail, ok = _SENDERS[ChannelKind(channel.kind)](channel, secrets, alert, status), True
+                detail = _SENDERS[ChannelKind(channel.kind)](channel, secrets, alert, status, dedup_id)
+                ok = True
             except Exception as exc:  # any failure is retried, then recorded
                 detail, ok = f"{type(exc).__name__}: {exc}"[:500], False
             _record(alert_id, channel, status, attempt, ok, detail)
@@ -218,26 +234,146 @@ def _record(alert_id: int, channel: NotificationChannel, status: str, attempt: i
         log.exception("could not record a notification attempt for alert %s", alert_id)
 
 
-def enqueue(alert_id: int, status: str) -> None:
-    """Queue the notification of an alert change (returns at once)."""
+# --- the outbox ---------------------------------------------------------------------------------------
+
+
+def dedup_id(alert: Alert, status: str) -> str:
+    """Return the id that names one change of one alert (the same change always gets the same id)."""
+    at = alert.fired_at if status == "firing" else alert.resolved_at
+    stamp = int((at or alert.started_at).timestamp() * 1000)
+    return f"alert:{alert.id}:{status}:{stamp}"
+
+
+def stage(session: Session, items: list[tuple[int, str]]) -> list[int]:
+    """Write outbox rows for (alert id, status) changes in the caller's transaction; return their ids (no commit)."""
+    from dcops.monitoring.outbox_models import NotificationOutbox
+
+    rows = []
+    if not items:
+        return []
+    routed = [c for c in session.execute(select(NotificationChannel)).scalars().all() if c.enabled]
+    for alert_id, status in items:
+        alert = session.get(Alert, alert_id)
+        if alert is None or not any(c.routes(rule=alert.rule, severity=str(alert.severity)) for c in routed):
+            continue  # no channel takes it: nothing to deliver, as before the outbox
+        key = dedup_id(alert, status)
+        if session.execute(select(NotificationOutbox.id).where(NotificationOutbox.dedup_id == key)).first():
+            continue  # this very change is already in the outbox
+        row = NotificationOutbox(dedup_id=key, alert_id=alert_id, status=status)
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return [r.id for r in rows if r.id is not None]
+
+
+def kick(outbox_ids: list[int]) -> None:
+    """Hand committed outbox rows to a deliverer: the notify queue, or this process's thread pool."""
+    if not outbox_ids:
+        return
+    from dcops.engine import dispatch
+
+    for outbox_id in outbox_ids:
+        dispatch.submit("notify", "dcops.deliver_outbox", outbox_id, local=_submit_local)
+
+
+def _submit_local(outbox_id: int) -> None:
     global _pool
     with _lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dcops-notify")
-        future = _pool.submit(_safe_deliver, alert_id, status)
+        future = _pool.submit(_safe_deliver_outbox, outbox_id)
         _pending.add(future)
     future.add_done_callback(_pending.discard)
 
 
-def _safe_deliver(alert_id: int, status: str) -> None:
+def _claim(outbox_id: int) -> tuple[int, str, str] | None:
+    """Take the lease of one pending outbox row; return (alert id, status, dedup id), or None if not ours to send."""
+    from sqlalchemy import or_, update
+
+    from dcops.database import utcnow
+    from dcops.monitoring.outbox_models import NotificationOutbox as Box
+    from dcops.provisioning.jobs import worker_id
+
+    now = utcnow()
+    with session_scope() as session:
+        taken = session.execute(
+            update(Box).where(Box.id == outbox_id, Box.state == "pending",
+                              or_(Box.claimed_until.is_(None), Box.claimed_until < now))  # type: ignore
+            .values(claimed_until=now + _timedelta(CLAIM_S), claimed_by=worker_id(), tries=Box.tries + 1))
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        row = session.get(Box, outbox_id)
+        assert row is not None
+        return row.alert_id, row.status, row.dedup_id
+
+
+def _timedelta(seconds: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=seconds)
+
+
+def deliver_outbox(outbox_id: int) -> bool:
+    """Deliver one outbox row if it is still pending and nobody holds it; tell whether this call delivered it."""
+    from sqlalchemy import update
+
+    from dcops.database import utcnow
+    from dcops.monitoring.outbox_models import NotificationOutbox as Box
+    from dcops.provisioning.jobs import worker_id
+
+    claimed = _claim(outbox_id)
+    if claimed is None:
+        return False
+    alert_id, status, key = claimed
+    _deliver(alert_id, status, key)
+    with session_scope() as session:
+        session.execute(update(Box).where(Box.id == outbox_id, Box.claimed_by == worker_id())
+                        .values(state="delivered", delivered_at=utcnow(), claimed_until=None))
+    return True
+
+
+def _safe_deliver_outbox(outbox_id: int) -> None:
     try:
-        _deliver(alert_id, status)
+        deliver_outbox(outbox_id)
     except Exception:
-        log.exception("notification of alert %s failed", alert_id)
+        log.exception("notification %s failed", outbox_id)
+
+
+def pending_outbox(session: Session, *, limit: int = 500) -> list[int]:
+    """Return the ids of pending rows nobody holds (never claimed, or their claim expired), oldest first."""
+    from sqlalchemy import or_
+
+    from dcops.database import utcnow
+    from dcops.monitoring.outbox_models import NotificationOutbox as Box
+
+    now = utcnow()
+    return list(session.execute(
+        select(Box.id).where(Box.state == "pending", or_(Box.claimed_until.is_(None), Box.claimed_until < now))  # type: ignore
+        .order_by(Box.id).limit(limit)).scalars())
+
+
+def drain_outbox(*, older_than_s: float = 5.0, limit: int = 500) -> int:
+    """Hand again to a deliverer every pending row not claimed (lost kick, dead deliverer); return how many."""
+    from dcops.database import utcnow
+    from dcops.monitoring.outbox_models import NotificationOutbox as Box
+
+    with session_scope() as session:
+        ids = pending_outbox(session, limit=limit)
+        cutoff = utcnow() - _timedelta(older_than_s)
+        ids = [i for i in ids if (row := session.get(Box, i)) is not None and row.created_at <= cutoff]
+    kick(ids)
+    return len(ids)
+
+
+def enqueue(alert_id: int, status: str) -> None:
+    """Stage an alert change in the outbox (own transaction) and hand it to a deliverer (returns at once)."""
+    with session_scope() as session:
+        ids = stage(session, [(alert_id, status)])
+    kick(ids)
 
 
 def drain(timeout: float | None = None) -> bool:
-    """Wait until every queued notification is done; tell whether they all finished in time."""
+    """Wait until every notification handed to this process's thread pool is done; tell whether in time."""
     with _lock:
         pending = set(_pending)
     done, not_done = wait(pending, timeout=timeout)

@@ -34,7 +34,7 @@ from dcops.dcim.models import Credential, Device
 from dcops.monitoring import profiles as prof
 from dcops.monitoring.discovery import Discovery, discover, no_data_reason, profiles_of
 from dcops.monitoring.rates import uptime_went_back
-from dcops.monitoring.state import PollExtras, compact_history, previous_result, record, record_poller_status
+from dcops.monitoring.state import PollExtras, compact_history, record_poller_status
 from dcops.monitoring.state_models import DeviceState, MonitoringSetting
 from dcops.monitoring.types import PollResult, Sample
 from dcops.security import decrypt_secrets
@@ -294,14 +294,10 @@ def _evaluate_alerts(session: Session, result: PollResult, previous: PollResult 
 
 
 def store_results(session: Session, polls: Sequence[tuple[PollResult, PollExtras]]) -> None:
-    """Record a batch of polls in one transaction, then evaluate the alert rules on each."""
-    polls = [(r, e) for r, e in polls if r.device_id is not None]
-    previous = {r.device_id: previous_result(session, r.device_id) for r, _ in polls}  # type: ignore[arg-type]
-    for result, extras in polls:
-        record(session, result, extras)
-    session.commit()
-    for result, _ in polls:
-        _evaluate_alerts(session, result, previous[result.device_id])
+    """Record a batch of polls in one transaction (newest result per device only), then evaluate their alerts."""
+    from dcops.monitoring.writer import write_batch
+
+    write_batch(session, polls)
 
 
 async def poll_device(device_id: int, *, client: Any = None, options: PollerOptions | None = None) -> PollResult:
@@ -356,6 +352,8 @@ class Poller:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _next_due: dict[int, float] = field(default_factory=dict)
     _last_compact: float = 0.0
+    #: devices skipped at the deadline of the last cycle: they start first (offset 0) in the next one
+    _missed: set[int] = field(default_factory=set)
 
     async def run_cycle(self, client: Any, targets: Sequence[Target], interval_s: float) -> CycleReport:
         """Poll ``targets`` once within ``interval_s`` and store the results; return the cycle's report."""
@@ -390,13 +388,18 @@ class Poller:
                     except Exception:
                         log.exception("could not record %d poll results", len(batch))
 
+        missed, self._missed = self._missed, set()
+
         async def one(target: Target) -> None:
-            await asyncio.sleep(_offset(target.device_id, interval_s * opts.jitter))
+            late = target.device_id in missed
+            await asyncio.sleep(0.0 if late else _offset(target.device_id, interval_s * opts.jitter))
             async with semaphore:
                 left = deadline - time.monotonic()
                 if left <= 0.05:
                     report.skipped += 1
                     self.overruns_total += 1
+                    if target.device_id is not None:
+                        self._missed.add(target.device_id)
                     return
                 result, extras = await poll_target(client, target, deadline_s=left, all_profiles=all_profiles)
             self.polls_total += 1
@@ -410,8 +413,9 @@ class Poller:
             queue.put_nowait((result, extras))
 
         writing = asyncio.create_task(writer())
-        try:
-            await asyncio.gather(*(one(t) for t in targets))
+        try:  # the devices missed last time are started first: the semaphore serves them before the others
+            ordered = sorted(targets, key=lambda t: t.device_id not in missed)
+            await asyncio.gather(*(one(t) for t in ordered))
         finally:
             queue.put_nowait(None)
             await writing

@@ -107,6 +107,20 @@ def record(session: Session, result: PollResult, extras: PollExtras | None = Non
     if state is None:
         state = DeviceState(device_id=result.device_id)
         session.add(state)
+    apply_state(state, result, extras)
+    values = {series_key(s): s.value for s in result.samples}
+    session.add(MetricHistory(device_id=result.device_id, at=result.at, resolution_s=0, values=values))
+    if extras.interfaces:
+        _record_interfaces(session, result.device_id, extras.interfaces, result.at, extras.uptime_ticks)
+    if result.reachable:
+        from dcops.monitoring.sensor_state import record_sensors
+
+        record_sensors(session, result, extras.discovery)
+    return state
+
+
+def apply_state(state: DeviceState, result: PollResult, extras: PollExtras) -> None:
+    """Copy one poll onto a device's latest-state row (no history, no commit)."""
     state.last_poll_at = result.at
     state.duration_s = result.duration_s
     state.error = (result.error or None) and result.error[:500]  # type: ignore[index]
@@ -126,21 +140,23 @@ def record(session: Session, result: PollResult, extras: PollExtras | None = Non
     else:
         state.reachable = False
         state.consecutive_failures = (state.consecutive_failures or 0) + 1
-    values = {series_key(s): s.value for s in result.samples}
-    session.add(MetricHistory(device_id=result.device_id, at=result.at, resolution_s=0, values=values))
-    if extras.interfaces:
-        _record_interfaces(session, result.device_id, extras.interfaces, result.at, extras.uptime_ticks)
-    if result.reachable:
-        from dcops.monitoring.sensor_state import record_sensors
 
-        record_sensors(session, result, extras.discovery)
-    return state
+
+def record_interfaces_batch(session: Session,
+                            polls: dict[int, tuple[Sequence[InterfaceRow], datetime, int | None]]) -> None:
+    """Update the interfaces of many devices: one read for all, writes only for the rows that changed."""
+    by_device: dict[int, dict[int, Interface]] = {d: {} for d in polls}
+    for iface in session.execute(select(Interface).where(Interface.device_id.in_(list(polls)))).scalars():  # type: ignore
+        by_device[iface.device_id][iface.ifindex] = iface
+    for device_id, (rows, at, uptime_ticks) in polls.items():
+        _record_interfaces(session, device_id, rows, at, uptime_ticks, existing=by_device[device_id])
 
 
 def _record_interfaces(session: Session, device_id: int, rows: Sequence[InterfaceRow], at: datetime,
-                       uptime_ticks: int | None) -> None:
-    existing = {i.ifindex: i for i in session.execute(select(Interface).where(Interface.device_id == device_id))
-                .scalars()}
+                       uptime_ticks: int | None, existing: dict[int, Interface] | None = None) -> None:
+    if existing is None:
+        existing = {i.ifindex: i for i in session.execute(select(Interface).where(Interface.device_id == device_id))
+                    .scalars()}
     for row in rows:
         iface = existing.get(row.ifindex)
         if iface is None:

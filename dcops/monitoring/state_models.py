@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from dcops.database import UTCDateTime, utcnow
@@ -60,6 +60,8 @@ class DeviceState(SQLModel, table=True):
     #: table name -> rows seen (sizes the next GETBULK max-repetitions)
     table_rows: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
     uptime_ticks: int | None = Field(default=None, sa_type=BigInteger)
+    #: this poll's /metrics lines by family, rendered by the writer (dcops.monitoring.metrics.device_fragment)
+    exposition: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class MetricHistory(SQLModel, table=True):

@@ -47,8 +47,12 @@ def runner_concurrency() -> int:
 
 
 async def run() -> None:
-    """Run queued jobs and reconcile hypervisors until cancelled."""
+    """Run queued jobs and reconcile hypervisors until cancelled (with a broker, 'dcops worker' does both)."""
+    from dcops.engine.dispatch import distributed
     from dcops.provisioning.jobs import work
+
+    if distributed():
+        return
 
     stop = threading.Event()
 

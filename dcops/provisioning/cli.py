@@ -310,13 +310,16 @@ def job_retry(job_id: int, watch: WatchOpt = True, here: HereOpt = False) -> Non
 
 @app.command("worker")
 def worker(concurrency: Annotated[int | None, typer.Option(
-        help="jobs run at once (default: 8 per hypervisor, 2 to 32)")] = None) -> None:
-    """Run the provisioning job runner alone (without the API)."""
+        help="jobs (or tasks, with a broker) run at once (default: 8 per hypervisor, 2 to 32)")] = None,
+           queues: Annotated[str, typer.Option(help="with a broker: queues to consume (poll, jobs, notify)")]
+           = "poll,jobs,notify") -> None:
+    """Run background work: the Celery queues when DCOPS_BROKER_URL is set, else the provisioning job runner."""
     import logging
     import signal
     import threading
 
     from dcops.cli import prepare_database
+    from dcops.config import get_settings
     from dcops.provisioning.jobs import work, worker_id
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -325,6 +328,17 @@ def worker(concurrency: Annotated[int | None, typer.Option(
         from dcops.provisioning.background import runner_concurrency
 
         concurrency = runner_concurrency()
+    if get_settings().broker_url:
+        from dcops.engine.app import run_worker
+        from dcops.engine.dispatch import QUEUES
+
+        chosen = [q.strip() for q in queues.split(",") if q.strip()]
+        unknown = [q for q in chosen if q not in QUEUES]
+        if unknown or not chosen:
+            console.print(f"[red]unknown queue(s) {unknown}; choose from {', '.join(QUEUES)}[/red]")
+            raise typer.Exit(2)
+        run_worker(chosen, concurrency)
+        return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     console.print(f"job runner {worker_id()} started ({concurrency} at a time); Ctrl-C stops it")

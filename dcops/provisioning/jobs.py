@@ -1,8 +1,15 @@
 """The job runner: claim queued jobs, run their playbook through :mod:`runner`, apply the outcome.
 
 A unit of work is :func:`execute` (one job id): it reads what it needs, records every event and its
-result through the database, and can be handed to another task engine later. :func:`work` runs many of
-them in threads; :func:`recover` applies the restart rule to jobs a dead process left ``running``.
+result through the database; :func:`work` runs many of them in threads (embedded mode) and the Celery task
+``dcops.run_job`` runs one (``dcops worker``).
+
+Claiming is a lease: :func:`claim_job` moves a job from ``queued`` to ``running`` in one conditional update,
+naming this worker and a ``lease_until`` that a heartbeat thread renews every third of :data:`LEASE_S` while
+the playbook runs. A worker that dies stops renewing; :func:`reap_expired` (run periodically by every job
+runner and by the scheduler) fails each job whose lease expired, in a conditional update so that it happens
+exactly once however many reapers run, and queues its cleanup. A live worker's job always has a fresh lease,
+so no reaper on any host ever touches it; a late finisher that lost its lease writes nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import os
 import socket
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -31,28 +39,76 @@ from dcops.virtualization.service import virtual_machines
 log = logging.getLogger(__name__)
 
 STOPPED_REASON = "dcops stopped during the run"
+#: seconds a claim lasts without a heartbeat (renewed every third of it)
+LEASE_S = float(os.environ.get("DCOPS_JOB_LEASE_S", "60"))
 
 
 def worker_id() -> str:
-    """Name this process as job runner: host:pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Name this process as job runner: host:pid (``DCOPS_WORKER_HOST`` overrides the host name)."""
+    return f"{os.environ.get('DCOPS_WORKER_HOST') or socket.gethostname()}:{os.getpid()}"
 
 
 def _actor(job: Job) -> Actor:
     return Actor(user_id=None, username=f"job:{job.id}", role=Role.ADMIN)
 
 
+def _lease_values() -> dict[str, Any]:
+    now = utcnow()
+    return {"worker": worker_id(), "lease_until": now + timedelta(seconds=LEASE_S), "heartbeat_at": now}
+
+
+def claim_job(session: Session, job_id: int) -> bool:
+    """Claim job ``job_id`` for this worker if it is still queued (one conditional update; commits)."""
+    result = session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+                             .values(status=JobStatus.RUNNING, started_at=utcnow(), **_lease_values()))
+    session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
 def claim(session: Session) -> int | None:
-    """Take the oldest queued job for this process and mark it running; return its id."""
+    """Take the oldest queued job for this process and mark it running under a lease; return its id."""
     for job_id in session.execute(select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.id)
-                                  .limit(10)).scalars():
-        result = session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-                                 .values(status=JobStatus.RUNNING, worker=worker_id(), started_at=utcnow()))
-        session.commit()
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+                                  .limit(10)).scalars().all():
+        if claim_job(session, int(job_id)):
             return int(job_id)
     session.commit()
     return None
+
+
+def renew(job_id: int) -> bool:
+    """Renew this worker's lease on a running job; False if the job is no longer ours (reaped or finished)."""
+    with session_scope() as session:
+        result = session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING,
+                                                   Job.worker == worker_id()).values(**_lease_values()))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+class Heartbeat:
+    """Renew a job's lease every third of LEASE_S in a daemon thread, while the job runs."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id, self.lost = job_id, False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(LEASE_S / 3):
+            try:
+                if not renew(self.job_id):
+                    self.lost = True
+                    log.error("job %s: lease lost (another runner reaped it); its outcome will not be recorded",
+                              self.job_id)
+                    return
+            except Exception:  # the database is briefly away: try again at the next beat, the lease still runs
+                log.warning("job %s: could not renew its lease", self.job_id, exc_info=True)
 
 
 class _Recorder:
@@ -98,13 +154,18 @@ def _play(job: Job, playbook: str, extravars: dict[str, Any], base_seq: int) -> 
 
 
 def _finish(job_id: int, *, status: JobStatus, error: str = "", failed_task: str = "", rc: int | None = None,
-            stdout: str = "", changed: int = 0) -> None:
+            stdout: str = "", changed: int = 0) -> bool:
     with session_scope() as session:
-        job = session.get(Job, job_id)
+        job = session.get(Job, job_id, with_for_update=True)
         assert job is not None
+        if job.status != JobStatus.RUNNING or job.worker != worker_id():
+            log.error("job %s: ended here but is %s under %s; not recorded", job_id, job.status, job.worker)
+            return False
         job.status, job.error, job.failed_task, job.rc = status, error[:2000], failed_task[:300], rc
+        job.lease_until = None
         job.stdout = (job.stdout + stdout) if job.stdout else stdout
         job.changed, job.finished_at = changed, utcnow()
+    return True
 
 
 def _apply_to_vm(job: Job, succeeded: bool) -> None:
@@ -139,7 +200,12 @@ def _changed(stdout: str) -> int:
 
 
 def execute(job_id: int) -> JobStatus:
-    """Run one claimed job to its end and record the outcome; return its final status."""
+    """Run one claimed job to its end under a renewed lease and record the outcome; return its final status."""
+    with Heartbeat(job_id):
+        return _execute(job_id)
+
+
+def _execute(job_id: int) -> JobStatus:
     with session_scope() as session:
         job = session.get(Job, job_id)
         assert job is not None
@@ -150,13 +216,14 @@ def execute(job_id: int) -> JobStatus:
     try:
         outcome, recorder = _play(job, PLAYBOOKS[action], extravars, 0)
     except PreflightError as exc:
-        _finish(job_id, status=JobStatus.FAILED, error=f"pre-flight failed: {exc.message}", failed_task="pre-flight")
-        _apply_to_vm(job, succeeded=False)
+        if _finish(job_id, status=JobStatus.FAILED, error=f"pre-flight failed: {exc.message}",
+                   failed_task="pre-flight"):
+            _apply_to_vm(job, succeeded=False)
         return JobStatus.FAILED
     except Exception as exc:  # the runner itself broke: record it rather than leave the job running
         log.exception("job %s crashed", job_id)
-        _finish(job_id, status=JobStatus.FAILED, error=f"job runner error: {type(exc).__name__}: {exc}"[:2000])
-        _apply_to_vm(job, succeeded=False)
+        if _finish(job_id, status=JobStatus.FAILED, error=f"job runner error: {type(exc).__name__}: {exc}"[:2000]):
+            _apply_to_vm(job, succeeded=False)
         return JobStatus.FAILED
     status = {"successful": JobStatus.SUCCEEDED, "canceled": JobStatus.CANCELLED}.get(outcome.status,
                                                                                       JobStatus.FAILED)
@@ -172,18 +239,16 @@ def execute(job_id: int) -> JobStatus:
             error += "; rolled back" if cleanup.status == "successful" else "; ROLLBACK FAILED, check the host"
         except Exception as exc:  # keep the job's own failure; report the rollback's too
             error += f"; rollback could not run: {exc}"
-    _finish(job_id, status=status, error=error, failed_task=recorder.first_failed_task, rc=outcome.rc,
-            stdout=stdout, changed=_changed(outcome.stdout))
-    _apply_to_vm(job, succeeded=status == JobStatus.SUCCEEDED)
+    if _finish(job_id, status=status, error=error, failed_task=recorder.first_failed_task, rc=outcome.rc,
+               stdout=stdout, changed=_changed(outcome.stdout)):
+        _apply_to_vm(job, succeeded=status == JobStatus.SUCCEEDED)
     return status
 
 
 def run_now(job_id: int) -> JobStatus:
     """Claim job ``job_id`` if queued and run it in this thread (CLI, tests)."""
     with session_scope() as session:
-        result = session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-                                 .values(status=JobStatus.RUNNING, worker=worker_id(), started_at=utcnow()))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if not claim_job(session, job_id):
             job = session.get(Job, job_id)
             return JobStatus(job.status) if job else JobStatus.FAILED
     return execute(job_id)
@@ -202,16 +267,30 @@ def _alive(worker: str) -> bool:
     return True
 
 
-def recover() -> list[int]:
-    """Fail jobs left running by a dead process, queue their VM's cleanup; return the failed job ids."""
+def _expired(job: Job, now: Any) -> bool:
+    if job.lease_until is not None:
+        return bool(job.lease_until < now)
+    # a job claimed before leases existed: only its own host can tell that its process is gone
+    return job.worker != worker_id() and not _alive(job.worker)
+
+
+def reap_expired() -> list[int]:
+    """Fail each running job whose lease expired, exactly once, and queue its VM's cleanup; return their ids."""
     failed: list[int] = []
+    now = utcnow()
     with session_scope() as session:
-        stale = [j for j in session.execute(select(Job).where(Job.status == JobStatus.RUNNING)).scalars()
-                 if j.worker != worker_id() and not _alive(j.worker)]
-        for job in stale:
-            job.status, job.finished_at, job.error = JobStatus.FAILED, utcnow(), STOPPED_REASON
-            failed.append(job.id)  # type: ignore[arg-type]
-        session.flush()
+        candidates = [j for j in session.execute(select(Job).where(Job.status == JobStatus.RUNNING)).scalars()
+                      if _expired(j, now)]
+        stale = []
+        for job in candidates:
+            # conditional on the lease we saw: a heartbeat since, or another reaper first, and this one does nothing
+            lease = Job.lease_until == job.lease_until if job.lease_until is not None else Job.lease_until.is_(None)  # type: ignore
+            done = session.execute(update(Job).where(Job.id == job.id, Job.status == JobStatus.RUNNING, lease)
+                                   .values(status=JobStatus.FAILED, finished_at=now, error=STOPPED_REASON,
+                                           lease_until=None).execution_options(synchronize_session=False))
+            if done.rowcount == 1:  # type: ignore[attr-defined]
+                stale.append(job)
+                failed.append(job.id)  # type: ignore[arg-type]
         for job in stale:
             action = JobAction(job.action)
             if job.vm_id is None or action not in (JobAction.PROVISION, JobAction.DECOMMISSION):
@@ -226,23 +305,28 @@ def recover() -> list[int]:
             extra = {k: v for k, v in job.extravars.items() if k != "previous"}
             session.add(Job(action=follow, vm_id=vm.id, vm_name=vm.name, agency_id=vm.agency_id,
                             host_id=job.host_id, request_id=job.request_id, retry_of=job.id,
-                            created_by="dcops (restart)", extravars=extra, timeout_s=job.timeout_s))
+                            created_by="dcops (lease expired)", extravars=extra, timeout_s=job.timeout_s))
     for job_id in failed:
-        log.warning("job %s: %s; marked failed", job_id, STOPPED_REASON)
+        log.warning("job %s: %s (its lease expired); marked failed", job_id, STOPPED_REASON)
     return failed
 
 
+def recover() -> list[int]:
+    """Reap the jobs whose lease expired (kept for callers of the old name; live workers' jobs are untouched)."""
+    return reap_expired()
+
+
 def work(stop: threading.Event, *, concurrency: int = 4, poll_s: float = 0.5, wait_running: bool = True) -> None:
-    """Run queued jobs, ``concurrency`` at a time, until ``stop`` is set (recovering stale jobs first)."""
-    while not stop.is_set():
-        try:
-            recover()
-            break
-        except Exception:
-            log.exception("cannot recover interrupted jobs yet; retrying")
-            stop.wait(5)
+    """Run queued jobs, ``concurrency`` at a time, until ``stop`` is set (reaping expired leases as it goes)."""
     running: list[threading.Thread] = []
+    reaped_at = -1e9
     while not stop.is_set():
+        if time.monotonic() - reaped_at >= min(LEASE_S / 2, 30.0):
+            reaped_at = time.monotonic()
+            try:
+                reap_expired()
+            except Exception:
+                log.exception("cannot reap expired job leases yet")
         running = [t for t in running if t.is_alive()]
         started = False
         if len(running) < concurrency:

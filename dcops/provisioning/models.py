@@ -114,6 +114,9 @@ class Job(SQLModel, table=True):
     timeout_s: int = Field(default=1800)
     cancel_requested: bool = False
     worker: str = Field(default="", max_length=100, description="host:pid of the process running it")
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime,
+                                         description="the running worker's lease; renewed by its heartbeat")
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     rc: int | None = None
     error: str = Field(default="", max_length=2000)
     failed_task: str = Field(default="", max_length=300)

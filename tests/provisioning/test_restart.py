@@ -1,14 +1,20 @@
-"""Killing the job runner mid-run, then starting it again, fails the job and cleans its VM up."""
+"""Killing the job runner mid-run fails the job once its lease expires and cleans its VM up.
+
+Embedded mode (the job runner of ``dcops worker`` without a broker) and Celery mode (``dcops worker`` on RabbitMQ,
+with ``dcops scheduler`` dispatching the jobs and reaping the leases) end the same way.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from dcops.auth.actor import SYSTEM
@@ -17,10 +23,13 @@ from dcops.provisioning.jobs import STOPPED_REASON
 from dcops.provisioning.models import Job, JobEvent
 from tests.provisioning.conftest import Lab, dominfo, new_vm
 
+LEASE_S = "6"
 
-def _worker(log: Any) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "dcops", "worker", "--concurrency", "2"], stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy())
+
+def _worker(log: Any, env: dict[str, str] | None = None, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DCOPS_JOB_LEASE_S": LEASE_S, **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "dcops", *(args or ("worker", "--concurrency", "2"))],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
 
 
 def _wait(predicate: Any, what: str, timeout: float = 600) -> None:
@@ -32,11 +41,21 @@ def _wait(predicate: Any, what: str, timeout: float = 600) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_killed_worker_fails_job_and_cleans_up(session: Any, lab: Lab, tmp_path: Any) -> None:
+@pytest.mark.parametrize("mode", ["embedded", pytest.param("broker", marks=pytest.mark.postgresql_only)])
+def test_killed_worker_fails_job_and_cleans_up(session: Any, lab: Lab, tmp_path: Any, mode: str) -> None:
+    env: dict[str, str] = {}
+    scheduler = None
+    if mode == "broker":
+        from tests.engine.cluster import BROKER
+
+        env = {"DCOPS_BROKER_URL": BROKER, "DCOPS_QUEUE_PREFIX": f"dcopst{secrets.token_hex(4)}",
+               "DCOPS_EVERY_REAP_LEASES": "2", "DCOPS_EVERY_DISPATCH_JOBS": "2"}
     vm = new_vm(session, lab, "kill")
     [job] = service.launch(session, actor=SYSTEM, vm_ids=[vm.id])
     log = (tmp_path / "worker.log").open("wb")  # noqa: SIM115 - both workers write to it; closed below
-    first = _worker(log)
+    if mode == "broker":
+        scheduler = _worker(log, env, "scheduler", "--tick", "1")
+    first = _worker(log, env)
     try:
         def volume_created() -> bool:
             session.expire_all()
@@ -52,7 +71,7 @@ def test_killed_worker_fails_job_and_cleans_up(session: Any, lab: Lab, tmp_path:
     assert session.get(Job, job.id).status == "running"
     session.commit()
 
-    second = _worker(log)
+    second = _worker(log, env)
     try:
         def recovered() -> bool:
             session.expire_all()
@@ -61,12 +80,21 @@ def test_killed_worker_fails_job_and_cleans_up(session: Any, lab: Lab, tmp_path:
             return cleanup is not None and cleanup.status in ("succeeded", "failed")
         _wait(recovered, "the restarted runner to clean up")
     finally:
-        second.send_signal(signal.SIGTERM)
-        try:
-            second.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(second.pid, signal.SIGKILL)
+        for proc in (second, scheduler):
+            if proc is None:
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+        if mode == "broker":
+            from kombu import Connection
+
+            with Connection(env["DCOPS_BROKER_URL"]) as conn:
+                for queue in ("poll", "jobs", "notify"):
+                    conn.channel().queue_delete(f"{env['DCOPS_QUEUE_PREFIX']}.{queue}")
     session.expire_all()
     dead = session.get(Job, job.id)
     assert dead.status == "failed" and dead.error == STOPPED_REASON

@@ -1,0 +1,103 @@
+"""Poll one slice of devices: the unit of work of the ``poll`` queue (and of nothing else in embedded mode).
+
+A slice is a list of device ids. The task reads their targets, skips a device recorded less than half an
+interval ago (a slice the broker delivered again after a worker died mid-poll), polls the rest concurrently
+with :func:`dcops.monitoring.poller.poll_target`, and records them with the batched writer
+(:func:`dcops.monitoring.poller.store_results`), off the event loop. Each result is applied only if it is newer
+than the stored one, so a late or repeated slice can never move a device's state back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from dcops.database import session_scope, utcnow
+from dcops.monitoring import profiles as prof
+from dcops.monitoring.poller import PollerOptions, Target, load_targets, poll_target, store_results
+from dcops.monitoring.state_models import DeviceState
+
+log = logging.getLogger("dcops.engine.polling")
+
+
+@dataclass
+class SliceReport:
+    """What one slice did."""
+
+    devices: int = 0
+    polled: int = 0
+    skipped_recent: int = 0
+    ok: int = 0
+    failed: int = 0
+    duration_s: float = 0.0
+
+
+def _recently_polled(device_ids: Sequence[int], targets: Sequence[Target]) -> set[int]:
+    intervals = {t.device_id: t.interval_s for t in targets}
+    now = utcnow()
+    with session_scope() as session:
+        rows = session.execute(select(DeviceState.device_id, DeviceState.last_poll_at)
+                               .where(DeviceState.device_id.in_(list(device_ids)))).all()  # type: ignore[attr-defined]
+    return {d for d, at in rows if at is not None and (now - at).total_seconds() < intervals.get(d, 60) / 2}
+
+
+async def poll_targets(targets: Sequence[Target], *, options: PollerOptions, deadline_s: float,
+                       client: object = None) -> SliceReport:
+    """Poll ``targets`` (at most ``options.concurrency`` at once) within ``deadline_s`` and record them in batches."""
+    from dcops.monitoring.snmp import SnmpClient
+
+    report = SliceReport(devices=len(targets))
+    started = time.monotonic()
+    all_profiles = prof.load_profiles()
+    semaphore = asyncio.Semaphore(options.concurrency)
+    results = []
+
+    async def one(target: Target, snmp: object) -> None:
+        async with semaphore:
+            left = deadline_s - (time.monotonic() - started)
+            if left <= 0.05:
+                return
+            result, extras = await poll_target(snmp, target, deadline_s=left, all_profiles=all_profiles)
+        result.facts.pop("poll_error_reason", None)
+        results.append((result, extras))
+
+    if client is None:
+        async with SnmpClient() as own:
+            await asyncio.gather(*(one(t, own) for t in targets))
+    else:
+        await asyncio.gather(*(one(t, client) for t in targets))
+    for start in range(0, len(results), options.batch):
+        batch = results[start:start + options.batch]
+        await asyncio.to_thread(_write, batch)
+    report.polled = len(results)
+    report.ok = sum(1 for r, _ in results if r.reachable)
+    report.failed = report.polled - report.ok
+    report.duration_s = time.monotonic() - started
+    return report
+
+
+def _write(batch: list) -> None:  # type: ignore[type-arg]
+    with session_scope() as session:
+        store_results(session, batch)
+
+
+def poll_slice(device_ids: Sequence[int], deadline_s: float | None = None) -> dict[str, float]:
+    """Poll and record one slice of devices now (the ``dcops.poll_slice`` task); return its report."""
+    options = PollerOptions(concurrency=int(os.environ.get("DCOPS_POLL_CONCURRENCY", "100")),
+                            timeout_s=float(os.environ.get("DCOPS_POLL_TIMEOUT", "2.0")))
+    with session_scope() as session:
+        targets = load_targets(session, device_ids=list(device_ids), options=options)
+    recent = _recently_polled([t.device_id for t in targets if t.device_id is not None], targets)
+    todo = [t for t in targets if t.device_id not in recent]
+    interval = min((t.interval_s for t in targets), default=60)
+    report = asyncio.run(poll_targets(todo, options=options, deadline_s=deadline_s or interval * options.deadline))
+    report.skipped_recent = len(recent)
+    if recent:
+        log.info("slice: %d device(s) already polled this interval (redelivered slice), skipped", len(recent))
+    return {k: float(v) for k, v in report.__dict__.items()}
