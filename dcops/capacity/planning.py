@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -228,7 +229,7 @@ def _with_arrivals(session: Session, agencies: list[AgencyDemand], request: Plan
         found = by_code.get(code)
         base = found or AgencyDemand(code, names.get(code, code), Vector(),
                                      Growth(percent=0.0, source="migration only"))
-        by_code[code] = AgencyDemand(base.code, base.name, base.current, base.growth, tuple(rows))
+        by_code[code] = replace(base, arrivals=tuple(rows))
     return sorted(by_code.values(), key=lambda a: a.code)
 
 
