@@ -4,6 +4,7 @@ agent (snmpsim); discovery is stored and shown; a device read only through `syst
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -155,3 +156,24 @@ def test_rediscovery_on_a_changed_sys_descr_and_no_data_with_its_reason(db: str,
     session.expire_all()
     row = session.get(DeviceDiscovery, box.id)
     assert row.sys_descr == "ACME EnviroBox 2 rev B" and row.discovered_at > first
+
+
+def test_dcops_poll_prints_the_discovery_and_the_sensors(agent: Any) -> None:
+    from typer.testing import CliRunner
+
+    from dcops.cli import _register_features
+    from dcops.cli import app as root_app
+
+    if not any((c.name or c.callback.__name__) == "poll" for c in root_app.registered_commands):
+        _register_features()
+    runner = CliRunner()
+    args = ["poll", "--once", "--target", f"127.0.0.1:{agent.port}", "--role", "other"]
+    result = runner.invoke(root_app, [*args, "--json"], env={"DCOPS_SNMP_COMMUNITY": "envbox"})
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    reasons = {p["name"]: p["reason"] for p in data["discovery"]["profiles"]}
+    assert reasons["acme-env"].startswith("sysDescr matches")
+    assert {(s["descr"], s["oid"]) for s in data["sensors"] if s["sensor_class"] == "temperature"} == {
+        ("Inlet", f"{ACME}.2.1.3.1"), ("Rack top", f"{ACME}.2.1.3.2")}
+    text = runner.invoke(root_app, args, env={"DCOPS_SNMP_COMMUNITY": "envbox", "COLUMNS": "200"}).output
+    assert "discovery: profiles applied" in text and "Rack top" in text and "acme-env" in text
