@@ -65,14 +65,13 @@ def _inventory(session: Session, device: Device) -> dict[str, Any]:
     from dcops.monitoring.state_models import Interface, MonitoringSetting
 
     setting = session.get(MonitoringSetting, device.id)
-    unused = session.execute(
-        select(Interface.name).where(Interface.device_id == device.id, Interface.unused.is_(True))  # type: ignore
-    ).scalars().all()
-    aliased = session.execute(
-        select(Interface.name).where(Interface.device_id == device.id, Interface.alias != "")  # type: ignore
-    ).scalars().all()
-    return {"serial": device.serial, "v3_only": bool(setting and setting.v3_only), "unused_ports": set(unused),
-            "ports_in_use": set(aliased) - set(unused)}
+    marked = session.execute(
+        select(Interface.name, Interface.unused).where(  # type: ignore[call-overload]
+            Interface.device_id == device.id, (Interface.unused.is_(True)) | (Interface.alias != ""))  # type: ignore
+    ).all()
+    unused = {name for name, is_unused in marked if is_unused}
+    return {"serial": device.serial, "v3_only": bool(setting and setting.v3_only), "unused_ports": unused,
+            "ports_in_use": {name for name, is_unused in marked if not is_unused}}
 
 
 def poll_snapshot(result: PollResult, *, previous: PollResult | None, role: str, inventory: dict[str, Any],

@@ -114,8 +114,6 @@ def judged(readings: list[Any], role: str, overrides: Iterable[SensorThreshold] 
 
 def record_sensors(session: Session, result: PollResult, discovery: Discovery | None) -> None:
     """Store a poll's sensor readings (with the limits in use) and, when discovery ran, its result (no commit)."""
-    from dcops.dcim.models import Device
-
     device_id = result.device_id
     assert device_id is not None
     if discovery is not None:
@@ -127,14 +125,9 @@ def record_sensors(session: Session, result: PollResult, discovery: Discovery | 
     stored = session.get(DeviceSensors, device_id)
     if not result.sensors and stored is None:
         return
-    device = session.get(Device, device_id)
-    role = str(device.role) if device is not None else ""
-    rows = []
-    for subject, (r, limits, severity) in judged(result.sensors, role, overrides_of(session, device_id)).items():
-        item = r.as_dict() | {"subject": subject, "state": severity}
-        item["limits"] = None if limits is None else {n: getattr(limits, n) for n in LIMIT_NAMES} | {
-            "source": limits.source}
-        rows.append(item)
+    # stored as read; the limits in use and the state are judged when shown (overrides may change in between)
+    rows = [r.as_dict() | {"subject": subject} for subject, r in unique_subjects(
+        [r if isinstance(r, SensorReading) else SensorReading.from_dict(r) for r in result.sensors]).items()]
     stored = stored or DeviceSensors(device_id=device_id)
     stored.at, stored.sensors = result.at, rows
     session.add(stored)
@@ -166,9 +159,23 @@ def discovery_view(session: Session, device_id: int) -> dict[str, Any] | None:
 
 
 def sensors_view(session: Session, device_id: int) -> list[dict[str, Any]]:
-    """Return a device's latest sensor readings (with limits and state)."""
+    """Return a device's latest sensor readings, each with the limits in use and its state against them."""
+    from dcops.dcim.models import Device
+
     row = session.get(DeviceSensors, device_id)
-    return list(row.sensors) if row is not None else []
+    if row is None:
+        return []
+    device = session.get(Device, device_id)
+    role = str(device.role) if device is not None else ""
+    overrides = overrides_of(session, device_id)
+    out = []
+    for item in row.sensors:
+        reading = SensorReading.from_dict(item)
+        subject = str(item.get("subject") or reading.descr)
+        limits = effective_limits(reading, subject, role, overrides)
+        shown = {n: getattr(limits, n) for n in LIMIT_NAMES} | {"source": limits.source} if limits else None
+        out.append(dict(item) | {"subject": subject, "state": judge(reading, limits), "limits": shown})
+    return out
 
 
 # --- operator overrides ----------------------------------------------------------------------------------
