@@ -32,7 +32,7 @@ class DeviceSensors(SQLModel, table=True):
 
     device_id: int = Field(sa_column=Column(Integer, ForeignKey("device.id", ondelete="CASCADE"), primary_key=True))
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    #: [SensorReading.as_dict() + {"subject": name, "severity": state against the limits in use}, ...]
+    #: [SensorReading.as_dict() + {"subject": its unique name}, ...] (limits in use and state are judged when shown)
     sensors: list[Any] = Field(default_factory=list, sa_type=JSON)
 
 
