@@ -169,3 +169,17 @@ def test_interface_down_only_for_ports_in_use() -> None:
 def test_bad_sensor_specs_are_refused_with_the_reason(body: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Profile.model_validate(yaml.safe_load("name: bad\n" + body))
+
+
+def test_pseudo_interfaces_and_absent_ports_are_left_out() -> None:
+    from dcops.monitoring.profiles import load_profiles
+
+    if_mib = next(p for p in load_profiles("") if p.name == "if-mib")
+    rows = {}
+    for index, (descr, oper) in enumerate([("GigabitEthernet1/0/1", 1), ("GigabitEthernet1/0/2", 2),
+                                           ("fddi-default", 1), ("token-ring-default", 1), ("unrouted VLAN 1002", 1),
+                                           ("TenGigabitEthernet1/0/25", 6), ("", 1), ("Vlan10", 1)], start=1):
+        rows[str(index)] = {"ifDescr": vb("d", "octets", descr.encode()), "ifOperStatus": vb("o", "integer", oper),
+                            "ifAdminStatus": vb("a", "integer", 1)}
+    out = evaluate_profiles([if_mib], scalars={}, tables={"interfaces": rows}, at=0.0)
+    assert [i.name for i in out.interfaces] == ["GigabitEthernet1/0/1", "GigabitEthernet1/0/2", "Vlan10"]
