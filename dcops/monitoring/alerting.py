@@ -68,7 +68,44 @@ def _inventory(session: Session, device: Device) -> dict[str, Any]:
     unused = session.execute(
         select(Interface.name).where(Interface.device_id == device.id, Interface.unused.is_(True))  # type: ignore
     ).scalars().all()
-    return {"serial": device.serial, "v3_only": bool(setting and setting.v3_only), "unused_ports": set(unused)}
+    aliased = session.execute(
+        select(Interface.name).where(Interface.device_id == device.id, Interface.alias != "")  # type: ignore
+    ).scalars().all()
+    return {"serial": device.serial, "v3_only": bool(setting and setting.v3_only), "unused_ports": set(unused),
+            "ports_in_use": set(aliased) - set(unused)}
+
+
+def poll_snapshot(result: PollResult, *, previous: PollResult | None, role: str, inventory: dict[str, Any],
+                  overrides: Iterable[Any] = (), device: str = "") -> Snapshot:
+    """Build the rules' snapshot of one poll (pure): samples, facts, sensors with the limits in use, ports in use.
+
+    A port is in use when the inventory says so (an alias) or when it was up at the previous poll, so
+    ``interface_down`` stays quiet about ports that were never used.
+    """
+    from dcops.monitoring.sensor_state import judged
+    from dcops.monitoring.sensors import UNITS
+
+    samples = samples_by_metric(result.samples)
+    samples["device_up"] = {"": 1.0 if result.reachable else 0.0}
+    before = samples_by_metric(previous.samples) if previous else {}
+    inv = dict(inventory)
+    was_up = {name for name, value in before.get("if_oper_up", {}).items() if value >= 1}
+    inv["ports_in_use"] = set(inv.get("ports_in_use") or set()) | was_up
+    sensors: dict[str, dict[str, Any]] = {}
+    for subject, (reading, limits, _severity) in judged(result.sensors, role, overrides).items():
+        if limits is None:  # an override disables this sensor's alerts
+            continue
+        sensors[subject] = {
+            "class": reading.sensor_class, "value": reading.value, "unit": UNITS.get(reading.sensor_class, ""),
+            "severity": reading.severity, "state_name": reading.state_name,
+            "limits": None if limits.empty() else {"high": limits.high, "low": limits.low,
+                                                   "high_warn": limits.high_warn, "low_warn": limits.low_warn,
+                                                   "source": limits.source}}
+    return Snapshot(
+        at=result.at, device_id=result.device_id, device=device or result.device_name, samples=samples,
+        previous=before, facts=dict(result.facts) if result.reachable else {},
+        previous_facts=dict(previous.facts) if previous else {}, inventory=inv, sensors=sensors,
+    )
 
 
 def _load_states(session: Session, *, device_id: int | None, scope_key: str, at: datetime) -> dict[Any, State]:
@@ -197,14 +234,11 @@ def evaluate_poll(session: Session, *, result: PollResult, previous: PollResult 
     device = session.get(Device, result.device_id)
     if device is None:
         return
-    samples = samples_by_metric(result.samples)
-    samples["device_up"] = {"": 1.0 if result.reachable else 0.0}
-    snap = Snapshot(
-        at=result.at, device_id=device.id, device=device.name, samples=samples,
-        previous=samples_by_metric(previous.samples) if previous else {},
-        facts=dict(result.facts) if result.reachable else {}, previous_facts=dict(previous.facts) if previous else {},
-        inventory=_inventory(session, device),
-    )
+    from dcops.monitoring.sensor_state import overrides_of
+
+    snap = poll_snapshot(result, previous=previous, role=str(device.role), inventory=_inventory(session, device),
+                         overrides=overrides_of(session, device.id), device=device.name)  # type: ignore[arg-type]
+    samples = snap.samples
     try:
         run_snapshot(session, snap)
         if device.rack_id is not None and "pdu_power_watts" in samples:

@@ -42,6 +42,9 @@ class Snapshot:
     inventory: dict[str, Any] = field(default_factory=dict)
     #: (event name, subject) pairs, e.g. traps
     events: list[tuple[str, str]] = field(default_factory=list)
+    #: sensor description -> {"class", "value", "unit", "limits": {high, low, high_warn, low_warn, source} | None,
+    #: "severity" (state sensors: their mapped state)}; see :func:`sensor_level`
+    sensors: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,7 +99,9 @@ def _observe(rule: Rule, snap: Snapshot, states: dict[Key, State]) -> dict[str, 
         allowed = snap.inventory.get(rule.subjects_in) if rule.subjects_in else None
         for subject, value in snap.samples.get(rule.metric, {}).items():
             if allowed is not None and subject not in allowed:
-                continue
+                known = states.get((rule.name, subject))
+                if known is None or not known.open:  # an open alert is followed until it resolves
+                    continue
             if any(snap.samples.get(m, {}).get(subject) != v for m, v in rule.when.items()):
                 out[subject] = (False, value, {})
                 continue
@@ -123,6 +128,14 @@ def _observe(rule: Rule, snap: Snapshot, states: dict[Key, State]) -> dict[str, 
             fact = snap.facts[rule.metric]
             gated = bool(snap.inventory.get(rule.inventory_flag)) if rule.inventory_flag else True
             out[""] = (gated and fact.strip().lower() not in _FALSE, fact, {})
+    elif rule.kind == "sensor":
+        for subject, sensor in snap.sensors.items():
+            if rule.target and sensor.get("class") not in rule.target:
+                continue
+            current = states.get((rule.name, subject))
+            firing = current is not None and current.state in ("firing", "acknowledged")
+            level = sensor_level(sensor, hysteresis=firing)
+            out[subject] = (level == rule.level, sensor.get("value"), _sensor_extra(sensor, level))
     elif rule.kind == "event":
         for name, subject in snap.events:
             if name in rule.target:
@@ -130,6 +143,51 @@ def _observe(rule: Rule, snap: Snapshot, states: dict[Key, State]) -> dict[str, 
             elif name in rule.resolve_on:
                 out[subject or name] = (False, name, {})
     return out
+
+
+#: a firing sensor alert clears only once the value is back by this share of the limit (at least 0.5 unit)
+SENSOR_HYSTERESIS = 0.03
+
+
+def sensor_level(sensor: dict[str, Any], *, hysteresis: bool = False) -> str:
+    """Return ok, warning or critical for a snapshot sensor; ``hysteresis`` widens limits to keep an alert up."""
+    if sensor.get("class") == "state":
+        return str(sensor.get("severity") or "unknown")
+    limits, value = sensor.get("limits"), sensor.get("value")
+    if not limits or value is None:
+        return "ok"
+
+    def past(name: str, above: bool) -> bool:
+        limit = limits.get(name)
+        if limit is None:
+            return False
+        band = max(abs(limit) * SENSOR_HYSTERESIS, 0.5) if hysteresis else 0.0
+        return value > limit - band if above else value < limit + band
+
+    if past("high", True) or past("low", False):
+        return "critical"
+    if past("high_warn", True) or past("low_warn", False):
+        return "warning"
+    return "ok"
+
+
+def _sensor_extra(sensor: dict[str, Any], level: str) -> dict[str, Any]:
+    limits = sensor.get("limits") or {}
+    value = sensor.get("value")
+    if sensor.get("class") == "state":
+        state = sensor.get("state_name") or ""
+        return {"class": "state", "unit": "", "limit": "", "limit_source": "device",
+                "reading": f"state {state} ({sensor.get('severity', '')})".replace("state  (", "state (")}
+    names = ("high", "low") if level == "critical" else ("high_warn", "low_warn")
+    candidates = [float(limits[n]) for n in names if limits.get(n) is not None]
+    limit = min(candidates, key=lambda x: abs(x - value)) if candidates and value is not None else None
+    unit = sensor.get("unit", "")
+    source = {"device": "the device's limit", "override": "override", "default": "default limit"}.get(
+        limits.get("source", ""), "limit")
+    reading = f"{_fmt(value)} {unit}".strip() + (f", {source} {_fmt(limit)} {unit}".rstrip() if limit is not None
+                                                   else "")
+    return {"class": sensor.get("class", ""), "unit": unit, "limit": _fmt(limit),
+            "limit_source": source, "reading": reading}
 
 
 def _advance(rule: Rule, key: Key, holds: bool, value: Any, extra: dict[str, Any], snap: Snapshot,

@@ -14,6 +14,7 @@ from dcops.auth.deps import Allow
 from dcops.database import get_session, utcnow
 from dcops.exceptions import NotFoundError, ValidationError
 from dcops.monitoring import state
+from dcops.monitoring.sensor_models import SensorThresholdIn
 from dcops.monitoring.state_models import InterfaceUpdate, MonitoringSetting, MonitoringSettingUpdate
 
 router = APIRouter(tags=["monitoring"])
@@ -91,6 +92,35 @@ def patch_settings(device_id: int, body: MonitoringSettingUpdate, session: Db, a
 def patch_interface(interface_id: int, body: InterfaceUpdate, session: Db, actor: Writer) -> dict[str, Any]:
     """Flag an interface that must stay down: it coming up raises a security alert."""
     return state.set_interface_unused(session, actor=actor, interface_id=interface_id, unused=body.unused).model_dump()
+
+
+@router.get("/devices/{device_id}/sensor-thresholds", summary="Threshold overrides of a device's sensors")
+def list_sensor_thresholds(device_id: int, session: Db, actor: Staff) -> dict[str, Any]:
+    """The operator's limits per sensor (by description) or per class; they replace the device's own limits."""
+    from dcops.dcim.models import Device
+    from dcops.monitoring.sensor_state import overrides_of
+
+    if session.get(Device, device_id) is None:
+        raise NotFoundError(f"device {device_id} not found")
+    data = [o.model_dump() for o in overrides_of(session, device_id)]
+    return {"data": data, "count": len(data)}
+
+
+@router.put("/devices/{device_id}/sensor-thresholds", summary="Set the limits of a sensor or a sensor class")
+def put_sensor_threshold(device_id: int, body: SensorThresholdIn, session: Db, actor: Writer) -> dict[str, Any]:
+    """Create or replace an override: ``sensor`` empty means every sensor of ``sensor_class`` on the device."""
+    from dcops.monitoring.sensor_state import set_override
+
+    return set_override(session, device_id, body.model_dump(), actor=actor).model_dump()
+
+
+@router.delete("/devices/{device_id}/sensor-thresholds/{override_id}", status_code=204,
+               summary="Remove a threshold override")
+def delete_sensor_threshold(device_id: int, override_id: int, session: Db, actor: Writer) -> None:
+    """The sensor goes back to the device's own limits (else the default of its class)."""
+    from dcops.monitoring.sensor_state import delete_override
+
+    delete_override(session, device_id, override_id, actor=actor)
 
 
 @router.get("/poller", summary="The poller's own health")

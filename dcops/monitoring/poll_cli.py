@@ -30,13 +30,15 @@ def _parse_target(value: str) -> tuple[str, int]:
         raise typer.BadParameter(f"'{value}' is not HOST:PORT") from None
 
 
-def _print_result(result: Any, as_json: bool) -> None:
+def _print_result(result: Any, as_json: bool, discovery: dict[str, Any] | None = None) -> None:
     samples = [{"metric": s.metric, "labels": dict(s.labels), "value": s.value} for s in result.samples]
+    sensors = [r.as_dict() for r in getattr(result, "sensors", [])]
     if as_json:
         typer.echo(json.dumps({
             "device": result.device_name, "device_id": result.device_id, "at": result.at.isoformat(),
             "reachable": result.reachable, "duration_s": round(result.duration_s, 4), "varbinds": result.varbinds,
-            "error": result.error, "facts": result.facts, "samples": samples}, indent=2))
+            "error": result.error, "facts": result.facts, "discovery": discovery, "sensors": sensors,
+            "samples": samples}, indent=2, default=str))
         return
     state = "[green]up[/green]" if result.reachable else "[red]down[/red]"
     console.print(f"{result.device_name}: {state}, {result.varbinds} varbinds in {result.duration_s * 1000:.0f} ms"
@@ -48,6 +50,15 @@ def _print_result(result: Any, as_json: bool) -> None:
         for key, value in sorted(result.facts.items()):
             facts.add_row(key, value)
         console.print(facts)
+    if discovery:
+        found = Table(title="discovery: profiles applied")
+        found.add_column("profile")
+        found.add_column("why")
+        for item in discovery.get("profiles", []):
+            found.add_row(item["name"], item["reason"])
+        console.print(found)
+    if sensors:
+        _print_sensors(sensors)
     table = Table(title="samples")
     for col in ("metric", "labels", "value"):
         table.add_column(col, justify="right" if col == "value" else "left")
@@ -57,14 +68,33 @@ def _print_result(result: Any, as_json: bool) -> None:
     console.print(table)
 
 
-async def _poll_address(host: str, port: int, *, role: str, name: str, snmp: dict[str, Any]) -> Any:
+def _print_sensors(sensors: list[dict[str, Any]]) -> None:
+    from dcops.monitoring.sensors import UNITS, severity_of
+    from dcops.monitoring.sensors import SensorReading as Reading
+
+    table = Table(title="sensors")
+    for col in ("class", "description", "value", "state", "limits (device)", "OID"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    for item in sorted(sensors, key=lambda x: (x["sensor_class"], x["descr"])):
+        reading = Reading.from_dict(item)
+        if reading.sensor_class == "state":
+            value = reading.state_name or f"{reading.value:g}"
+        else:
+            value = f"{reading.value:.6g} {UNITS.get(reading.sensor_class, '')}".strip()
+        limits = " ".join(f"{k}={item[k]:g}" for k in ("low", "low_warn", "high_warn", "high")
+                          if item.get(k) is not None)
+        table.add_row(reading.sensor_class, reading.descr, value, severity_of(reading), limits, reading.oid)
+    console.print(table)
+
+
+async def _poll_address(host: str, port: int, *, role: str, name: str, snmp: dict[str, Any]) -> tuple[Any, Any]:
     from dcops.monitoring.poller import Target, poll_target
     from dcops.monitoring.snmp import SnmpClient, SnmpTarget
 
     target = Target(device_id=None, name=name, role=role, snmp=SnmpTarget(host=host, port=port, **snmp))
     async with SnmpClient() as client:
         result, _ = await poll_target(client, target)
-    return result
+    return result, target.discovery.as_dict() if target.discovery else None
 
 
 def _device_id(session: Any, device: str) -> int:
@@ -113,10 +143,10 @@ def poll(
         else:
             raise typer.BadParameter("--target needs --community (or env DCOPS_SNMP_COMMUNITY) or --v3-user")
         try:
-            result = asyncio.run(_poll_address(host, port, role=role, name=target, snmp=snmp))
+            result, found = asyncio.run(_poll_address(host, port, role=role, name=target, snmp=snmp))
         except ValueError as exc:  # a protocol name the client does not know
             raise typer.BadParameter(str(exc)) from None
-        _print_result(result, as_json)
+        _print_result(result, as_json, found)
         raise typer.Exit(0 if result.reachable else 1)
     from dcops.database import session_scope
     from dcops.monitoring.poller import PollerOptions, load_targets, poll_device
@@ -127,18 +157,24 @@ def poll(
         ids = [_device_id(session, device)] if device else [t.device_id for t in load_targets(session)]
     results = [asyncio.run(poll_device(i, options=options)) for i in ids if i is not None]
     if device:
-        _print_result(results[0], as_json)
+        from dcops.monitoring.sensor_state import discovery_view
+
+        with session_scope() as session:
+            found = discovery_view(session, ids[0]) if ids[0] is not None else None
+        _print_result(results[0], as_json, found)
         raise typer.Exit(0 if results[0].reachable else 1)
     rows = [{"device": r.device_name, "up": r.reachable, "varbinds": r.varbinds,
-             "ms": round(r.duration_s * 1000), "error": r.error or ""} for r in results]
+             "ms": round(r.duration_s * 1000), "profiles": r.facts.get("profiles", ""),
+             "sensors": len(getattr(r, "sensors", [])), "error": r.error or ""} for r in results]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title=f"{len(rows)} devices polled")
-    for col in ("device", "up", "varbinds", "ms", "error"):
+    columns = ("device", "up", "varbinds", "ms", "profiles", "sensors", "error")
+    for col in columns:
         table.add_column(col)
     for row in rows:
-        table.add_row(*(str(row[c]) for c in ("device", "up", "varbinds", "ms", "error")))
+        table.add_row(*(str(row[c]) for c in columns))
     console.print(table)
 
 

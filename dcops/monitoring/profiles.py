@@ -135,6 +135,8 @@ class SampleSpec(_Strict):
     kind: Literal["gauge", "rate"] = "gauge"
     sources: tuple[Source, ...] = ()
     ratio: tuple[str, str] | None = None  # (numerator column, denominator column) x scale
+    #: (total column, free columns...): (total - sum of the free ones) / total x scale, e.g. memory without caches
+    used_ratio: tuple[str, ...] | None = None
     scale: float = 1.0
     sensor: bool = False  # ENTITY-SENSOR-MIB value with entPhySensorScale and entPhySensorPrecision
     where: Where | None = None
@@ -176,7 +178,7 @@ class Table(_Strict):
         named = set(self.columns)
         used: list[str] = [c for cols in self.labels.values() for c in cols]
         for spec in self.samples:
-            used += [s.column for s in spec.sources if s.column] + list(spec.ratio or ())
+            used += [s.column for s in spec.sources if s.column] + list(spec.ratio or ()) + list(spec.used_ratio or ())
             used += [spec.where.column] if spec.where else []
         used += [f.column for f in self.facts] + [f.where.column for f in self.facts if f.where]
         used += [self.where.column] if self.where else []
@@ -241,6 +243,8 @@ class Profile(_Strict):
     match: Match = Match()
     detect: Detect | None = None
     overrides: tuple[str, ...] = ()
+    #: metrics this profile gives better than the others: their samples from other profiles are dropped
+    supersedes: tuple[str, ...] = ()
     scalars: tuple[Scalar, ...] = ()
     tables: tuple[Table, ...] = ()
     derived: tuple[Derived, ...] = ()
@@ -405,6 +409,11 @@ def _row_value(spec: SampleSpec, row: Mapping[str, VarbindLike]) -> tuple[float,
         if num is None or not den:
             return None
         return num / den * spec.scale, None, spec.ratio[0]
+    if spec.used_ratio:
+        total, free = number(row.get(spec.used_ratio[0])), [number(row.get(c)) for c in spec.used_ratio[1:]]
+        if not total or any(f is None for f in free):
+            return None
+        return (total - sum(f for f in free if f is not None)) / total * spec.scale, None, spec.used_ratio[0]
     for source in spec.sources:
         vb = row.get(source.column or "")
         raw = _sensor_value(row, source) if spec.sensor else number(vb)
@@ -502,6 +511,8 @@ def evaluate(
 ) -> Evaluation:
     """Turn what was read (scalars by OID; tables by name -> index -> column name) into an Evaluation."""
     out = Evaluation()
+    profiles = list(profiles)
+    owners: list[str] = []  # the profile of each sample, for ``supersedes``
     for profile in profiles:
         for spec in profile.scalars:
             vb = scalars.get(spec.oid.strip("."))
@@ -529,8 +540,20 @@ def evaluate(
             out.table_rows[table.name] = len(rows)
             _table_samples(table, rows, at, out, profile.name)
         out.derived.extend(profile.derived)
+        owners += [profile.name] * (len(out.samples) - len(owners))
+    _supersede(profiles, owners, out)
     out.samples += sensor_samples(out.sensors, out.samples)
     return out
+
+
+def _supersede(profiles: list[Profile], owners: list[str], out: Evaluation) -> None:
+    """Drop other profiles' samples of a metric that a superseding profile gave (``owners``: profile per sample)."""
+    for profile in profiles:
+        for metric in profile.supersedes:
+            if any(s.metric == metric and o == profile.name for s, o in zip(out.samples, owners, strict=True)):
+                kept = [(s, o) for s, o in zip(out.samples, owners, strict=True)
+                        if s.metric != metric or o == profile.name]
+                out.samples, owners[:] = [s for s, _ in kept], [o for _, o in kept]
 
 
 def _scalar_sensor(spec: Scalar, sensor: SensorSpec, vb: VarbindLike | None, scalars: Mapping[str, VarbindLike],

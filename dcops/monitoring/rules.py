@@ -11,6 +11,8 @@ A rule names one condition, from these kinds (exactly one per rule)::
     fact_differs: serial         from_inventory: serial            # differs from the source of truth
     fact_true: answers_v1v2c     inventory_flag: v3_only           # a fact, gated by an inventory flag
     event: authenticationFailure                                   # a trap (resolve_on: the trap that ends it)
+    sensor: [temperature]        level: critical                   # a sensor past its limits (the device's own,
+                                                                   # an override, else the class/role default)
 
 ``for`` (seconds, or "5m") and ``for_polls`` delay firing; ``clear_after`` resolves event, change and
 decrease rules once that long has passed without a new occurrence.
@@ -29,7 +31,7 @@ from dcops.exceptions import ValidationError
 from dcops.monitoring.types import METRICS
 
 RULES_DIR = Path(__file__).parent / "rules"
-KINDS = ("metric", "decreased", "fact_changed", "fact_differs", "fact_true", "event")
+KINDS = ("metric", "decreased", "fact_changed", "fact_differs", "fact_true", "event", "sensor")
 SEVERITIES = ("critical", "warning", "info")
 #: metrics computed by dcops itself rather than read by the poller
 DERIVED_METRICS = {"rack_power_percent": ("rack power draw against its budget", ("rack",))}
@@ -71,6 +73,7 @@ class Rule:
     scope: str = "device"
     resolve_on: tuple[str, ...] = ()  # events that resolve an event rule's alert (linkUp for linkDown)
     description: str = ""
+    level: str = ""  # sensor rules: the sensor state that fires the rule (critical | warning)
 
     @property
     def metric(self) -> str:
@@ -145,7 +148,16 @@ def parse_rule(raw: dict[str, Any], *, source: str = "") -> Rule:
         scope=raw.get("scope", "device"), description=str(raw.get("description", "")),
         resolve_on=tuple(raw.get("resolve_on") or ()) if isinstance(raw.get("resolve_on"), list)
         else ((str(raw["resolve_on"]),) if raw.get("resolve_on") else ()),
+        level=str(raw.get("level", "")),
     )
+    if kind == "sensor":
+        from dcops.monitoring.sensors import CLASSES
+
+        unknown = [c for c in rule.target if c not in CLASSES]
+        if unknown:
+            raise ValidationError(f"{where}: unknown sensor class {', '.join(unknown)} (one of {', '.join(CLASSES)})")
+        if rule.level not in ("critical", "warning"):
+            raise ValidationError(f"{where}: a sensor rule needs level: critical or warning")
     if kind == "metric":
         if (rule.above is None) == (rule.below is None):
             raise ValidationError(f"{where}: a metric rule needs exactly one of above or below")

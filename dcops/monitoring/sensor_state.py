@@ -180,11 +180,12 @@ def overrides_of(session: Session, device_id: int) -> list[SensorThreshold]:
                                 .order_by(SensorThreshold.id)).scalars().all())  # type: ignore[arg-type]
 
 
-def set_override(session: Session, device_id: int, data: Mapping[str, Any]) -> SensorThreshold:
-    """Create or replace the override of one sensor (or a whole class) of a device; commit."""
+def set_override(session: Session, device_id: int, data: Mapping[str, Any], *, actor: Any = None) -> SensorThreshold:
+    """Create or replace the override of one sensor (or a whole class) of a device, with a change-log entry."""
     from dcops.dcim.models import Device
 
-    if session.get(Device, device_id) is None:
+    device = session.get(Device, device_id)
+    if device is None:
         raise NotFoundError(f"device {device_id} not found")
     sensor_class = str(data.get("sensor_class", ""))
     if sensor_class not in CLASSES:
@@ -196,20 +197,38 @@ def set_override(session: Session, device_id: int, data: Mapping[str, Any]) -> S
     row = session.execute(select(SensorThreshold).where(
         SensorThreshold.device_id == device_id, SensorThreshold.sensor_class == sensor_class,  # type: ignore
         SensorThreshold.sensor == sensor)).scalars().first()
+    before = row.model_dump(mode="json") if row is not None else None
     row = row or SensorThreshold(device_id=device_id, sensor_class=sensor_class, sensor=sensor)
     for name, value in values.items():
         setattr(row, name, value)
     row.disabled, row.updated_at = bool(data.get("disabled", False)), utcnow()
     session.add(row)
+    session.flush()
+    _log(session, actor, row, device.name, before, row.model_dump(mode="json"))
     session.commit()
     session.refresh(row)
     return row
 
 
-def delete_override(session: Session, device_id: int, override_id: int) -> None:
-    """Remove one override of a device; commit."""
+def delete_override(session: Session, device_id: int, override_id: int, *, actor: Any = None) -> None:
+    """Remove one override of a device, with a change-log entry."""
+    from dcops.dcim.models import Device
+
     row = session.get(SensorThreshold, override_id)
     if row is None or row.device_id != device_id:
         raise NotFoundError(f"threshold override {override_id} not found on device {device_id}")
+    device = session.get(Device, device_id)
+    _log(session, actor, row, device.name if device else str(device_id), row.model_dump(mode="json"), None)
     session.delete(row)
     session.commit()
+
+
+def _log(session: Session, actor: Any, row: SensorThreshold, device: str, before: Any, after: Any) -> None:
+    if actor is None:
+        return
+    from dcops.auth.choices import ChangeAction
+    from dcops.crud import record_change
+
+    action = ChangeAction.DELETE if after is None else (ChangeAction.UPDATE if before else ChangeAction.CREATE)
+    record_change(session, actor=actor, action=action, object_type="sensor_threshold", object_id=row.id or 0,
+                  object_repr=f"{device} {row.sensor_class} {row.sensor or '*'}", before=before, after=after)

@@ -329,7 +329,14 @@ def device_health(session: Session, device_id: int) -> dict[str, Any]:
         "sensors": [s for s in samples if s["metric"] in ("temperature_celsius", "fan_rpm")],
         "power": [s for s in samples if s["metric"].startswith(("ups_", "pdu_"))],
         "settings": get_settings(session, device_id).model_dump(),
-    }
+    } | _sensor_health(session, device_id)
+
+
+def _sensor_health(session: Session, device_id: int) -> dict[str, Any]:
+    from dcops.monitoring.sensor_state import discovery_view, overrides_of, sensors_view
+
+    return {"discovery": discovery_view(session, device_id), "sensor_readings": sensors_view(session, device_id),
+            "sensor_thresholds": [o.model_dump() for o in overrides_of(session, device_id)]}
 
 
 def get_settings(session: Session, device_id: int) -> Any:

@@ -74,7 +74,7 @@ def _mutated_copy(tmp_path: Path, old: str, new: str) -> Path:
 @pytest.mark.parametrize(("old", "new", "unit_test"), [
     ("dcops_cpu_load_percent > 90\n", "dcops_cpu_load_percent > 97\n", "thresholds_test.yml"),  # threshold
     ("dcops_device_up < 1\n        for: 2m", "dcops_device_up < 1\n        for: 5m", "health_test.yml"),  # for:
-    ("dcops_temperature_celsius > 40\n", "dcops_temperature_celsius > 45\n", "thresholds_test.yml"),  # hysteresis
+    ("dcops_cpu_load_percent > 80\n", "dcops_cpu_load_percent > 90\n", "thresholds_test.yml"),  # hysteresis
     ("dcops_if_oper_up < 1 and dcops_if_admin_up == 1", "dcops_if_oper_up < 1", "health_test.yml"),  # condition
     ("severity: critical\n          category: health\n          rule: ups_on_battery",
      "severity: warning\n          category: health\n          rule: ups_on_battery", "health_test.yml"),  # labels

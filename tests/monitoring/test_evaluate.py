@@ -78,7 +78,6 @@ def test_interface_down_only_when_admin_up_and_deduplicated_per_subject() -> Non
     ("link_utilization", "if_utilization_percent", 95.0, 40.0),
     ("storage_full", "storage_used_percent", 97.0, 50.0),
     ("memory_high", "memory_used_percent", 99.0, 50.0),
-    ("temperature_high", "temperature_celsius", 60.0, 25.0),
     ("ups_on_battery", "ups_on_battery", 1.0, 0.0),
     ("ups_battery_low", "ups_battery_charge_percent", 20.0, 100.0),
     ("ups_runtime_low", "ups_runtime_seconds", 120.0, 3000.0),

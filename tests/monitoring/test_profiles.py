@@ -24,18 +24,21 @@ def _names(profiles: list[Profile]) -> set[str]:
 IF_MIB, ENTITY_SENSOR, UPS_MIB, LM = "1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.99.1.1.1.1", "1.3.6.1.2.1.33.1", \
     "1.3.6.1.4.1.2021.13.16"
 XUPS, MGE, RPDU = "1.3.6.1.4.1.534.1.2", "1.3.6.1.4.1.705.1.5", "1.3.6.1.4.1.318.1.1.12.1"
+ENTITY, HR = "1.3.6.1.2.1.47.1.1.1.1", "1.3.6.1.2.1.25"
 
 
 def test_profiles_are_chosen_by_role_identity_and_the_probes_the_device_answers():
     profiles = load_profiles("")
     cisco = "1.3.6.1.4.1.9.1.2494"
-    assert _names(select_profiles(profiles, role="switch", sys_object_id=cisco, answered=[IF_MIB, ENTITY_SENSOR])) == {
+    answered = [IF_MIB, ENTITY, ENTITY_SENSOR]
+    assert _names(select_profiles(profiles, role="switch", sys_object_id=cisco, answered=answered)) == {
         "system", "if-mib", "entity", "entity-sensor"}
     # a standard MIB is used only where the device answers it, whatever the role
-    assert _names(select_profiles(profiles, role="switch", sys_object_id=cisco, answered=[])) == {"system", "entity"}
+    assert _names(select_profiles(profiles, role="switch", sys_object_id=cisco, answered=[])) == {"system"}
     assert "lm-sensors" in _names(select_profiles(profiles, role="hypervisor", sys_object_id="1.3.6.1.4.1.8072.3.2.10",
                                                   answered=[LM]))
-    assert "host-resources" in _names(select_profiles(profiles, role="storage", sys_object_id="1.3.6.1.4.1.674.1"))
+    assert "host-resources" in _names(select_profiles(profiles, role="storage", sys_object_id="1.3.6.1.4.1.674.1",
+                                                      answered=[HR]))
     ups = _names(select_profiles(profiles, role="ups", sys_object_id="1.3.6.1.4.1.318.1.3.27", answered=[UPS_MIB]))
     assert "ups-mib" in ups and "eaton-xups" not in ups and "if-mib" not in ups
     assert "ups-mib" not in _names(select_profiles(profiles, role="switch", sys_object_id="1.3.6.1.4.1.318.1.3.27",

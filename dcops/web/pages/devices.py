@@ -15,7 +15,9 @@ from dcops.auth.models import ChangeLogEntry
 from dcops.database import SessionDep, utcnow
 from dcops.dcim import service as dcim
 from dcops.dcim.models import Cluster, Device, DeviceType, Rack, Site
+from dcops.monitoring import sensor_state
 from dcops.monitoring.alert_models import Alert
+from dcops.monitoring.sensors import UNITS
 from dcops.monitoring.state import parse_series_key
 from dcops.monitoring.state_models import Interface, MetricHistory
 from dcops.web import fmt, status, svg
@@ -111,6 +113,8 @@ def device_page(id: int, request: Request, session: SessionDep, viewer: Viewer =
         select(Interface).where(Interface.device_id == id).order_by(Interface.ifindex)).scalars())
     sensors = [(str(labels.get("sensor", "")), metric, value) for metric in ("temperature_celsius", "fan_rpm")
                for labels, value in grouped.get(metric, [])]
+    readings = sensor_state.sensors_view(session, id)
+    discovery = sensor_state.discovery_view(session, id)
     ups = [(label, metric, grouped[metric][0][1]) for metric, label in UPS_METRICS if grouped.get(metric)]
     alerts = list(session.execute(select(Alert).where(Alert.device_id == id).order_by(Alert.id.desc())  # type: ignore
                                   .limit(20)).scalars())
@@ -121,4 +125,5 @@ def device_page(id: int, request: Request, session: SessionDep, viewer: Viewer =
     return render(request, "device.html", session, active="inventory", title="Device", device=device, dtype=dtype,
                   site=site, rack=rack, cluster=cluster, state=state, health=health, interfaces=interfaces,
                   rates=rates, sensors=sensors, ups=ups, alerts=alerts, changes=changes, charts=charts,
+                  readings=readings, discovery=discovery, units=UNITS,
                   can_edit=viewer.can(ADMIN_OPERATOR))
