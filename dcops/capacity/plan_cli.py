@@ -99,6 +99,8 @@ def _print_plan(plan: Any) -> None:
     table.add_row("total", "", "", "", "", str(t["hosts_at_end"]), str(t["servers_to_buy"]), rupiah(t["cost_idr"]),
                   str(t["rack_units"]), f"{t['power_kw']:g}", "", style="bold")
     console.print(table)
+    if plan.power_unknown:
+        console.print(f"[yellow]power unknown (no figure, not counted in kW): {', '.join(plan.power_unknown)}[/]")
 
 
 def _print_comparison(rows: list[dict[str, Any]]) -> None:

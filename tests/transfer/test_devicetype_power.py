@@ -137,3 +137,13 @@ def test_budget_plan_names_devices_and_a_model_with_no_figure(app, tokens, facto
         assert any("mystery-01" in n for n in plan["notes"])
         plan = client.post("/api/v1/capacity/plan", headers=headers, json={"model": "host-nofig", "years": 1}).json()
         assert plan["power_unknown"] == ["host-nofig (the planned servers)", "mystery-01"]
+    import typer
+    from typer.testing import CliRunner
+
+    from dcops.capacity.plan_cli import app as plan_app
+
+    root = typer.Typer()
+    root.add_typer(plan_app, name="plan")
+    shown = CliRunner().invoke(root, ["plan", "show", "--years", "1", "--model", "host-1u"])
+    assert shown.exit_code == 0, shown.output
+    assert "power unknown" in shown.output and "mystery-01" in shown.output
