@@ -20,6 +20,7 @@ from dcops.auth.choices import Role
 from dcops.auth.deps import Allow
 from dcops.crud import MAX_LIMIT, ListQuery, Resource
 from dcops.database import get_session
+from dcops.exceptions import ValidationError
 from dcops.schemas import Page
 
 
@@ -153,6 +154,10 @@ def crud_router(
     def update_item(id: int, body: update, actor: Actor = Depends(writer),  # type: ignore[valid-type]
                     session: Session = Depends(get_session)) -> Any:
         data = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        for name, value in data.items():  # an explicit null for a required column: say so, before any service
+            column = resource.table.columns.get(name)
+            if value is None and column is not None and not column.nullable:
+                raise ValidationError(f"{name} cannot be null", field=name)
         if update_fn is not None:
             return to_public(public, update_fn(session, actor, id, data))
         options = {"allow_power_overcommit": data.pop("allow_power_overcommit", False)}
