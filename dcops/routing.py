@@ -112,9 +112,13 @@ def crud_router(
         rows, count = resource.get_all(
             session, actor=actor, query=ListQuery(limit=limit, offset=offset, ordering=ordering, q=q, filters=filters)
         )
-        return Page[public](  # type: ignore[valid-type]
+        session.expunge_all()  # keep the rows loaded (a rollback would expire them) ...
+        session.rollback()  # ... and end the read before they are serialised
+        page = Page[public](  # type: ignore[valid-type]
             data=[read_public(public, r) for r in rows], count=count, limit=limit, offset=offset
         )
+        # already validated: serialise once here instead of letting FastAPI validate the page a second time
+        return Response(page.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
 
     base = inspect.signature(list_items)
     params = [p for p in base.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
@@ -130,7 +134,8 @@ def crud_router(
     )
 
     def get_item(id: int, actor: Actor = Depends(reader), session: Session = Depends(get_session)) -> Any:
-        return to_public(public, resource.get(session, actor=actor, id=id))
+        return Response(to_public(public, resource.get(session, actor=actor, id=id)).model_dump_json(),
+                        media_type="application/json")
 
     router.add_api_route(
         f"{path}/{{id}}", get_item, methods=["GET"], response_model=public,
