@@ -55,9 +55,9 @@ def _seed(url: str) -> tuple[str, list[int]]:
     from dcops.auth.actor import SYSTEM
     from dcops.auth.service import create_user, issue_token
     from dcops.database import session_scope, upgrade
-    from dcops.demo.build import build_demo
     from dcops.dcim.models import Device
     from dcops.dcim.service import device_types, devices, sites
+    from dcops.demo.build import build_demo
 
     upgrade(url)
     with session_scope() as s:

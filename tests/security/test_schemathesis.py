@@ -1,9 +1,9 @@
 """schemathesis over every operation, as admin and as agency viewer, against a real server on loopback.
 
-Bounded examples (``ST_EXAMPLES``, default 2 per operation; examples and fuzzing phases) keep it to about half a
-minute per role. It runs on PostgreSQL, where odd values used to cause 5xx. Checks: no 5xx, documented status codes, documented content types, response bodies
-that match their schema. Operations that would end the run's own credentials are left out (revoking tokens,
-changing or disabling users).
+Bounded examples (``ST_EXAMPLES``, default 2 per operation; examples and fuzzing phases) keep the run short.
+It runs on PostgreSQL, where odd values used to cause 5xx. Checks: no 5xx, documented status codes,
+documented content types, response bodies that match their schema. Operations that would end the run's
+own credentials are left out (revoking tokens, changing or disabling users).
 """
 
 from __future__ import annotations
