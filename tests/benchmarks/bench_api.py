@@ -45,7 +45,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _seed(url: str) -> tuple[str, list[int]]:
+def _seed(url: str, device_type_slug: str | None = None) -> tuple[str, list[int]]:
     os.environ["DCOPS_DATABASE_URL"] = url
     from dcops.config import get_settings
 
@@ -54,6 +54,7 @@ def _seed(url: str) -> tuple[str, list[int]]:
 
     from dcops.auth.actor import SYSTEM
     from dcops.auth.service import create_user, issue_token
+    from dcops.crud import ListQuery
     from dcops.database import session_scope, upgrade
     from dcops.dcim.models import Device
     from dcops.dcim.service import device_types, devices, sites
@@ -64,8 +65,11 @@ def _seed(url: str) -> tuple[str, list[int]]:
         build_demo(s)
         s.commit()
         site, _ = sites.create(s, actor=SYSTEM, data={"name": "DC Bench"})
-        dtype = device_types.get_all(s, actor=SYSTEM, query=__import__("dcops.crud", fromlist=["ListQuery"])
-                                     .ListQuery(limit=1))[0][0]
+        dtype = device_types.get_all(s, actor=SYSTEM, query=ListQuery(limit=1))[0][0]
+        if device_type_slug:
+            dtype, _ = device_types.create(s, actor=SYSTEM, data={
+                "manufacturer_id": dtype.manufacturer_id, "model": device_type_slug, "slug": device_type_slug,
+                "u_height": 1})
         for i in range(150):
             devices.create(s, actor=SYSTEM, commit=False, data={"name": f"bench-{i:03d}", "device_type_id": dtype.id,
                                                                  "role": "other", "site_id": site.id,
