@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -25,6 +25,8 @@ from sqlmodel import Session, create_engine
 from dcops.config import get_settings
 
 _engines: dict[str, Engine] = {}
+_readers: dict[str, Engine] = {}
+READ_ONLY = "dcops_read_only"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -65,7 +67,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a read (GET) takes no write lock, so readers never queue behind each other or behind a writer
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def private_dir(path: Path) -> None:
@@ -114,11 +117,28 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    _readers.clear()
 
 
-def get_session() -> Iterator[Session]:
-    """Yield a session for one request; services commit, errors roll back."""
-    with Session(get_engine(), expire_on_commit=False) as session:
+def reader_engine(url: str | None = None) -> Engine:
+    """Return the engine for reads: on SQLite its transactions start deferred (no write lock up front)."""
+    engine = get_engine(url)
+    key = str(engine.url)
+    reader = _readers.get(key)
+    if reader is None or reader.engine is not engine:  # type: ignore[attr-defined]
+        reader = engine.execution_options(**{READ_ONLY: True})
+        _readers[key] = reader
+    return reader
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Yield a session for one request; services commit, errors roll back.
+
+    GET requests read in deferred transactions on SQLite (a write they make, such as a token's last use,
+    starts its own transaction after a rollback); every other method starts ``BEGIN IMMEDIATE``.
+    """
+    bind = reader_engine() if request.method in ("GET", "HEAD") else get_engine()
+    with Session(bind, expire_on_commit=False) as session:
         yield session
 
 

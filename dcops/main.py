@@ -23,6 +23,7 @@ from dcops.database import ping
 from dcops.edge import check_request
 from dcops.exceptions import AuthenticationError, DcopsError, TooManyRequestsError
 from dcops.features import api_routers, background_services, mount_all, root_routers
+from dcops.openapi import declare_errors
 from dcops.proxy import TrustedProxyMiddleware
 
 log = logging.getLogger("dcops")
@@ -148,6 +149,7 @@ def create_app(*, background: bool = False) -> FastAPI:
     mount_all(app)
     app.add_middleware(TrustedProxyMiddleware)  # outermost: every layer sees the real scheme and client
     assert_every_route_guarded(app, public=[f"{API_PREFIX}/auth/login"])
+    declare_errors(app, public={f"{API_PREFIX}/auth/login"}, uploads={f"{API_PREFIX}/import/{{kind}}"})
     return app
 
 

@@ -20,6 +20,7 @@ from dcops.auth.choices import Role
 from dcops.auth.deps import Allow
 from dcops.crud import MAX_LIMIT, ListQuery, Resource
 from dcops.database import get_session
+from dcops.exceptions import ValidationError
 from dcops.schemas import Page
 
 
@@ -116,9 +117,13 @@ def crud_router(
         rows, count = resource.get_all(
             session, actor=actor, query=ListQuery(limit=limit, offset=offset, ordering=ordering, q=q, filters=filters)
         )
-        return Page[public](  # type: ignore[valid-type]
+        session.expunge_all()  # keep the rows loaded (a rollback would expire them) ...
+        session.rollback()  # ... and end the read before they are serialised
+        page = Page[public](  # type: ignore[valid-type]
             data=[read_public(public, r) for r in rows], count=count, limit=limit, offset=offset
         )
+        # already validated: serialise once here instead of letting FastAPI validate the page a second time
+        return Response(page.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
 
     base = inspect.signature(list_items)
     params = [p for p in base.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
@@ -134,7 +139,8 @@ def crud_router(
     )
 
     def get_item(id: int, actor: Actor = Depends(reader), session: Session = Depends(get_session)) -> Any:
-        return to_public(public, resource.get(session, actor=actor, id=id))
+        return Response(to_public(public, resource.get(session, actor=actor, id=id)).model_dump_json(),
+                        media_type="application/json")
 
     router.add_api_route(
         f"{path}/{{id}}", get_item, methods=["GET"], response_model=public,
@@ -158,6 +164,10 @@ def crud_router(
     def update_item(id: int, body: update, actor: Actor = Depends(writer),  # type: ignore[valid-type]
                     session: Session = Depends(get_session)) -> Any:
         data = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        for name, value in data.items():  # an explicit null for a required column: say so, before any service
+            column = resource.table.columns.get(name)
+            if value is None and column is not None and not column.nullable:
+                raise ValidationError(f"{name} cannot be null", field=name)
         if update_fn is not None:
             return to_public(public, update_fn(session, actor, id, data))
         options = {"allow_power_overcommit": data.pop("allow_power_overcommit", False)}

@@ -40,3 +40,10 @@ def _skip_none(func: Any) -> Any:
 
     return check
 
+
+class ErrorBody(BaseModel):
+    """Every error answer: what is wrong and, when one field is to blame, which."""
+
+    detail: str
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None

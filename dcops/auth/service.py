@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from dcops.auth import sessions as console_sessions
@@ -124,11 +124,14 @@ def authenticate_token(session: Session, token: str) -> Actor:
     if not user.is_active:
         raise AuthenticationError(f"user '{user.username}' is disabled")
     actor = actor_of(user)
-    if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=5):
-        record.last_used_at = now  # coarse, so reads do not turn into writes on every request
+    due = record.last_used_at is None or now - record.last_used_at > timedelta(minutes=5)
+    record_id = record.id
+    session.rollback()  # end the read at once (on SQLite a write transaction holds the lock)
+    if due:
+        # coarse, so reads do not turn into writes on every request; a fresh transaction whose first
+        # statement writes, so a deferred (read) transaction never has to upgrade its lock
+        session.execute(update(ApiToken).where(ApiToken.id == record_id).values(last_used_at=now))
         session.commit()
-    else:
-        session.rollback()  # end the read at once: on SQLite every transaction holds the write lock
     return actor
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from pydantic import BaseModel
@@ -69,9 +70,17 @@ class Headroom(BaseModel):
     hints: list[RightSizingHint]
 
 
+def _percent(allocated: float, capacity: float) -> float:
+    """Return allocated/capacity in percent; 0 without capacity, never infinite (a tiny ratio would make it so)."""
+    if capacity <= 1e-6:
+        return 0.0
+    value = 100 * allocated / capacity
+    return round(min(value, 1e9), 1) if math.isfinite(value) else 0.0
+
+
 def _resource(capacity: float, allocated: float) -> Resource:
     return Resource(capacity=round(capacity, 1), allocated=round(allocated, 1), free=round(capacity - allocated, 1),
-                    percent=round(100 * allocated / capacity, 1) if capacity else 0.0)
+                    percent=_percent(allocated, capacity))
 
 
 def _fits(host: HostCapacity, vcpus: float, ram: float, disk: float) -> bool:
@@ -134,7 +143,7 @@ def headroom(session: Session) -> Headroom:
             resources[r] = {"capacity": round(total, 1), "ha_reserve": round(total - usable[i], 1),
                             "usable": round(usable[i], 1), "allocated": round(allocated, 1),
                             "free": round(usable[i] - allocated, 1),
-                            "percent": round(100 * allocated / usable[i], 1) if usable[i] else 0.0}
+                            "percent": _percent(allocated, usable[i])}
         binding = max(RESOURCES, key=lambda r: resources[r]["percent"]) if caps else None
         name, count = largest_flavour(caps, cluster.ha_reserve_hosts)
         out.append(ClusterHeadroom(

@@ -48,7 +48,7 @@ def fetch_host_key(address: str, port: int) -> str:
     """Connect to the SSH server and return its host key as 'type base64' (trust on first use)."""
     try:
         sock = socket.create_connection((address, port), timeout=CONNECT_TIMEOUT)
-    except OSError as exc:
+    except (OSError, UnicodeError, ValueError) as exc:  # UnicodeError: a name no resolver can encode
         raise PreflightError(f"cannot reach SSH on {address}:{port}: {exc}") from None
     transport = paramiko.Transport(sock)
     try:

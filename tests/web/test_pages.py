@@ -219,7 +219,7 @@ def test_planner_downloads_the_plan(as_role: Any) -> None:
 
 
 def test_csv_import_reports_every_bad_row(as_role: Any, session: Session) -> None:
-    operator = as_role("operator")
+    operator = as_role("admin")  # agencies are the admin's to create, through the import as through the API
     page = operator.get("/import").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     csv = ("name,code,kind\n"
