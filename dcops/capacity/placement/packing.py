@@ -12,7 +12,7 @@ from dcops.capacity.placement.model import EPS, Bins, HostShape, VMDemand, _matr
 from dcops.capacity.placement.search import _eliminate, _improve
 
 MOVES = 3000  # ejection moves of the local search, at most
-WORK = 12_000_000  # and at most this many (VMs + same-host pairs + 20 x hosts) x moves: what a move costs
+WORK = 20_000_000  # and at most this many (VMs + same-host pairs + 20 x hosts) x moves: what a move costs
 
 
 def pack(demands: Iterable[VMDemand], host: HostShape, *, improve: bool = True,
