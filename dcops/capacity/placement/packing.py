@@ -12,7 +12,7 @@ from dcops.capacity.placement.model import EPS, Bins, HostShape, VMDemand, _matr
 from dcops.capacity.placement.search import _eliminate, _improve
 
 MOVES = 3000  # ejection moves of the local search, at most
-WORK = 1_500_000  # and at most this many VMs x moves (the cost of one move grows with the VMs)
+WORK = 20_000_000  # and at most this many (VMs + same-host pairs + 20 x hosts) x moves: what a move costs
 
 
 def pack(demands: Iterable[VMDemand], host: HostShape, *, improve: bool = True,
@@ -44,5 +44,6 @@ def pack(demands: Iterable[VMDemand], host: HostShape, *, improve: bool = True,
     if improve and len(best) > floor:
         best = _improve(sizes, groups, best, floor)
     if improve and len(best) > floor:
-        best = _eliminate(sizes, groups, best, floor, int(effort * min(MOVES, WORK / len(sizes))))
+        cost = len(sizes) + sum(len(b) * (len(b) - 1) // 2 for b in best) + 20 * len(best)
+        best = _eliminate(sizes, groups, best, floor, int(effort * min(MOVES, WORK / cost)))
     return _named(best, keys)

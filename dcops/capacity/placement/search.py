@@ -64,11 +64,16 @@ def _eliminate(sizes: np.ndarray, groups: np.ndarray, bins: Bins, floor: int, mo
     return best
 
 
+_TRIU: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def _pairs(members: list[int]) -> tuple[np.ndarray, np.ndarray]:
     m = len(members)
     if m < 2:
         return np.empty(0, int), np.empty(0, int)
-    a, b = np.triu_indices(m, 1)
+    if m not in _TRIU:
+        _TRIU[m] = np.triu_indices(m, 1)
+    a, b = _TRIU[m]
     arr = np.array(members, int)
     return arr[a], arr[b]
 
@@ -95,7 +100,7 @@ def _one_fewer(sizes: np.ndarray, groups: np.ndarray, bins: Bins, moves: int) ->
     weight = sizes.sum(axis=1) + 1e-6
     grouped = groups >= 0
     pair_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    tabu: dict[tuple[int, int], int] = {}
+    tabu: dict[int, dict[int, int]] = {}  # item -> {bin it may not re-enter: until which step}
     tenure = 7
     for step in range(moves):
         if not out:
@@ -108,8 +113,8 @@ def _one_fewer(sizes: np.ndarray, groups: np.ndarray, bins: Bins, moves: int) ->
             mates = np.flatnonzero((groups == groups[i]) & (where >= 0))
             holder[where[mates]] = mates
         banned = np.zeros(k, bool)
-        for (item, b), until in tabu.items():
-            if item == i and until > step:
+        for b, until in tabu.get(i, {}).items():
+            if until > step:
                 banned[b] = True
         fit = np.all(res >= s - EPS, axis=1) & (holder < 0) & ~banned
         if fit.any():
@@ -155,11 +160,9 @@ def _one_fewer(sizes: np.ndarray, groups: np.ndarray, bins: Bins, moves: int) ->
             where[e] = -1
             load[b] -= sizes[e]
             out.append(e)
-            tabu[(e, b)] = step + tenure
+            tabu.setdefault(e, {})[b] = step + tenure
         out.remove(i)
         members[b].append(i)
         where[i], load[b] = b, load[b] + s
         pair_cache.pop(b, None)
-        if len(tabu) > 4 * n:
-            tabu = {key: t for key, t in tabu.items() if t > step}
     return ([np.array(m, int) for m in members], moves) if not out else (None, moves)
