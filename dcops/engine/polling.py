@@ -38,13 +38,15 @@ class SliceReport:
     duration_s: float = 0.0
 
 
-def _recently_polled(device_ids: Sequence[int], targets: Sequence[Target]) -> set[int]:
+def _recently_polled(device_ids: Sequence[int], targets: Sequence[Target], sent_at: float | None) -> set[int]:
+    """Devices recorded since half an interval before the slice was sent: another slice did this slot's work."""
     intervals = {t.device_id: t.interval_s for t in targets}
-    now = utcnow()
+    now = utcnow().timestamp()
+    since = min(sent_at, now) if sent_at else now
     with session_scope() as session:
         rows = session.execute(select(DeviceState.device_id, DeviceState.last_poll_at)
                                .where(DeviceState.device_id.in_(list(device_ids)))).all()  # type: ignore[attr-defined]
-    return {d for d, at in rows if at is not None and (now - at).total_seconds() < intervals.get(d, 60) / 2}
+    return {d for d, at in rows if at is not None and at.timestamp() >= since - intervals.get(d, 60) / 2}
 
 
 async def poll_targets(targets: Sequence[Target], *, options: PollerOptions, deadline_s: float,
@@ -87,13 +89,19 @@ def _write(batch: list) -> None:  # type: ignore[type-arg]
         store_results(session, batch)
 
 
-def poll_slice(device_ids: Sequence[int], deadline_s: float | None = None) -> dict[str, float]:
-    """Poll and record one slice of devices now (the ``dcops.poll_slice`` task); return its report."""
+def poll_slice(device_ids: Sequence[int], deadline_s: float | None = None,
+               sent_at: float | None = None) -> dict[str, float]:
+    """Poll and record one slice of devices now (the ``dcops.poll_slice`` task); return its report.
+
+    ``sent_at`` (epoch seconds) is when the scheduler sent the slice: a device recorded since then (or within half
+    an interval before) is skipped, so a slice sent twice (a new leader) or delivered twice (a killed worker)
+    polls nothing twice.
+    """
     options = PollerOptions(concurrency=int(os.environ.get("DCOPS_POLL_CONCURRENCY", "100")),
                             timeout_s=float(os.environ.get("DCOPS_POLL_TIMEOUT", "2.0")))
     with session_scope() as session:
         targets = load_targets(session, device_ids=list(device_ids), options=options)
-    recent = _recently_polled([t.device_id for t in targets if t.device_id is not None], targets)
+    recent = _recently_polled([t.device_id for t in targets if t.device_id is not None], targets, sent_at)
     todo = [t for t in targets if t.device_id not in recent]
     interval = min((t.interval_s for t in targets), default=60)
     report = asyncio.run(poll_targets(todo, options=options, deadline_s=deadline_s or interval * options.deadline))

@@ -164,7 +164,7 @@ def tick(plan: Plan, *, tick_s: float, slice_size: int) -> int:
     for start in range(0, len(due), slice_size):
         ids = due[start:start + slice_size]
         interval = min(intervals[d] for d in ids)
-        submit("poll", "dcops.poll_slice", ids, interval * 0.8, expires=interval * 0.9)
+        submit("poll", "dcops.poll_slice", ids, interval * 0.8, now, expires=interval * 0.9)
         plan.slices_sent += 1
     plan.devices_sent += len(due)
     for name, (queue, period) in _periods().items():

@@ -16,11 +16,12 @@ from typing import Any
 log = logging.getLogger("dcops.engine.tasks")
 
 
-def poll_slice(device_ids: list[int], deadline_s: float | None = None) -> dict[str, float]:
-    """Poll and record a slice of devices."""
+def poll_slice(device_ids: list[int], deadline_s: float | None = None, sent_at: float | None = None
+               ) -> dict[str, float]:
+    """Poll and record a slice of devices (skipping those recorded since it was sent)."""
     from dcops.engine.polling import poll_slice as run
 
-    return run(device_ids, deadline_s)
+    return run(device_ids, deadline_s, sent_at)
 
 
 def run_job(job_id: int) -> str:
