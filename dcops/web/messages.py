@@ -37,6 +37,22 @@ PATTERNS: list[tuple[str, str]] = [
     (r"cannot filter (?P<what>[\w ]+) by '(?P<name>[^']+)'; filter by one of: (?P<valid>.+)",
      "{what} tidak dapat disaring menurut '{name}'; saring menurut salah satu dari: {valid}"),
     (r"Your role may not open this page\.", "Peran Anda tidak boleh membuka halaman ini."),
+    # budget plan notes
+    (r"RAM and disk in GiB \(2\^30 bytes\); server storage is sold in decimal TB: 1 TB = 931\.32 GiB",
+     "RAM dan disk dalam GiB (2^30 bita); penyimpanan server dijual dalam TB desimal: 1 TB = 931,32 GiB"),
+    (r"HA reserve N\+(?P<n>\d+): the load must fit after losing the largest host\(s\), per resource",
+     "Cadangan HA N+{n}: beban harus tetap muat setelah kehilangan host terbesar, per sumber daya"),
+    (r"fiscal year = calendar year; year 0 \(the baseline\) is the current demand",
+     "tahun anggaran = tahun kalender; tahun 0 (dasar) adalah kebutuhan saat ini"),
+    (r"new servers are never sold again: a year's purchase is the increase over the year before",
+     "server baru tidak pernah dijual kembali: pembelian suatu tahun adalah kenaikan dari tahun sebelumnya"),
+    # alert summaries (the demo's and the common rules')
+    (r"(?P<d>\S+) runs on battery", "{d} berjalan dengan baterai"),
+    (r"(?P<d>\S+) reports serial (?P<v>\S+), inventory says (?P<e>\S+)",
+     "{d} melaporkan nomor seri {v}, inventaris mencatat {e}"),
+    (r"(?P<d>\S+) rebooted: its uptime went back to (?P<v>\S+) s",
+     "{d} menyala ulang: uptime-nya kembali ke {v} d"),
+    (r"(?P<d>\S+) port (?P<p>\S+) is down", "{d} port {p} mati"),
 ]
 _COMPILED = [(re.compile(f"^{en}$"), idn) for en, idn in PATTERNS]
 

@@ -46,6 +46,10 @@ MENU = (
     MenuItem("vms", "Virtual machines", "/inventory/vms", EVERYONE),
     MenuItem("import", "Import", "/import", ADMIN_OPERATOR),
     MenuItem("alerts", "Alerts", "/alerts", EQUIPMENT),
+    MenuItem("changelog", "Change log", "/changelog", frozenset({Role.ADMIN, Role.AUDITOR, Role.OPERATOR})),
+    MenuItem("users", "Users", "/users", frozenset({Role.ADMIN})),
+    MenuItem("search", "Search", "/search", EVERYONE),
+    MenuItem("account", "My account", "/account", EVERYONE),
 )
 
 

@@ -168,7 +168,7 @@ def test_operator_files_a_request_and_admin_approves_and_watches_the_job(
     page.screenshot(path=str(shots / "operator_request_preview.png"), full_page=True)
     page.click("#file-button")
     page.wait_for_load_state("networkidle")
-    assert "/requests/" in page.url and page.locator("#request-status").inner_text() == "requested"
+    assert "/requests/" in page.url and page.locator("#request-status").get_attribute("data-status") == "requested"
     request_url = page.url
     page.screenshot(path=str(shots / "operator_request_filed.png"), full_page=True)
 
@@ -178,7 +178,7 @@ def test_operator_files_a_request_and_admin_approves_and_watches_the_job(
     assert admin.locator("#preview-fits").is_visible()
     admin.click("#approve")
     admin.wait_for_load_state("networkidle")
-    assert admin.locator("#request-status").inner_text() in ("approved", "provisioning")
+    assert admin.locator("#request-status").get_attribute("data-status") in ("approved", "provisioning")
     assert admin.locator("#request-vms").inner_text().count("dinkes-rme-0") == 2
     admin.screenshot(path=str(shots / "admin_request_approved.png"), full_page=True)
     admin.locator("a.job-link").first.click()

@@ -197,7 +197,7 @@ def test_operator_previews_and_files_a_request_admin_approves(as_role: Any, sess
     approved = admin.submit(url, url + "/approve", {}, follow_redirects=False)
     assert approved.status_code == 303
     after = admin.get(approved.headers["location"]).text
-    assert 'id="request-status">approved' in after or 'id="request-status">provisioning' in after
+    assert 'data-status="approved"' in after or 'data-status="provisioning"' in after
     assert "dinkes-simpus-01" in after
 
 
