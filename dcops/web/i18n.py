@@ -236,4 +236,5 @@ def translator(lang: str) -> Callable[[str], str]:
     def t(text: str) -> str:
         return catalogue.get(text, text)
 
+    t.lang = lang if lang in LANGS else DEFAULT_LANG  # type: ignore[attr-defined]
     return t

@@ -37,6 +37,7 @@ PATTERNS: list[tuple[str, str]] = [
     (r"cannot filter (?P<what>[\w ]+) by '(?P<name>[^']+)'; filter by one of: (?P<valid>.+)",
      "{what} tidak dapat disaring menurut '{name}'; saring menurut salah satu dari: {valid}"),
     (r"Your role may not open this page\.", "Peran Anda tidak boleh membuka halaman ini."),
+    (r"'(?P<v>[^']*)' is not an IPv4 or IPv6 address", "'{v}' bukan alamat IPv4 atau IPv6"),
     # budget plan notes
     (r"RAM and disk in GiB \(2\^30 bytes\); server storage is sold in decimal TB: 1 TB = 931\.32 GiB",
      "RAM dan disk dalam GiB (2^30 bita); penyimpanan server dijual dalam TB desimal: 1 TB = 931,32 GiB"),
@@ -112,10 +113,21 @@ def validation_sentence(error: dict[str, Any], lang: str, label: str | None = No
     ctx = dict(error.get("ctx") or {})
     en, idn = VALIDATION.get(str(error.get("type")), GENERIC)
     template = idn if lang == "id" else en
-    values = {"field": field, "msg": str(error.get("msg", "")).removeprefix("Value error, "), **{
+    field = field.replace("_", " ")
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    values = {"field": field, "msg": translate_message(lang, message), **{
         k: str(v) for k, v in ctx.items()}}
     try:
         sentence = template.format(**values)
     except (KeyError, IndexError):
         sentence = (GENERIC[1] if lang == "id" else GENERIC[0]).format(**values)
     return sentence[:1].upper() + sentence[1:]
+
+
+def say(message: Any, t: Any, label: str | None = None) -> str:
+    """A form's error in the language of translator ``t``: a validation sentence, or a translated message."""
+    lang = getattr(t, "lang", "id")
+    error = getattr(message, "error", None)
+    if error is not None:
+        return validation_sentence(error, lang, t(label) if label else None)
+    return translate_message(lang, str(message))

@@ -18,7 +18,7 @@ from dcops.config import get_settings
 from dcops.database import utcnow
 from dcops.web import fmt
 from dcops.web.i18n import translator
-from dcops.web.messages import translate_message
+from dcops.web.messages import say, translate_message
 from dcops.web.session import session_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -78,6 +78,7 @@ def _env() -> Environment:
     )
     env.globals["version"] = __version__
     env.filters["v"] = plain
+    env.globals["say"] = say
     return env
 
 

@@ -257,8 +257,10 @@ def test_bad_input_keeps_what_was_typed(chromium: Any, site: str, passwords: dic
     page.fill("#f-power_budget_w", "2000000")
     page.click("#inventory-form button[type=submit]")
     page.wait_for_load_state("networkidle")
-    assert page.locator("#e-u_height").inner_text() == "Input should be greater than or equal to 1"
-    assert page.locator("#e-power_budget_w").inner_text() == "Input should be less than or equal to 1000000"
+    from dcops.web.i18n import ID  # plain Indonesian sentences naming the field and what to fix
+
+    assert page.locator("#e-u_height").inner_text() == f"{ID['Height (U)']} minimal 1."
+    assert page.locator("#e-power_budget_w").inner_text() == f"{ID['Power budget (W)']} paling besar 1000000."
     assert page.input_value("#f-name") == "B01" and page.input_value("#f-u_height") == "0"
     page.screenshot(path=str(shots / "operator_form_errors.png"), full_page=True)
     page.fill("#f-u_height", "42")

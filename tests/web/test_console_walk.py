@@ -97,3 +97,23 @@ def test_my_account_shows_a_new_token_once_and_revokes_it(as_role: Any, objects:
     assert "dicabut" in revoked.text
     admin_token = re.findall(r'data-token="(\d+)"', as_role("admin").get("/account").text)[0]
     assert me.submit("/account", f"/tokens/{admin_token}/revoke", {}).status_code == 404  # not mine
+
+
+def test_lists_sort_and_export_what_the_filter_shows(as_role: Any, objects: dict[str, int]) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    operator = as_role("operator")
+    page = operator.get("/inventory/devices?role=hypervisor&ordering=-name").text
+    names = re.findall(r'<td class="">\s*<a href="/devices/\d+">([^<]+)</a>', page)
+    assert names and names == sorted(names, reverse=True)
+    assert 'data-sort="name"' in page and 'class="crumbs"' in page
+    csv = operator.get("/inventory/devices/export?role=hypervisor&ordering=-name&format=csv")
+    assert csv.status_code == 200 and "attachment" in csv.headers["content-disposition"]
+    lines = csv.text.strip().splitlines()
+    assert lines[0].startswith("Nama,")  # headers in the visitor's language
+    assert [line.split(",")[0] for line in lines[1:]] == names  # exactly what the list shows, in its order
+    xlsx = operator.get("/inventory/devices/export?role=hypervisor&format=xlsx")
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet.max_row == len(names) + 1 and sheet["A1"].value == "Nama"
