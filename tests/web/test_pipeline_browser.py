@@ -49,11 +49,17 @@ def test_the_console_shows_the_alert_the_poller_raised(demo: Any, session: Sessi
 
     assert session.execute(select(Alert)).first() is None  # nothing inserted by the test
     session.rollback()
-    simulator = start_simulation(session, tmp_path)
-    try:
-        alert = _poll_until_firing(session, "ups_on_battery")
-    finally:
-        simulator.stop()
+    def simulate_and_poll() -> Alert:
+        simulator = start_simulation(session, tmp_path)
+        try:
+            return _poll_until_firing(session, "ups_on_battery")
+        finally:
+            simulator.stop()
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's event loop
+        alert = pool.submit(simulate_and_poll).result()
     assert alert.device_name == "ups-02"
     shots = Path(os.environ.get("DCOPS_ARTIFACTS", "/tmp/dcops-screenshots")) / backend
     shots.mkdir(parents=True, exist_ok=True)
