@@ -58,9 +58,12 @@ def _install_error_pages(app: FastAPI) -> None:
 
     async def validation(request: Request, exc: RequestValidationError) -> Any:
         if _is_console(request):
-            parts = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()]
+            from dcops.web.messages import validation_sentence
+            from dcops.web.render import lang_of
+
+            parts = [validation_sentence(e, lang_of(request)) for e in exc.errors()]
             return render(request, "error.html", status_code=422, title="Something went wrong",
-                          message="; ".join(parts))
+                          message=" ".join(parts))
         assert api_validation is not None
         return await api_validation(request, exc)
 

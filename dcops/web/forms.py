@@ -105,6 +105,17 @@ def form_to_data(model: type[BaseModel], fields: list[FormField], form: Any,
     return raw, data
 
 
+class ValidationText(str):
+    """pydantic's message, remembering its error (type, limits) so the page can say it in the visitor's language."""
+
+    error: dict[str, Any]
+
+    def __new__(cls, text: str, error: dict[str, Any]) -> ValidationText:
+        obj = super().__new__(cls, text)
+        obj.error = {k: error.get(k) for k in ("type", "loc", "msg", "ctx")}
+        return obj
+
+
 def validate(model: type[BaseModel], data: dict[str, Any], state: FormState) -> BaseModel | None:
     """Validate ``data`` with the API's model; put each error next to its field."""
     try:
@@ -113,7 +124,7 @@ def validate(model: type[BaseModel], data: dict[str, Any], state: FormState) -> 
         for err in exc.errors():
             loc = [str(p) for p in err["loc"]]
             name = loc[0] if loc else ""
-            message = err["msg"]
+            message = ValidationText(err["msg"], err)  # shown as a plain sentence in the visitor's language
             if name in state.values:
                 state.errors.setdefault(name, message)
             else:

@@ -264,6 +264,7 @@ def translator(lang: str) -> Callable[[str], str]:
     def t(text: str) -> str:
         return catalogue.get(text, text)
 
+    t.lang = lang if lang in LANGS else DEFAULT_LANG  # type: ignore[attr-defined]
     return t
 
 from dcops.consolidation.i18n import ID as _CONSOLIDATION_ID  # noqa: E402  (the consolidation pages' text)

@@ -37,6 +37,23 @@ PATTERNS: list[tuple[str, str]] = [
     (r"cannot filter (?P<what>[\w ]+) by '(?P<name>[^']+)'; filter by one of: (?P<valid>.+)",
      "{what} tidak dapat disaring menurut '{name}'; saring menurut salah satu dari: {valid}"),
     (r"Your role may not open this page\.", "Peran Anda tidak boleh membuka halaman ini."),
+    (r"'(?P<v>[^']*)' is not an IPv4 or IPv6 address", "'{v}' bukan alamat IPv4 atau IPv6"),
+    # budget plan notes
+    (r"RAM and disk in GiB \(2\^30 bytes\); server storage is sold in decimal TB: 1 TB = 931\.32 GiB",
+     "RAM dan disk dalam GiB (2^30 bita); penyimpanan server dijual dalam TB desimal: 1 TB = 931,32 GiB"),
+    (r"HA reserve N\+(?P<n>\d+): the load must fit after losing the largest host\(s\), per resource",
+     "Cadangan HA N+{n}: beban harus tetap muat setelah kehilangan host terbesar, per sumber daya"),
+    (r"fiscal year = calendar year; year 0 \(the baseline\) is the current demand",
+     "tahun anggaran = tahun kalender; tahun 0 (dasar) adalah kebutuhan saat ini"),
+    (r"new servers are never sold again: a year's purchase is the increase over the year before",
+     "server baru tidak pernah dijual kembali: pembelian suatu tahun adalah kenaikan dari tahun sebelumnya"),
+    # alert summaries (the demo's and the common rules')
+    (r"(?P<d>\S+) runs on battery", "{d} berjalan dengan baterai"),
+    (r"(?P<d>\S+) reports serial (?P<v>\S+), inventory says (?P<e>\S+)",
+     "{d} melaporkan nomor seri {v}, inventaris mencatat {e}"),
+    (r"(?P<d>\S+) rebooted: its uptime went back to (?P<v>\S+) s",
+     "{d} menyala ulang: uptime-nya kembali ke {v} d"),
+    (r"(?P<d>\S+) port (?P<p>\S+) is down", "{d} port {p} mati"),
 ]
 _COMPILED = [(re.compile(f"^{en}$"), idn) for en, idn in PATTERNS]
 
@@ -96,10 +113,21 @@ def validation_sentence(error: dict[str, Any], lang: str, label: str | None = No
     ctx = dict(error.get("ctx") or {})
     en, idn = VALIDATION.get(str(error.get("type")), GENERIC)
     template = idn if lang == "id" else en
-    values = {"field": field, "msg": str(error.get("msg", "")).removeprefix("Value error, "), **{
+    field = field.replace("_", " ")
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    values = {"field": field, "msg": translate_message(lang, message), **{
         k: str(v) for k, v in ctx.items()}}
     try:
         sentence = template.format(**values)
     except (KeyError, IndexError):
         sentence = (GENERIC[1] if lang == "id" else GENERIC[0]).format(**values)
     return sentence[:1].upper() + sentence[1:]
+
+
+def say(message: Any, t: Any, label: str | None = None) -> str:
+    """A form's error in the language of translator ``t``: a validation sentence, or a translated message."""
+    lang = getattr(t, "lang", "id")
+    error = getattr(message, "error", None)
+    if error is not None:
+        return validation_sentence(error, lang, t(label) if label else None)
+    return translate_message(lang, str(message))

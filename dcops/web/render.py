@@ -18,7 +18,7 @@ from dcops.config import get_settings
 from dcops.database import utcnow
 from dcops.web import fmt
 from dcops.web.i18n import translator
-from dcops.web.messages import translate_message
+from dcops.web.messages import say, translate_message
 from dcops.web.session import session_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -47,6 +47,10 @@ MENU = (
     MenuItem("vms", "Virtual machines", "/inventory/vms", EVERYONE),
     MenuItem("import", "Import", "/import", ADMIN_OPERATOR),
     MenuItem("alerts", "Alerts", "/alerts", EQUIPMENT),
+    MenuItem("changelog", "Change log", "/changelog", frozenset({Role.ADMIN, Role.AUDITOR, Role.OPERATOR})),
+    MenuItem("users", "Users", "/users", frozenset({Role.ADMIN})),
+    MenuItem("search", "Search", "/search", EVERYONE),
+    MenuItem("account", "My account", "/account", EVERYONE),
 )
 
 
@@ -75,6 +79,7 @@ def _env() -> Environment:
     )
     env.globals["version"] = __version__
     env.filters["v"] = plain
+    env.globals["say"] = say
     return env
 
 

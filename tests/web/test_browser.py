@@ -168,7 +168,7 @@ def test_operator_files_a_request_and_admin_approves_and_watches_the_job(
     page.screenshot(path=str(shots / "operator_request_preview.png"), full_page=True)
     page.click("#file-button")
     page.wait_for_load_state("networkidle")
-    assert "/requests/" in page.url and page.locator("#request-status").inner_text() == "requested"
+    assert "/requests/" in page.url and page.locator("#request-status").get_attribute("data-status") == "requested"
     request_url = page.url
     page.screenshot(path=str(shots / "operator_request_filed.png"), full_page=True)
 
@@ -178,7 +178,7 @@ def test_operator_files_a_request_and_admin_approves_and_watches_the_job(
     assert admin.locator("#preview-fits").is_visible()
     admin.click("#approve")
     admin.wait_for_load_state("networkidle")
-    assert admin.locator("#request-status").inner_text() in ("approved", "provisioning")
+    assert admin.locator("#request-status").get_attribute("data-status") in ("approved", "provisioning")
     assert admin.locator("#request-vms").inner_text().count("dinkes-rme-0") == 2
     admin.screenshot(path=str(shots / "admin_request_approved.png"), full_page=True)
     admin.locator("a.job-link").first.click()
@@ -257,8 +257,10 @@ def test_bad_input_keeps_what_was_typed(chromium: Any, site: str, passwords: dic
     page.fill("#f-power_budget_w", "2000000")
     page.click("#inventory-form button[type=submit]")
     page.wait_for_load_state("networkidle")
-    assert page.locator("#e-u_height").inner_text() == "Input should be greater than or equal to 1"
-    assert page.locator("#e-power_budget_w").inner_text() == "Input should be less than or equal to 1000000"
+    from dcops.web.i18n import ID  # plain Indonesian sentences naming the field and what to fix
+
+    assert page.locator("#e-u_height").inner_text() == f"{ID['Height (U)']} minimal 1."
+    assert page.locator("#e-power_budget_w").inner_text() == f"{ID['Power budget (W)']} paling besar 1000000."
     assert page.input_value("#f-name") == "B01" and page.input_value("#f-u_height") == "0"
     page.screenshot(path=str(shots / "operator_form_errors.png"), full_page=True)
     page.fill("#f-u_height", "42")

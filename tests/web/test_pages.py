@@ -45,7 +45,9 @@ def test_bad_form_shows_the_api_message_next_to_the_field_and_keeps_the_input(as
     response = admin.submit("/inventory/racks/new", "/inventory/racks/new", typed)
     assert response.status_code == 422
     html = response.text
-    assert field_error(html, "u_height") == "Input should be less than or equal to 100"
+    from dcops.web.i18n import ID  # a plain Indonesian sentence naming the field and the limit
+
+    assert field_error(html, "u_height") == f"{ID['Height (U)']} paling besar 100."
     assert 'value="rak baru!"' in html and 'value="500"' in html and "di ruang 2" in html
     assert field_error(html, "site_id") is None and field_error(html, "name") is None
 
@@ -70,7 +72,7 @@ def test_domain_errors_land_next_to_their_field(as_role: Any, session: Session) 
     typed = {"name": "core-sw-01", "device_type_id": str(device.device_type_id), "role": "switch",
              "status": "active", "site_id": str(device.site_id), "mgmt_address": "bukan-ip"}
     html = admin.submit("/inventory/devices/new", "/inventory/devices/new", typed).text
-    assert field_error(html, "mgmt_address") == "Value error, 'bukan-ip' is not an IPv4 or IPv6 address"
+    assert field_error(html, "mgmt_address") == "Alamat manajemen: 'bukan-ip' bukan alamat IPv4 atau IPv6"
     typed["mgmt_address"] = "10.99.0.1"
     html = admin.submit("/inventory/devices/new", "/inventory/devices/new", typed).text
     assert field_error(html, "name") == "a device with name='core-sw-01' already exists; choose another name"
@@ -91,7 +93,7 @@ def test_edit_form_updates_through_the_service(as_role: Any, session: Session) -
     values = dict(re.findall(r'<input id="f-(\w+)" name="\w+" type="\w+"\s+(?:step="\w+"\s+)?value="([^"]*)"', page))
     values |= {"kind": "dinas", "quota_vms": "-1"}
     html = admin.submit(f"/inventory/agencies/{agency.id}/edit", f"/inventory/agencies/{agency.id}/edit", values).text
-    assert field_error(html, "quota_vms") == "Input should be greater than or equal to 0"
+    assert field_error(html, "quota_vms") == "Quota vms minimal 0."  # a plain sentence naming the field
     values["quota_vms"] = "77"
     ok = admin.submit(f"/inventory/agencies/{agency.id}/edit", f"/inventory/agencies/{agency.id}/edit", values,
                       follow_redirects=False)
@@ -197,7 +199,7 @@ def test_operator_previews_and_files_a_request_admin_approves(as_role: Any, sess
     approved = admin.submit(url, url + "/approve", {}, follow_redirects=False)
     assert approved.status_code == 303
     after = admin.get(approved.headers["location"]).text
-    assert 'id="request-status">approved' in after or 'id="request-status">provisioning' in after
+    assert 'data-status="approved"' in after or 'data-status="provisioning"' in after
     assert "dinkes-simpus-01" in after
 
 
@@ -208,14 +210,16 @@ def test_planner_downloads_the_plan(as_role: Any) -> None:
     html = planner.get("/plan?years=3").text
     assert 'id="plan-years"' in html and re.search(r"Rp \d{1,3}(\.\d{3})+", html)
     bad = planner.get("/plan?years=40").text
-    assert "Input should be less than or equal to 10" in bad and 'value="40"' in bad
+    assert "paling besar 10." in bad and 'value="40"' in bad  # a plain Indonesian sentence
     link = re.search(r'id="download-xlsx" href="([^"]+)"', html).group(1).replace("&amp;", "&")
     xlsx = planner.get(link)
     assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
     workbook = load_workbook(io.BytesIO(xlsx.content))
     assert len(workbook.sheetnames) >= 3
+    assert workbook.worksheets[0]["A1"].value == "Tahun anggaran"  # headers in the visitor's language
     csv = planner.get(link.replace("format=xlsx", "format=csv"))
     assert csv.status_code == 200 and csv.text.count("\n") >= 3
+    assert csv.text.startswith("Tahun anggaran,") and "cost_idr" not in csv.text
 
 
 def test_csv_import_reports_every_bad_row(as_role: Any, session: Session) -> None:

@@ -32,7 +32,7 @@ def test_approval_without_a_reachable_hypervisor_shows_reserved_vms_and_a_retry(
     approved = admin.submit(url, url + "/approve", {}, follow_redirects=False)
     assert approved.status_code == 303 and approved.headers["location"] == url  # nothing in the URL
     page = admin.get(url).text
-    assert 'id="request-status">approved' in page
+    assert 'data-status="approved"' in page
     assert 'id="launch-problem"' in page and "dicadangkan" in page  # reserved, in Indonesian
     assert "akses SSH" in page  # the reason, translated: no SSH access registered
     assert 'class="alert warn flash"' in page  # the flash of the approval, shown once

@@ -68,7 +68,8 @@ def _list_view(kind: InventoryKind) -> Any:
                       title=kind.title, kind=kind, columns=columns, kinds=KINDS, rows=rows, total=total, names=names,
                       q=q,
                       offset=query.offset, limit=PAGE_SIZE, filter_inputs=inputs,
-                      can_write=viewer.can(kind.write), saved=request.query_params.get("saved") == "1")
+                      can_write=viewer.can(kind.write), saved=request.query_params.get("saved") == "1",
+                      orderings=set(kind.resource.orderings), ordering=ordering or "")
 
     list_page.__name__ = f"list_{kind.key}"
     return list_page
@@ -145,9 +146,69 @@ def _edit_view(kind: InventoryKind) -> tuple[Any, Any]:
     return edit_form, update
 
 
+EXPORT_MAX = 20_000
+
+
+def _export_view(kind: InventoryKind) -> Any:
+    def export_page(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(kind.read)),
+                    q: str = "", ordering: str | None = None, format: str = "csv") -> Response:
+        """Download what the list shows (same search, filters and order), headers in the visitor's language."""
+        from dcops.web.i18n import translator
+        from dcops.web.render import lang_of
+
+        t = translator(lang_of(request))
+        asked, _ = _filters(request, kind, session, viewer)
+        columns = [c for c in kind.columns if viewer.actor.scoped_agency is None or c.ref not in EQUIPMENT_REFS]
+        table: list[list[Any]] = [[t(c.label) for c in columns]]
+        offset = 0
+        while offset < EXPORT_MAX:
+            query = ListQuery(limit=1000, offset=offset, ordering=ordering or None, q=q.strip() or None,
+                              filters=asked)
+            rows, total, names = page(session, viewer.actor, kind, query)
+            for r in rows:
+                line = []
+                for c in columns:
+                    v = getattr(r, c.field)
+                    v = names.get(c.field, {}).get(v, "") if c.ref and v is not None else getattr(v, "value", v)
+                    line.append(t(v) if isinstance(v, str) and c.field in ("status", "state", "role") else v)
+                table.append(line)
+            offset += 1000
+            if offset >= total:
+                break
+        return _download(table, kind.key, "xlsx" if format == "xlsx" else "csv")
+
+    export_page.__name__ = f"export_{kind.key}"
+    return export_page
+
+
+def _download(table: list[list[Any]], name: str, fmt: str) -> Response:
+    import csv
+    import io
+
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+
+        wb = Workbook()
+        ws = wb.active
+        for row in table:
+            ws.append(["" if v is None else v for v in row])
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        out = io.BytesIO()
+        wb.save(out)
+        body, media = out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows([["" if v is None else v for v in row] for row in table])
+        body, media = text.getvalue().encode(), "text/csv; charset=utf-8"
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
 for _kind in KINDS.values():
     base = f"/inventory/{_kind.key}"
     router.add_api_route(base, _list_view(_kind), methods=["GET"])
+    router.add_api_route(f"{base}/export", _export_view(_kind), methods=["GET"])
     _new, _create = _new_view(_kind)
     router.add_api_route(f"{base}/new", _new, methods=["GET"])
     router.add_api_route(f"{base}/new", _create, methods=["POST"])

@@ -90,6 +90,12 @@ def plan_export(request: Request, session: SessionDep, format: str = "xlsx", tab
     fmt_ = format if format in ("xlsx", "csv") else "xlsx"
     plan = planning.build_plan(session, actor=viewer.actor, request=body)
     content = export.render(plan, fmt_, table if table in ("summary", "agencies") else "summary")
+    from dcops.web.headers import relabel_csv, relabel_xlsx
+    from dcops.web.i18n import translator
+    from dcops.web.render import lang_of
+
+    t = translator(lang_of(request))  # headers in the visitor's language (the API keeps the machine names)
+    content = relabel_xlsx(content, t) if fmt_ == "xlsx" else relabel_csv(content, t)
     name = f"budget-plan-{plan.model['slug']}-{date.today():%Y%m%d}.{fmt_}"
     return Response(content, media_type=export.MEDIA_TYPES[fmt_],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
