@@ -19,8 +19,9 @@ pytestmark = pytest.mark.skipif(not os.environ.get("DCOPS_SNMP_CORPUS"),
                                 reason="DCOPS_SNMP_CORPUS does not name the real-device corpus")
 
 #: class -> (LibreNMS sensors found, values within tolerance) reached; a fall below fails
-FLOORS = {"temperature": (14, 14), "fan": (6, 6), "voltage": (28, 28), "current": (25, 25), "power": (20, 20),
-          "frequency": (17, 17), "load": (10, 10), "charge": (3, 3), "runtime": (7, 7), "state": (8, 8)}
+FLOORS = {"temperature": (125, 125), "fan": (16, 16), "voltage": (88, 88), "current": (76, 59), "power": (57, 57),
+          "frequency": (21, 21), "load": (10, 10), "charge": (5, 5), "runtime": (9, 9), "state": (297, 247),
+          "humidity": (4, 4), "energy": (3, 3)}
 #: (device, rule, subject) alerts the recordings justify: the device really is in that state
 REAL_FAULTS = {
     ("generex-ups_cs141", "sensor_warning", "Output source"),  # upsOutputSource = bypass(4): the UPS is on bypass
@@ -30,7 +31,8 @@ KNOWN_NOISE = {
     ("datadomain", "memory_high", ""),  # hrStorage counts DD OS' caches as used (95.2 %); it gives no UCD figures
 }
 PORT_DEVICES_WITHIN_5_PCT = 171
-UPS_WITH_ALL_THREE = 3
+UPS_WITH_ALL_THREE = 4
+PDUS_WITH_TOTAL_POWER = 2
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +53,7 @@ def test_sensor_coverage_and_values_do_not_fall_back(figures: dict[str, Any]) ->
 def test_ports_ups_and_pdus_do_not_fall_back(figures: dict[str, Any]) -> None:
     assert figures["ports"]["within"] >= PORT_DEVICES_WITHIN_5_PCT
     assert figures["ups"].get("all", 0) >= UPS_WITH_ALL_THREE
+    assert figures["pdu"].get("pdu_power_watts", 0) >= PDUS_WITH_TOTAL_POWER
     unreachable = [d["name"] for d in figures["per_device"] if not d["reachable"]]
     assert unreachable == []
 
