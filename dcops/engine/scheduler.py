@@ -34,7 +34,8 @@ JITTER = 0.25
 class Leadership:
     """Hold the scheduler's leader lock (PostgreSQL advisory lock, or a file lock on SQLite)."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: str = LOCK_KEY, lock_file: str = "scheduler.lock") -> None:
+        self.key, self.lock_file = key, lock_file
         self._conn: Any = None
         self._file: Any = None
 
@@ -43,14 +44,14 @@ class Leadership:
         engine = get_engine()
         if engine.dialect.name == "postgresql":
             conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            if conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:k))"), {"k": LOCK_KEY}).scalar():
+            if conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:k))"), {"k": self.key}).scalar():
                 self._conn = conn
                 return True
             conn.close()
             return False
         import fcntl
 
-        path = get_settings().data_dir / "scheduler.lock"
+        path = get_settings().data_dir / self.lock_file
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("w")
         try:
@@ -79,7 +80,7 @@ class Leadership:
         """Give the lock up."""
         if self._conn is not None:
             try:
-                self._conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": LOCK_KEY})
+                self._conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": self.key})
                 self._conn.close()
             except Exception:
                 pass

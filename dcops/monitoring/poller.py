@@ -494,9 +494,25 @@ class Poller:
 
 
 async def run_poller(options: PollerOptions | None = None) -> None:
-    """Poll every pollable device on its interval until cancelled (``dcops serve`` and ``dcops poller``)."""
+    """Poll every pollable device on its interval until cancelled (``dcops serve`` and ``dcops poller``).
+
+    One poller polls per database: it holds the poller lock (a PostgreSQL advisory lock, a file lock on SQLite);
+    a second ``dcops poller`` or ``dcops serve`` waits as a standby and takes over when the first stops.
+    """
+    from dcops.engine.scheduler import Leadership
+
+    lock = Leadership("dcops:poller", "poller.lock")
+    waited = False
+    while not await asyncio.to_thread(lock.try_acquire):
+        if not waited:
+            log.warning("another poller holds the poller lock; standing by")
+            waited = True
+        await asyncio.sleep(5)
     log.info("SNMP poller started")
-    await Poller(options or PollerOptions()).run_forever()
+    try:
+        await Poller(options or PollerOptions()).run_forever()
+    finally:
+        lock.release()
 
 
 def _load_all(options: PollerOptions) -> list[Target]:
