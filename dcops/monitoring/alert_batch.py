@@ -23,8 +23,8 @@ from dcops.database import is_postgresql
 from dcops.dcim.models import Device
 from dcops.monitoring import notify
 from dcops.monitoring.alert_models import OPEN_STATES, Alert
-from dcops.monitoring.alerting import _apply, evaluate_poll, evaluate_rack
-from dcops.monitoring.evaluate import FLAP_WINDOW, Snapshot, State, evaluate, samples_by_metric
+from dcops.monitoring.alerting import _apply, evaluate_poll, evaluate_rack, poll_snapshot
+from dcops.monitoring.evaluate import FLAP_WINDOW, State, evaluate
 from dcops.monitoring.rules import default_rules
 from dcops.monitoring.types import PollResult
 
@@ -52,11 +52,24 @@ def _inventories(session: Session, devices: dict[int, Device]) -> dict[int, dict
     v3 = {s.device_id: bool(s.v3_only) for s in session.execute(
         select(MonitoringSetting).where(col(MonitoringSetting.device_id).in_(ids))).scalars()}
     unused: dict[int, set[str]] = {d: set() for d in ids}
-    for device_id, name in session.execute(select(Interface.device_id, Interface.name).where(
-            col(Interface.device_id).in_(ids), col(Interface.unused).is_(True))).all():
-        unused[device_id].add(name)
-    return {d: {"serial": dev.serial, "v3_only": v3.get(d, False), "unused_ports": unused[d]}
-            for d, dev in devices.items()}
+    in_use: dict[int, set[str]] = {d: set() for d in ids}
+    for device_id, name, is_unused in session.execute(select(Interface.device_id, Interface.name, Interface.unused)
+                                                      .where(col(Interface.device_id).in_(ids),
+                                                             col(Interface.unused).is_(True)
+                                                             | (col(Interface.alias) != ""))).all():
+        (unused if is_unused else in_use)[device_id].add(name)
+    return {d: {"serial": dev.serial, "v3_only": v3.get(d, False), "unused_ports": unused[d],
+                "ports_in_use": in_use[d]} for d, dev in devices.items()}
+
+
+def _overrides(session: Session, ids: list[int]) -> dict[int, list[Any]]:
+    from dcops.monitoring.sensor_models import SensorThreshold
+
+    out: dict[int, list[Any]] = {d: [] for d in ids}
+    for row in session.execute(select(SensorThreshold).where(col(SensorThreshold.device_id).in_(ids))
+                               .order_by(col(SensorThreshold.id))).scalars():
+        out[row.device_id].append(row)
+    return out
 
 
 def evaluate_polls(session: Session, polls: Sequence[tuple[PollResult, PollResult | None]]) -> None:
@@ -71,6 +84,7 @@ def evaluate_polls(session: Session, polls: Sequence[tuple[PollResult, PollResul
                                  "FROM unnest(CAST(:ids AS integer[])) AS x ORDER BY x"), {"ids": ids})
         devices = {d.id: d for d in session.execute(select(Device).where(col(Device.id).in_(ids))).scalars()}
         inventories = _inventories(session, devices)  # type: ignore[arg-type]
+        overrides = _overrides(session, list(devices))  # type: ignore[arg-type]
         states = _states(session, list(devices), min(r.at for r, _ in polls))  # type: ignore[arg-type]
         rules = list(default_rules())
         to_notify: list[tuple[int, str]] = []
@@ -79,15 +93,10 @@ def evaluate_polls(session: Session, polls: Sequence[tuple[PollResult, PollResul
             device = devices.get(result.device_id)  # type: ignore[arg-type]
             if device is None:
                 continue
-            samples = samples_by_metric(result.samples)
-            samples["device_up"] = {"": 1.0 if result.reachable else 0.0}
-            snap = Snapshot(
-                at=result.at, device_id=device.id, device=device.name, samples=samples,
-                previous=samples_by_metric(previous.samples) if previous else {},
-                facts=dict(result.facts) if result.reachable else {},
-                previous_facts=dict(previous.facts) if previous else {},
-                inventory=inventories[device.id],  # type: ignore[index]
-            )
+            snap = poll_snapshot(result, previous=previous, role=str(device.role),
+                                 inventory=inventories[device.id],  # type: ignore[index]
+                                 overrides=overrides[device.id], device=device.name)  # type: ignore[index]
+            samples = snap.samples
             new_states, transitions = evaluate(rules, snap, states[device.id])  # type: ignore[index]
             to_notify += _apply(session, snap, transitions, new_states, "")
             if device.rack_id is not None and "pdu_power_watts" in samples:
