@@ -21,6 +21,7 @@ from dcops.auth.actor import Actor
 from dcops.auth.choices import Role
 from dcops.auth.models import User
 from dcops.auth.service import create_user, issue_token, update_user
+from dcops.consolidation import demo as consolidation_demo
 from dcops.crud import Resource
 from dcops.dcim.models import Credential, Device, DeviceType
 from dcops.dcim.service import (
@@ -128,7 +129,7 @@ def build_demo(session: Session, *, users: bool = True) -> DemoSummary:
     for cidr, vlan, purpose, _site in data.MGMT_PREFIXES:
         b.ensure(prefixes, {"cidr": cidr}, {"vlan_id": vlan, "purpose": purpose, "description": "management"})
     _agencies_and_vms(b, cluster_ids["KLASTER-UTAMA"])
-    __import__("dcops.consolidation.demo").consolidation.demo.build(session, DEMO_ACTOR)  # agency applications
+    consolidation_demo.build(session, DEMO_ACTOR)  # agency applications
     if users:
         _users(b)
     return b.summary

@@ -28,6 +28,8 @@ HELP_ONLY = {
     "dcops vm start|stop|resize|decommission NAME",
     "dcops reconcile", "dcops poll ups-01 --json",
     "dcops poll --target 127.0.0.1:1161 --community C", "dcops snmp audit",
+    # the scale-out section: long-running processes
+    "dcops worker --concurrency 4", "dcops worker --queues jobs --concurrency 2", "dcops scheduler",
 }
 RUN_ELSEWHERE = {"dcops demo": "tests/demo/test_demo.py runs 'dcops demo' as a process"}
 
@@ -61,6 +63,11 @@ RUNS: dict[str, list[str]] = {
     'dcops plan growth set DINKES --percent 35 --note "SIMRS rollout"':
         ['plan growth set DINKES --percent 35 --note "SIMRS rollout"'],
     "dcops vm keys DINKES --file authorized_keys": ["vm keys DINKES --file authorized_keys"],
+    "dcops consolidation board": ["consolidation board"],
+    "dcops consolidation apps --agency DINKES": ["consolidation apps --agency DINKES"],
+    "dcops consolidation start 1": ["consolidation start {planned_app}"],
+    "dcops consolidation showback": ["consolidation showback"],
+    "dcops consolidation export showback -o biaya.xlsx": ["consolidation export showback -o biaya.xlsx"],
     'dcops alerts list | ack ID --comment ... | resolve ID | silence --device ups-02 --hours 2 -c "battery swap"': [
         "alerts list", 'alerts ack {alert} --comment "ganti baterai"', "alerts resolve {alert}",
         'alerts silence --device ups-02 --hours 2 -c "battery swap"'],
@@ -74,6 +81,7 @@ def readme_commands() -> list[str]:
         for line in block.splitlines():
             line = re.sub(r"\s+#.*$", "", line).strip()
             line = re.sub(r"^pip install -e [.'\[\]a-z]+ && ", "", line)
+            line = re.sub(r"\s*&$", "", line)  # started in the background: the command itself
             if line.startswith("dcops "):
                 lines.append(line)
     return lines
@@ -128,11 +136,15 @@ def workdir(tmp_path, monkeypatch, session):
     alert = Alert(rule="ups_on_battery", severity=Severity.CRITICAL, device_id=ups.id, device_name=ups.name,
                   state=AlertState.FIRING, open_key=f"ups_on_battery|{ups.id}|", summary="ups-02 on battery")
     session.add(alert)
+    from dcops.consolidation.models import AgencyApplication
+
+    planned = session.execute(select(AgencyApplication.id).where(AgencyApplication.status == "planned")
+                              .order_by(AgencyApplication.id)).scalars().first()
     session.commit()
     from dcops.config import get_settings
 
     get_settings.cache_clear()
-    yield {"alert": alert.id}
+    yield {"alert": alert.id, "planned_app": planned}
     get_settings.cache_clear()
 
 
@@ -158,5 +170,5 @@ def test_readme_commands_run_as_written(workdir, tmp_path):
             assert result.exit_code == 0, f"dcops {' '.join(argv)} (README: {readme_line}):\n{result.output}" \
                                           f"{result.exception!r}"
             ran.append(argv)
-    assert (tmp_path / "vms.yaml").exists() and (tmp_path / "plan.xlsx").exists()
+    assert (tmp_path / "vms.yaml").exists() and (tmp_path / "plan.xlsx").exists() and (tmp_path / "biaya.xlsx").exists()
     assert len(ran) >= 35
