@@ -18,7 +18,8 @@ from dcops.auth.choices import Role
 WRITE = {"POST", "PUT", "PATCH", "DELETE"}
 SELF_SERVICE = {"/api/v1/auth/login", "/api/v1/auth/password"}  # the caller's own credentials
 #: POSTs that compute and store nothing (what-if plans), open to readers by design
-WHAT_IF = {"/api/v1/capacity/plan", "/api/v1/capacity/plan/compare", "/api/v1/capacity/plan/export"}
+WHAT_IF = {"/api/v1/capacity/plan", "/api/v1/capacity/plan/compare", "/api/v1/capacity/plan/export",
+           "/api/v1/consolidation/plan/waves", "/api/v1/consolidation/plan/compare"}
 #: roles that may write nothing at all, whatever a route declares
 READ_ONLY = {Role.AUDITOR, Role.AGENCY_VIEWER}
 
@@ -132,8 +133,16 @@ CONSOLE_TO_API = {
     "/alerts/{id}/ack": ("POST", "/api/v1/monitoring/alerts/{id}/acknowledge"),
     "/alerts/{id}/silence": ("POST", "/api/v1/monitoring/silences"),
     "/import": ("POST", "/api/v1/import/{kind}"),
+    "/requests/{id}/provision": ("POST", "/api/v1/capacity/requests/{id}/provision"),
+    "/alerts/{id}/resolve": ("POST", "/api/v1/monitoring/alerts/{id}/resolve"),
+    "/alerts/bulk-ack": ("POST", "/api/v1/monitoring/alerts/{id}/acknowledge"),
+    "/consolidation/settings": ("PATCH", "/api/v1/consolidation/showback/settings"),
+    "/consolidation/applications/{id}/start": ("POST", "/api/v1/consolidation/applications/{id}/start"),
+    "/consolidation/applications/{id}/retire": ("POST", "/api/v1/consolidation/applications/{id}/move"),
 }
-CONSOLE_OWN = {"/login", "/logout", "/lang"}
+#: pages about the visitor's own session or account (a signed-in user acts on itself only; an admin's revoke of
+#: another user's token is the API's admin-only POST /api/v1/auth/tokens/{token_id}/revoke)
+CONSOLE_OWN = {"/login", "/logout", "/lang", "/account/tokens", "/account/password", "/tokens/{id}/revoke"}
 
 
 def test_every_console_post_page_admits_no_role_its_api_route_refuses(web_app):
