@@ -37,6 +37,7 @@ EXPECTED = {
 
 @pytest.fixture
 def polled(db: str, session: Any, factory: Any, tokens: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    from dcops.dcim.models import Device
     from dcops.demo.monitoring import start_simulation
     from dcops.main import create_app
     from dcops.monitoring import metrics
@@ -46,6 +47,11 @@ def polled(db: str, session: Any, factory: Any, tokens: Any, tmp_path: Path) -> 
     rack = factory.rack(site=site, name="A02", power_budget_w=3000)
     ids = {name: factory.device(rack=rack, name=name, role=role, position=n * 2 + 1, serial=f"SN{n:04d}").id
            for n, (name, role) in enumerate(DEVICES.items())}
+    from dcops.demo.build import mark
+
+    for device_id in ids.values():  # the simulator serves only what the demo made: these stand in for its devices
+        mark(session, session.get(Device, device_id))
+    session.commit()
     simulator = start_simulation(session, tmp_path / "data")
     try:
         for round_ in range(2):
