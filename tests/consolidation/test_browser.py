@@ -59,13 +59,13 @@ def test_board_migration_and_agency_viewer(chromium: Any, site: str, passwords: 
     operator.wait_for_load_state("networkidle")
     assert "/requests/" in operator.url
     request_url = operator.url
-    assert operator.locator("#request-status").inner_text() == "requested"
+    assert operator.locator("#request-status").get_attribute("data-status") == "requested"
 
     admin = login(chromium.new_context(), site, "demo-admin", pw["admin"])
     visit(admin, request_url, shots / "consolidation_admin_request.png")
     admin.click("#approve")
     admin.wait_for_load_state("networkidle")
-    assert admin.locator("#request-status").inner_text() in ("approved", "provisioning")
+    assert admin.locator("#request-status").get_attribute("data-status") in ("approved", "provisioning")
 
     planner.reload()
     planner.wait_for_load_state("networkidle")
