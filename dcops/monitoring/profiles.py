@@ -8,6 +8,24 @@ minus those that a selected profile ``overrides`` (a vendor UPS profile override
 
 Evaluation is pure: :func:`evaluate` takes the varbinds read and returns samples, facts, raw
 counters and interface rows; :func:`finish` turns counters into rates against the previous poll.
+
+Tables whose rows are not one per sensor:
+
+- Every row has the pseudo-columns ``index`` and ``index[0]``, ``index[1]``... (the arcs of its index),
+  usable in ``where``/``where_not`` like a column: ``where: {column: 'index[1]', in: [5]}`` keeps the rows
+  of a table indexed ifIndex.testType whose test type is 5.
+- ``lookups: {name: {oid, index}}`` joins a column of another table to each row, the row of that table
+  given by a template of the row's index (``index: '{index[0]}'``); the name is then used like a column
+  (descriptions, filters). Each lookup column is walked once per poll (table name + ``:lookup``).
+- ``thresholds: {severity, relation, value, severities, relations}`` reads the device's limits from a
+  table indexed by the row index plus one sub-index (one row per limit, with its severity and relation
+  codes); ``severities`` maps codes to warning/critical, ``relations`` to high/low. Limits are scaled like
+  the sensor's value and fill the limits a sensor does not give itself (the lowest high and the highest
+  low win where several rows give one). Walked as table name + ``:thresholds``.
+
+Sensor additions: a state sensor's ``states`` may map words (``OK``, ``Normal``, ``Critical``; matched
+without case) as well as numbers; ``exponent: column`` multiplies the value (and its limits) by
+10**(that column), for MIBs with a per-row unit multiplier.
 """
 
 from __future__ import annotations
@@ -27,11 +45,15 @@ from dcops.exceptions import ConfigurationError
 from dcops.monitoring.rates import Reading, counter_rate
 from dcops.monitoring.sensors import (
     ABSENT_TYPES,
+    DEVICE_LIMIT,
+    INDEX_COLUMN,
+    Pseudo,
     SensorReading,
     SensorSpec,
     VarbindLike,
     Where,
     _Strict,
+    describe_index,
     number,
     present,
     reading,
@@ -40,6 +62,7 @@ from dcops.monitoring.sensors import (
     text,
     unique_subjects,
     usable,
+    with_index,
 )
 from dcops.monitoring.types import METRICS, Sample
 
@@ -159,11 +182,42 @@ class FactSpec(_Strict):
     where: Where | None = None
 
 
+class Lookup(_Strict):
+    """A column of another table joined to each row by a template of the row's index (``{index[0]}``)."""
+
+    oid: str
+    index: str = "{index}"
+
+
+class ThresholdTable(_Strict):
+    """The device's limits in a table indexed by the sensor's row index plus one sub-index.
+
+    Each of its rows gives a severity, a relation and a value; ``severities`` maps the severity codes to
+    warning/critical (others ignored), ``relations`` the relation codes to high/low. The value is scaled
+    like the sensor's own value. Where several rows give the same limit, the first one crossed wins
+    (lowest high, highest low).
+    """
+
+    severity: str
+    relation: str
+    value: str
+    severities: dict[str, Literal["warning", "critical"]]
+    relations: dict[str, Literal["high", "low"]]
+
+    @field_validator("severities", "relations", mode="before")
+    @classmethod
+    def _string_keys(cls, value: object) -> object:
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
 class Table(_Strict):
     """A table read with GETBULK column walks; ``labels`` name each row, first non-empty column wins."""
 
     name: str
     columns: dict[str, str]
+    #: name -> a column of another table joined by an index template (usable like a column)
+    lookups: dict[str, Lookup] = {}
+    thresholds: ThresholdTable | None = None
     labels: dict[str, tuple[str, ...]] = {}
     where: Where | None = None
     where_not: Where | None = None  # drop rows whose column holds one of the values
@@ -175,7 +229,7 @@ class Table(_Strict):
 
     @model_validator(mode="after")
     def _columns_known(self) -> Table:
-        named = set(self.columns)
+        named = set(self.columns) | set(self.lookups)
         used: list[str] = [c for cols in self.labels.values() for c in cols]
         for spec in self.samples:
             used += [s.column for s in spec.sources if s.column] + list(spec.ratio or ()) + list(spec.used_ratio or ())
@@ -192,7 +246,7 @@ class Table(_Strict):
             if sensor.value is None:
                 raise ValueError(f"table '{self.name}': a sensor needs 'value' (the column read)")
             used += sensor.columns_used()
-        unknown = sorted(set(used) - named)
+        unknown = sorted(u for u in set(used) - named if not INDEX_COLUMN.match(u))
         if unknown:
             raise ValueError(f"table '{self.name}' uses undeclared columns: {', '.join(unknown)}")
         return self
@@ -427,10 +481,57 @@ def _row_value(spec: SampleSpec, row: Mapping[str, VarbindLike]) -> tuple[float,
     return None
 
 
+LOOKUP_SUFFIX, THRESHOLD_SUFFIX = ":lookup", ":thresholds"
+
+
+def _code(vb: VarbindLike | None) -> str:
+    raw = number(vb)
+    return text(vb) if raw is None else str(int(raw)) if raw == int(raw) else str(raw)
+
+
+def joined(table: Table, tables: Mapping[str, Mapping[str, Mapping[str, VarbindLike]]]
+           ) -> dict[str, dict[str, VarbindLike]]:
+    """Return a table's rows with its ``lookups`` joined and its threshold table's limits as ``_device_*``."""
+    rows = {index: dict(row) for index, row in tables.get(table.name, {}).items()}
+    if table.lookups:
+        other = tables.get(table.name + LOOKUP_SUFFIX, {})
+        for index, row in rows.items():
+            for name, lookup in table.lookups.items():
+                key = describe_index(lookup.index, index)
+                found = other.get(key, {}).get(name)
+                if found is not None:
+                    row[name] = found
+    if table.thresholds is not None:
+        spec = table.thresholds
+        for sub, trow in tables.get(table.name + THRESHOLD_SUFFIX, {}).items():
+            parent = sub.rsplit(".", 1)[0]
+            side = spec.relations.get(_code(trow.get("relation")))
+            level = spec.severities.get(_code(trow.get("severity")))
+            value = number(trow.get("value"))
+            if parent not in rows or side is None or level is None or not usable(value, ()):
+                continue
+            name = DEVICE_LIMIT + side + ("_warn" if level == "warning" else "")
+            before = number(rows[parent].get(name))
+            if before is None or (value < before if side == "high" else value > before):  # type: ignore[operator]
+                rows[parent][name] = Pseudo("", "integer", value)
+    return rows
+
+
+def walked_tables(table: Table) -> list[tuple[str, dict[str, str]]]:
+    """The column walks a table needs: (name in ``tables``, column name -> OID): its own, lookups, thresholds."""
+    out = [(table.name, dict(table.columns))]
+    if table.lookups:
+        out.append((table.name + LOOKUP_SUFFIX, {n: lk.oid for n, lk in table.lookups.items()}))
+    if table.thresholds is not None:
+        t = table.thresholds
+        out.append((table.name + THRESHOLD_SUFFIX, {"severity": t.severity, "relation": t.relation, "value": t.value}))
+    return out
+
+
 def _table_samples(table: Table, rows: Mapping[str, Mapping[str, VarbindLike]], at: float, out: Evaluation,
                    profile: str = "") -> None:
-    kept = {index: row for index, row in rows.items() if _row_ok(table.where, row)
-            and row_ok(table.where_not, row, negate=True)
+    kept = {index: row for index, row in rows.items() if _row_ok(table.where, with_index(index, row))
+            and row_ok(table.where_not, with_index(index, row), negate=True)
             and not any(re.search(pattern, text(row.get(column))) for column, pattern in table.exclude.items())}
     for spec in table.samples:
         values: list[float] = []
@@ -536,8 +637,10 @@ def evaluate(
             if value is not None:
                 out.samples.append(Sample(spec.metric, value * spec.scale))
         for table in profile.tables:
-            rows = tables.get(table.name, {})
+            rows = joined(table, tables)
             out.table_rows[table.name] = len(rows)
+            for extra, _ in walked_tables(table)[1:]:
+                out.table_rows[extra] = len(tables.get(extra, {}))
             _table_samples(table, rows, at, out, profile.name)
         out.derived.extend(profile.derived)
         owners += [profile.name] * (len(out.samples) - len(owners))
