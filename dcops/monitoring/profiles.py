@@ -151,6 +151,13 @@ class Source(_Strict):
     skip: tuple[float, ...] = ()  # raw values meaning "unknown / not present" (sentinels are always skipped)
 
 
+class LessRows(_Strict):
+    """Rows whose ``value`` column is taken out of a ratio's numerator: those where a column matches a regex."""
+
+    value: str
+    match: dict[str, str]
+
+
 class SampleSpec(_Strict):
     """A metric taken from one row (or aggregated over the rows) of a table, or from a scalar."""
 
@@ -160,6 +167,9 @@ class SampleSpec(_Strict):
     ratio: tuple[str, str] | None = None  # (numerator column, denominator column) x scale
     #: (total column, free columns...): (total - sum of the free ones) / total x scale, e.g. memory without caches
     used_ratio: tuple[str, ...] | None = None
+    #: ratio only: take from the numerator the sum of a column over other rows of the table whose text
+    #: columns match (e.g. hrStorage "Memory buffers" and "Cached memory" out of the RAM's used figure)
+    less_rows: LessRows | None = None
     scale: float = 1.0
     sensor: bool = False  # ENTITY-SENSOR-MIB value with entPhySensorScale and entPhySensorPrecision
     where: Where | None = None
@@ -233,6 +243,8 @@ class Table(_Strict):
         used: list[str] = [c for cols in self.labels.values() for c in cols]
         for spec in self.samples:
             used += [s.column for s in spec.sources if s.column] + list(spec.ratio or ()) + list(spec.used_ratio or ())
+            if spec.less_rows is not None:
+                used += [spec.less_rows.value, *spec.less_rows.match]
             used += [spec.where.column] if spec.where else []
         used += [f.column for f in self.facts] + [f.where.column for f in self.facts if f.where]
         used += [self.where.column] if self.where else []
@@ -456,13 +468,23 @@ def _counter_key(metric: str, labels: tuple[tuple[str, str], ...], source: str) 
     return metric + "|" + ",".join(f"{k}={v}" for k, v in labels) + "|" + source
 
 
-def _row_value(spec: SampleSpec, row: Mapping[str, VarbindLike]) -> tuple[float, VarbindLike | None, str] | None:
+def _less(spec: SampleSpec, rows: Mapping[str, Mapping[str, VarbindLike]]) -> float:
+    """The sum of ``less_rows.value`` over the rows matching ``less_rows.match`` (0 without ``less_rows``)."""
+    less = spec.less_rows
+    if less is None:
+        return 0.0
+    return sum(number(row.get(less.value)) or 0.0 for row in rows.values()
+               if all(re.search(pattern, text(row.get(column))) for column, pattern in less.match.items()))
+
+
+def _row_value(spec: SampleSpec, row: Mapping[str, VarbindLike], less: float = 0.0
+               ) -> tuple[float, VarbindLike | None, str] | None:
     """Return (value, the varbind it came from, source column) for one row, or None."""
     if spec.ratio is not None:
         num, den = number(row.get(spec.ratio[0])), number(row.get(spec.ratio[1]))
         if num is None or not den:
             return None
-        return num / den * spec.scale, None, spec.ratio[0]
+        return max(num - less, 0.0) / den * spec.scale, None, spec.ratio[0]
     if spec.used_ratio:
         total, free = number(row.get(spec.used_ratio[0])), [number(row.get(c)) for c in spec.used_ratio[1:]]
         if not total or any(f is None for f in free):
@@ -535,10 +557,11 @@ def _table_samples(table: Table, rows: Mapping[str, Mapping[str, VarbindLike]], 
             and not any(re.search(pattern, text(row.get(column))) for column, pattern in table.exclude.items())}
     for spec in table.samples:
         values: list[float] = []
+        less = _less(spec, kept)
         for index, row in kept.items():
             if not _row_ok(spec.where, row):
                 continue
-            found = _row_value(spec, row)
+            found = _row_value(spec, row, less)
             if found is None:
                 continue
             value, vb, column = found

@@ -27,9 +27,7 @@ REAL_FAULTS = {
     ("generex-ups_cs141", "sensor_warning", "Output source"),  # upsOutputSource = bypass(4): the UPS is on bypass
 }
 #: alerts on healthy devices that dcops does not judge right yet, each with why (to be fixed, never to grow)
-KNOWN_NOISE = {
-    ("datadomain", "memory_high", ""),  # hrStorage counts DD OS' caches as used (95.2 %); it gives no UCD figures
-}
+KNOWN_NOISE: set[tuple[str, str, str]] = set()
 PORT_DEVICES_WITHIN_5_PCT = 171
 UPS_WITH_ALL_THREE = 4
 PDUS_WITH_TOTAL_POWER = 2

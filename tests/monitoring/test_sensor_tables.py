@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dcops.monitoring import evaluate as ev
+from dcops.monitoring import profiles as prof
 from dcops.monitoring.alerting import poll_snapshot
 from dcops.monitoring.poller import Target, poll_target
 from dcops.monitoring.rules import default_rules
@@ -95,3 +96,28 @@ def test_device_threshold_table_and_index_arcs(tmp_path: Path, snmpsim_agent: An
         ("voltage", "gi1/0/49 transceiver supply"): (3.3012, f"{PHY}.49.6"),
         ("current", "gi1/0/49 transceiver bias"): (0.0065, f"{PHY}.49.7"),
     }  # port 50's empty cage answers 0 everywhere: nothing read
+
+
+def test_ram_used_leaves_out_the_buffers_and_cache_hr_storage_lists() -> None:
+    host = next(p for p in prof.load_profiles() if p.name == "host-resources")
+    other, ram = "1.3.6.1.2.1.25.2.1.1", "1.3.6.1.2.1.25.2.1.2"
+
+    def row(kind: str, descr: str, size: int, used: int) -> dict[str, Any]:
+        return {"hrStorageType": _Vb("objectidentifier", kind), "hrStorageDescr": _Vb("octetstring", descr),
+                "hrStorageSize": _Vb("integer", size), "hrStorageUsed": _Vb("integer", used)}
+
+    rows = {"1": row(ram, "Physical memory", 32000, 30400), "6": row(other, "Memory buffers", 32000, 1600),
+            "7": row(other, "Cached memory", 6400, 12800), "8": row(other, "Shared memory", 0, 0)}
+    out = prof.evaluate([host], scalars={}, tables={"storage": rows}, at=0.0)
+    (memory,) = [s.value for s in out.samples if s.metric == "memory_used_percent"]
+    assert memory == 50.0  # (30400 - 1600 - 12800) / 32000, not 95 %
+    rows.pop("6"), rows.pop("7")  # an agent without those entries: RAM used as given
+    out = prof.evaluate([host], scalars={}, tables={"storage": rows}, at=0.0)
+    assert [s.value for s in out.samples if s.metric == "memory_used_percent"] == [95.0]
+
+
+@dataclasses.dataclass
+class _Vb:
+    type: str
+    value: Any
+    oid: str = ""
