@@ -31,6 +31,7 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)(?:\[(\d+)\])?\}")
 #: pseudo-columns holding the limits a threshold table gave a row (``_device_high``...), used when a sensor
 #: gives none of its own
 DEVICE_LIMIT = "_device_"
+_NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 INDEX_COLUMN = re.compile(r"^index(\[\d+\])?$")
 
 
@@ -276,7 +277,9 @@ def reading(spec: SensorSpec, *, index: str, row: Mapping[str, VarbindLike], vb:
     descr = describe(spec, index, row)
     if spec.sensor_class == "state":
         key = _state_key(spec, raw, vb)
-        if key is None or (raw is not None and not usable(raw, spec.skip)) or (raw is None and key not in spec.states):
+        words = any(not _NUMERIC.match(k) for k in spec.states)
+        if key is None or (raw is not None and not usable(raw, spec.skip)) or (
+                raw is None and key not in spec.states and not words):
             return None
         return SensorReading("state", descr, index, oid, raw if raw is not None else 0.0,
                              severity=spec.states.get(key, "unknown"),

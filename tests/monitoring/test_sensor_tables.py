@@ -121,3 +121,20 @@ class _Vb:
     type: str
     value: Any
     oid: str = ""
+
+
+def test_text_states_and_a_per_row_unit_multiplier() -> None:
+    from dcops.monitoring.sensors import SensorSpec, table_sensors
+
+    health = SensorSpec.model_validate({"class": "state", "value": "status", "descr": "Fan {index}",
+                                        "states": {"Normal": "ok", "Warning": "warning", "Critical": "critical"}})
+    rows = {str(i): {"status": _Vb("octetstring", word)} for i, word in enumerate(["NORMAL", "Critical", "Odd", ""])}
+    got = {r.descr: r.severity for r in table_sensors((health,), {"status": "1.2.3"}, rows)}
+    assert got == {"Fan 0": "ok", "Fan 1": "critical", "Fan 2": "unknown"}  # a word it does not know: unknown
+
+    power = SensorSpec.model_validate({"class": "power", "value": "usage", "exponent": "mult", "high": "limit",
+                                       "descr": "PSU {index}"})
+    rows = {"1": {"usage": _Vb("integer", 66480), "mult": _Vb("integer", -3), "limit": _Vb("integer", 1100000)},
+            "2": {"usage": _Vb("integer", 340), "mult": _Vb("integer", 0)}, "3": {"usage": _Vb("integer", 5)}}
+    got = {r.index: (round(r.value, 3), r.high) for r in table_sensors((power,), {"usage": "1.2.4"}, rows)}
+    assert got == {"1": (66.48, 1100.0), "2": (340.0, None)}  # no multiplier read: no reading
