@@ -25,7 +25,9 @@ Tables whose rows are not one per sensor:
 
 Sensor additions: a state sensor's ``states`` may map words (``OK``, ``Normal``, ``Critical``; matched
 without case) as well as numbers; ``exponent: column`` multiplies the value (and its limits) by
-10**(that column), for MIBs with a per-row unit multiplier.
+10**(that column), for MIBs with a per-row unit multiplier. A ``ratio`` sample may take ``less_rows``
+(``{value, match}``): the sum of ``value`` over the rows whose columns match those regexes is taken out of
+the numerator (hrStorage buffers and cache out of RAM used).
 """
 
 from __future__ import annotations
@@ -45,15 +47,12 @@ from dcops.exceptions import ConfigurationError
 from dcops.monitoring.rates import Reading, counter_rate
 from dcops.monitoring.sensors import (
     ABSENT_TYPES,
-    DEVICE_LIMIT,
     INDEX_COLUMN,
-    Pseudo,
     SensorReading,
     SensorSpec,
     VarbindLike,
     Where,
     _Strict,
-    describe_index,
     number,
     present,
     reading,
@@ -64,10 +63,19 @@ from dcops.monitoring.sensors import (
     usable,
     with_index,
 )
+from dcops.monitoring.table_joins import (
+    LessRows,
+    Lookup,
+    ThresholdTable,
+    joined,
+    less_rows_sum,
+    walked_tables,
+)
 from dcops.monitoring.types import METRICS, Sample
 
 __all__ = ["ABSENT_TYPES", "Detect", "Profile", "SensorReading", "SensorSpec", "Table", "VarbindLike", "Where",
-           "evaluate", "finish", "load_profiles", "number", "present", "select_profiles", "text"]
+           "evaluate", "finish", "joined", "load_profiles", "number", "present", "select_profiles", "text",
+           "walked_tables"]
 
 SHIPPED_DIR = Path(__file__).parent / "profiles"
 USER_DIR_ENV = "DCOPS_MONITORING_PROFILE_DIR"
@@ -151,13 +159,6 @@ class Source(_Strict):
     skip: tuple[float, ...] = ()  # raw values meaning "unknown / not present" (sentinels are always skipped)
 
 
-class LessRows(_Strict):
-    """Rows whose ``value`` column is taken out of a ratio's numerator: those where a column matches a regex."""
-
-    value: str
-    match: dict[str, str]
-
-
 class SampleSpec(_Strict):
     """A metric taken from one row (or aggregated over the rows) of a table, or from a scalar."""
 
@@ -190,34 +191,6 @@ class FactSpec(_Strict):
     fact: str
     column: str
     where: Where | None = None
-
-
-class Lookup(_Strict):
-    """A column of another table joined to each row by a template of the row's index (``{index[0]}``)."""
-
-    oid: str
-    index: str = "{index}"
-
-
-class ThresholdTable(_Strict):
-    """The device's limits in a table indexed by the sensor's row index plus one sub-index.
-
-    Each of its rows gives a severity, a relation and a value; ``severities`` maps the severity codes to
-    warning/critical (others ignored), ``relations`` the relation codes to high/low. The value is scaled
-    like the sensor's own value. Where several rows give the same limit, the first one crossed wins
-    (lowest high, highest low).
-    """
-
-    severity: str
-    relation: str
-    value: str
-    severities: dict[str, Literal["warning", "critical"]]
-    relations: dict[str, Literal["high", "low"]]
-
-    @field_validator("severities", "relations", mode="before")
-    @classmethod
-    def _string_keys(cls, value: object) -> object:
-        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
 
 class Table(_Strict):
@@ -468,15 +441,6 @@ def _counter_key(metric: str, labels: tuple[tuple[str, str], ...], source: str) 
     return metric + "|" + ",".join(f"{k}={v}" for k, v in labels) + "|" + source
 
 
-def _less(spec: SampleSpec, rows: Mapping[str, Mapping[str, VarbindLike]]) -> float:
-    """The sum of ``less_rows.value`` over the rows matching ``less_rows.match`` (0 without ``less_rows``)."""
-    less = spec.less_rows
-    if less is None:
-        return 0.0
-    return sum(number(row.get(less.value)) or 0.0 for row in rows.values()
-               if all(re.search(pattern, text(row.get(column))) for column, pattern in less.match.items()))
-
-
 def _row_value(spec: SampleSpec, row: Mapping[str, VarbindLike], less: float = 0.0
                ) -> tuple[float, VarbindLike | None, str] | None:
     """Return (value, the varbind it came from, source column) for one row, or None."""
@@ -503,53 +467,6 @@ def _row_value(spec: SampleSpec, row: Mapping[str, VarbindLike], less: float = 0
     return None
 
 
-LOOKUP_SUFFIX, THRESHOLD_SUFFIX = ":lookup", ":thresholds"
-
-
-def _code(vb: VarbindLike | None) -> str:
-    raw = number(vb)
-    return text(vb) if raw is None else str(int(raw)) if raw == int(raw) else str(raw)
-
-
-def joined(table: Table, tables: Mapping[str, Mapping[str, Mapping[str, VarbindLike]]]
-           ) -> dict[str, dict[str, VarbindLike]]:
-    """Return a table's rows with its ``lookups`` joined and its threshold table's limits as ``_device_*``."""
-    rows = {index: dict(row) for index, row in tables.get(table.name, {}).items()}
-    if table.lookups:
-        other = tables.get(table.name + LOOKUP_SUFFIX, {})
-        for index, row in rows.items():
-            for name, lookup in table.lookups.items():
-                key = describe_index(lookup.index, index)
-                found = other.get(key, {}).get(name)
-                if found is not None:
-                    row[name] = found
-    if table.thresholds is not None:
-        spec = table.thresholds
-        for sub, trow in tables.get(table.name + THRESHOLD_SUFFIX, {}).items():
-            parent = sub.rsplit(".", 1)[0]
-            side = spec.relations.get(_code(trow.get("relation")))
-            level = spec.severities.get(_code(trow.get("severity")))
-            value = number(trow.get("value"))
-            if parent not in rows or side is None or level is None or not usable(value, ()):
-                continue
-            name = DEVICE_LIMIT + side + ("_warn" if level == "warning" else "")
-            before = number(rows[parent].get(name))
-            if before is None or (value < before if side == "high" else value > before):  # type: ignore[operator]
-                rows[parent][name] = Pseudo("", "integer", value)
-    return rows
-
-
-def walked_tables(table: Table) -> list[tuple[str, dict[str, str]]]:
-    """The column walks a table needs: (name in ``tables``, column name -> OID): its own, lookups, thresholds."""
-    out = [(table.name, dict(table.columns))]
-    if table.lookups:
-        out.append((table.name + LOOKUP_SUFFIX, {n: lk.oid for n, lk in table.lookups.items()}))
-    if table.thresholds is not None:
-        t = table.thresholds
-        out.append((table.name + THRESHOLD_SUFFIX, {"severity": t.severity, "relation": t.relation, "value": t.value}))
-    return out
-
-
 def _table_samples(table: Table, rows: Mapping[str, Mapping[str, VarbindLike]], at: float, out: Evaluation,
                    profile: str = "") -> None:
     kept = {index: row for index, row in rows.items() if _row_ok(table.where, with_index(index, row))
@@ -557,7 +474,7 @@ def _table_samples(table: Table, rows: Mapping[str, Mapping[str, VarbindLike]], 
             and not any(re.search(pattern, text(row.get(column))) for column, pattern in table.exclude.items())}
     for spec in table.samples:
         values: list[float] = []
-        less = _less(spec, kept)
+        less = less_rows_sum(spec, kept)
         for index, row in kept.items():
             if not _row_ok(spec.where, row):
                 continue
