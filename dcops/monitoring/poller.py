@@ -189,22 +189,23 @@ def _accepts_max_repetitions(client_type: type) -> bool:
         return False
 
 
-async def _walk(client: Any, target: Any, table: prof.Table, rows_hint: int | None, progress: _Progress) -> None:
-    by_oid = {oid.strip("."): name for name, oid in table.columns.items()}
+async def _walk(client: Any, target: Any, name: str, columns: dict[str, str], rows_hint: int | None,
+                progress: _Progress) -> None:
+    by_oid = {oid.strip("."): column for column, oid in columns.items()}
     kwargs: dict[str, Any] = {}
     if _accepts_max_repetitions(type(client)):
         # one GETBULK round trip per column group when the table size is known (+1 to see its end)
         kwargs["max_repetitions"] = max(2, min(50, (rows_hint or 10) + 1))
     walked = await client.walk_columns(target, list(by_oid), **kwargs)
     rows: dict[str, dict[str, Any]] = {}
-    for index, columns in walked.items():
+    for index, found in walked.items():
         row = rows.setdefault(str(index), {})
-        for column_oid, vb in columns.items():
-            name = by_oid.get(str(column_oid).strip("."))
-            if name is not None:
-                row[name] = vb
+        for column_oid, vb in found.items():
+            column = by_oid.get(str(column_oid).strip("."))
+            if column is not None:
+                row[column] = vb
                 progress.varbinds += 1
-    progress.tables[table.name] = rows
+    progress.tables[name] = rows
 
 
 async def _read(client: Any, target: Target, all_profiles: Sequence[prof.Profile], progress: _Progress) -> None:
@@ -226,7 +227,8 @@ async def _read(client: Any, target: Target, all_profiles: Sequence[prof.Profile
         await _get(client, target.snmp, scalars, progress)
     for profile in others:
         for table in profile.tables:
-            await _walk(client, target.snmp, table, target.table_rows.get(table.name), progress)
+            for name, columns in prof.walked_tables(table):
+                await _walk(client, target.snmp, name, columns, target.table_rows.get(name), progress)
 
 
 async def poll_target(client: Any, target: Target, *, deadline_s: float | None = None,

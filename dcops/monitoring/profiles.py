@@ -8,6 +8,26 @@ minus those that a selected profile ``overrides`` (a vendor UPS profile override
 
 Evaluation is pure: :func:`evaluate` takes the varbinds read and returns samples, facts, raw
 counters and interface rows; :func:`finish` turns counters into rates against the previous poll.
+
+Tables whose rows are not one per sensor:
+
+- Every row has the pseudo-columns ``index`` and ``index[0]``, ``index[1]``... (the arcs of its index),
+  usable in ``where``/``where_not`` like a column: ``where: {column: 'index[1]', in: [5]}`` keeps the rows
+  of a table indexed ifIndex.testType whose test type is 5.
+- ``lookups: {name: {oid, index}}`` joins a column of another table to each row, the row of that table
+  given by a template of the row's index (``index: '{index[0]}'``); the name is then used like a column
+  (descriptions, filters). Each lookup column is walked once per poll (table name + ``:lookup``).
+- ``thresholds: {severity, relation, value, severities, relations}`` reads the device's limits from a
+  table indexed by the row index plus one sub-index (one row per limit, with its severity and relation
+  codes); ``severities`` maps codes to warning/critical, ``relations`` to high/low. Limits are scaled like
+  the sensor's value and fill the limits a sensor does not give itself (the lowest high and the highest
+  low win where several rows give one). Walked as table name + ``:thresholds``.
+
+Sensor additions: a state sensor's ``states`` may map words (``OK``, ``Normal``, ``Critical``; matched
+without case) as well as numbers; ``exponent: column`` multiplies the value (and its limits) by
+10**(that column), for MIBs with a per-row unit multiplier. A ``ratio`` sample may take ``less_rows``
+(``{value, match}``): the sum of ``value`` over the rows whose columns match those regexes is taken out of
+the numerator (hrStorage buffers and cache out of RAM used).
 """
 
 from __future__ import annotations
@@ -27,6 +47,7 @@ from dcops.exceptions import ConfigurationError
 from dcops.monitoring.rates import Reading, counter_rate
 from dcops.monitoring.sensors import (
     ABSENT_TYPES,
+    INDEX_COLUMN,
     SensorReading,
     SensorSpec,
     VarbindLike,
@@ -40,11 +61,21 @@ from dcops.monitoring.sensors import (
     text,
     unique_subjects,
     usable,
+    with_index,
+)
+from dcops.monitoring.table_joins import (
+    LessRows,
+    Lookup,
+    ThresholdTable,
+    joined,
+    less_rows_sum,
+    walked_tables,
 )
 from dcops.monitoring.types import METRICS, Sample
 
 __all__ = ["ABSENT_TYPES", "Detect", "Profile", "SensorReading", "SensorSpec", "Table", "VarbindLike", "Where",
-           "evaluate", "finish", "load_profiles", "number", "present", "select_profiles", "text"]
+           "evaluate", "finish", "joined", "load_profiles", "number", "present", "select_profiles", "text",
+           "walked_tables"]
 
 SHIPPED_DIR = Path(__file__).parent / "profiles"
 USER_DIR_ENV = "DCOPS_MONITORING_PROFILE_DIR"
@@ -137,6 +168,9 @@ class SampleSpec(_Strict):
     ratio: tuple[str, str] | None = None  # (numerator column, denominator column) x scale
     #: (total column, free columns...): (total - sum of the free ones) / total x scale, e.g. memory without caches
     used_ratio: tuple[str, ...] | None = None
+    #: ratio only: take from the numerator the sum of a column over other rows of the table whose text
+    #: columns match (e.g. hrStorage "Memory buffers" and "Cached memory" out of the RAM's used figure)
+    less_rows: LessRows | None = None
     scale: float = 1.0
     sensor: bool = False  # ENTITY-SENSOR-MIB value with entPhySensorScale and entPhySensorPrecision
     where: Where | None = None
@@ -164,6 +198,9 @@ class Table(_Strict):
 
     name: str
     columns: dict[str, str]
+    #: name -> a column of another table joined by an index template (usable like a column)
+    lookups: dict[str, Lookup] = {}
+    thresholds: ThresholdTable | None = None
     labels: dict[str, tuple[str, ...]] = {}
     where: Where | None = None
     where_not: Where | None = None  # drop rows whose column holds one of the values
@@ -175,10 +212,12 @@ class Table(_Strict):
 
     @model_validator(mode="after")
     def _columns_known(self) -> Table:
-        named = set(self.columns)
+        named = set(self.columns) | set(self.lookups)
         used: list[str] = [c for cols in self.labels.values() for c in cols]
         for spec in self.samples:
             used += [s.column for s in spec.sources if s.column] + list(spec.ratio or ()) + list(spec.used_ratio or ())
+            if spec.less_rows is not None:
+                used += [spec.less_rows.value, *spec.less_rows.match]
             used += [spec.where.column] if spec.where else []
         used += [f.column for f in self.facts] + [f.where.column for f in self.facts if f.where]
         used += [self.where.column] if self.where else []
@@ -192,7 +231,7 @@ class Table(_Strict):
             if sensor.value is None:
                 raise ValueError(f"table '{self.name}': a sensor needs 'value' (the column read)")
             used += sensor.columns_used()
-        unknown = sorted(set(used) - named)
+        unknown = sorted(u for u in set(used) - named if not INDEX_COLUMN.match(u))
         if unknown:
             raise ValueError(f"table '{self.name}' uses undeclared columns: {', '.join(unknown)}")
         return self
@@ -402,13 +441,14 @@ def _counter_key(metric: str, labels: tuple[tuple[str, str], ...], source: str) 
     return metric + "|" + ",".join(f"{k}={v}" for k, v in labels) + "|" + source
 
 
-def _row_value(spec: SampleSpec, row: Mapping[str, VarbindLike]) -> tuple[float, VarbindLike | None, str] | None:
+def _row_value(spec: SampleSpec, row: Mapping[str, VarbindLike], less: float = 0.0
+               ) -> tuple[float, VarbindLike | None, str] | None:
     """Return (value, the varbind it came from, source column) for one row, or None."""
     if spec.ratio is not None:
         num, den = number(row.get(spec.ratio[0])), number(row.get(spec.ratio[1]))
         if num is None or not den:
             return None
-        return num / den * spec.scale, None, spec.ratio[0]
+        return max(num - less, 0.0) / den * spec.scale, None, spec.ratio[0]
     if spec.used_ratio:
         total, free = number(row.get(spec.used_ratio[0])), [number(row.get(c)) for c in spec.used_ratio[1:]]
         if not total or any(f is None for f in free):
@@ -429,15 +469,16 @@ def _row_value(spec: SampleSpec, row: Mapping[str, VarbindLike]) -> tuple[float,
 
 def _table_samples(table: Table, rows: Mapping[str, Mapping[str, VarbindLike]], at: float, out: Evaluation,
                    profile: str = "") -> None:
-    kept = {index: row for index, row in rows.items() if _row_ok(table.where, row)
-            and row_ok(table.where_not, row, negate=True)
+    kept = {index: row for index, row in rows.items() if _row_ok(table.where, with_index(index, row))
+            and row_ok(table.where_not, with_index(index, row), negate=True)
             and not any(re.search(pattern, text(row.get(column))) for column, pattern in table.exclude.items())}
     for spec in table.samples:
         values: list[float] = []
+        less = less_rows_sum(spec, kept)
         for index, row in kept.items():
             if not _row_ok(spec.where, row):
                 continue
-            found = _row_value(spec, row)
+            found = _row_value(spec, row, less)
             if found is None:
                 continue
             value, vb, column = found
@@ -536,8 +577,10 @@ def evaluate(
             if value is not None:
                 out.samples.append(Sample(spec.metric, value * spec.scale))
         for table in profile.tables:
-            rows = tables.get(table.name, {})
+            rows = joined(table, tables)
             out.table_rows[table.name] = len(rows)
+            for extra, _ in walked_tables(table)[1:]:
+                out.table_rows[extra] = len(tables.get(extra, {}))
             _table_samples(table, rows, at, out, profile.name)
         out.derived.extend(profile.derived)
         owners += [profile.name] * (len(out.samples) - len(owners))

@@ -27,6 +27,12 @@ SEVERITIES = ("ok", "warning", "critical", "unknown")
 SENTINELS = (2147483647.0, 4294967295.0, -2147483648.0)
 ABSENT_TYPES = {"nosuchobject", "nosuchinstance", "endofmibview", "null"}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)(?:\[(\d+)\])?\}")
+#: pseudo-columns every row has: its whole index and each arc of it (``where: {column: 'index[1]', in: [5]}``)
+#: pseudo-columns holding the limits a threshold table gave a row (``_device_high``...), used when a sensor
+#: gives none of its own
+DEVICE_LIMIT = "_device_"
+_NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
+INDEX_COLUMN = re.compile(r"^index(\[\d+\])?$")
 
 
 class VarbindLike(Protocol):
@@ -62,6 +68,24 @@ def number(vb: VarbindLike | None) -> float | None:
     except ValueError:
         return None
     return result if math.isfinite(result) else None
+
+
+@dataclass(frozen=True)
+class Pseudo:
+    """A value the engine puts in a row itself (an index arc, a looked-up or threshold value)."""
+
+    oid: str
+    type: str
+    value: Any
+
+
+def with_index(index: str, row: Mapping[str, VarbindLike]) -> dict[str, VarbindLike]:
+    """Return the row plus its pseudo-columns ``index`` and ``index[0]``, ``index[1]``... (the arcs)."""
+    out: dict[str, VarbindLike] = dict(row)
+    out["index"] = Pseudo("", "octetstring", index)
+    for i, arc in enumerate(index.split(".")):
+        out[f"index[{i}]"] = Pseudo("", "octetstring", arc)
+    return out
 
 
 class _Strict(BaseModel):
@@ -110,6 +134,8 @@ class SensorSpec(_Strict):
     high_warn: Limit = None
     low_warn: Limit = None
     limit_divisor: float | None = None
+    #: a column giving a power of ten per row (value x 10**column, limits too), e.g. a "unit multiplier" column
+    exponent: str | None = None
     states: dict[str, Literal["ok", "warning", "critical", "unknown"]] = {}
     state_names: dict[str, str] = {}
     group: str = ""
@@ -135,7 +161,8 @@ class SensorSpec(_Strict):
         used += [m.group(1) for t in self.templates() for m in _PLACEHOLDER.finditer(t) if m.group(1) != "index"]
         used += [lim for lim in (self.high, self.low, self.high_warn, self.low_warn) if isinstance(lim, str)]
         used += [w.column for w in (self.where, self.where_not) if w is not None]
-        return used
+        used += [self.exponent] if self.exponent else []
+        return [u for u in used if not INDEX_COLUMN.match(u)]
 
 
 @dataclass
@@ -188,6 +215,11 @@ def _fill(template: str, index: str, row: Mapping[str, VarbindLike]) -> str:
     return "" if empty else out
 
 
+def describe_index(template: str, index: str) -> str:
+    """Fill a template of the row index alone (``{index}``, ``{index[0]}``...), e.g. a lookup's row."""
+    return _fill(template, index, {})
+
+
 def describe(spec: SensorSpec, index: str, row: Mapping[str, VarbindLike]) -> str:
     """Return the description of a sensor row: the first template whose placeholders all have a value."""
     for template in spec.templates():
@@ -224,29 +256,51 @@ def _limit(spec: SensorSpec, limit: Limit, row: Mapping[str, VarbindLike], facto
     return raw * factor
 
 
+def _state_key(spec: SensorSpec, raw: float | None, vb: VarbindLike | None) -> str | None:
+    """The key of ``states`` a state reading falls under: its number, else its text (case-insensitive)."""
+    if raw is not None:
+        return str(int(raw)) if raw == int(raw) else str(raw)
+    word = text(vb)
+    if not word:
+        return None
+    folded = word.casefold()
+    return next((k for k in spec.states if k.casefold() == folded), word)
+
+
 def reading(spec: SensorSpec, *, index: str, row: Mapping[str, VarbindLike], vb: VarbindLike | None, oid: str,
             profile: str = "") -> SensorReading | None:
     """Turn one row (or scalar) into a reading; None when the row says nothing usable."""
+    row = with_index(index, row)
     if not row_ok(spec.where, row) or not row_ok(spec.where_not, row, negate=True):
         return None
     raw = number(vb)
+    descr = describe(spec, index, row)
+    if spec.sensor_class == "state":
+        key = _state_key(spec, raw, vb)
+        words = any(not _NUMERIC.match(k) for k in spec.states)
+        if key is None or (raw is not None and not usable(raw, spec.skip)) or (
+                raw is None and key not in spec.states and not words):
+            return None
+        return SensorReading("state", descr, index, oid, raw if raw is not None else 0.0,
+                             severity=spec.states.get(key, "unknown"),
+                             state_name=spec.state_names.get(key, key), group=spec.group, profile=profile)
     if not usable(raw, spec.skip):
         return None
     assert raw is not None
-    descr = describe(spec, index, row)
-    if spec.sensor_class == "state":
-        key = str(int(raw)) if raw == int(raw) else str(raw)
-        return SensorReading("state", descr, index, oid, raw, severity=spec.states.get(key, "unknown"),
-                             state_name=spec.state_names.get(key, key), group=spec.group, profile=profile)
     factor = spec.multiplier / spec.divisor
     if spec.entity_scale:
         factor *= _entity_factor(row)
-    return SensorReading(
-        spec.sensor_class, descr, index, oid, raw * factor,
-        high=_limit(spec, spec.high, row, factor), low=_limit(spec, spec.low, row, factor),
-        high_warn=_limit(spec, spec.high_warn, row, factor), low_warn=_limit(spec, spec.low_warn, row, factor),
-        group=spec.group, profile=profile,
-    )
+    if spec.exponent:
+        power = number(row.get(spec.exponent))
+        if power is None:
+            return None
+        factor *= 10.0 ** power
+    limits = {name: _limit(spec, own if own is not None else (DEVICE_LIMIT + name if DEVICE_LIMIT + name in row
+                                                               else None), row, factor)
+              for name, own in (("high", spec.high), ("low", spec.low), ("high_warn", spec.high_warn),
+                                ("low_warn", spec.low_warn))}
+    return SensorReading(spec.sensor_class, descr, index, oid, raw * factor, group=spec.group, profile=profile,
+                         **limits)
 
 
 def table_sensors(specs: tuple[SensorSpec, ...], columns: Mapping[str, str],
