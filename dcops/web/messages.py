@@ -47,6 +47,14 @@ PATTERNS: list[tuple[str, str]] = [
      "tahun anggaran = tahun kalender; tahun 0 (dasar) adalah kebutuhan saat ini"),
     (r"new servers are never sold again: a year's purchase is the increase over the year before",
      "server baru tidak pernah dijual kembali: pembelian suatu tahun adalah kenaikan dari tahun sebelumnya"),
+    (r"power unknown for (?P<names>.+): their device type has no power figure, so the kW figures and the power "
+     r"check leave them out",
+     "daya tidak diketahui untuk {names}: tipe perangkatnya tidak punya angka daya, jadi angka kW dan pemeriksaan "
+     "daya tidak memperhitungkannya"),
+    (r"planned migrations: (?P<n>\d+) application estimate\(s\) of (?P<a>\d+) agencies join the demand in their "
+     r"wave's fiscal year \((?P<years>[^)]*)\) and stay, not grown",
+     "migrasi terencana: {n} perkiraan aplikasi dari {a} perangkat daerah masuk ke kebutuhan pada tahun anggaran "
+     "gelombangnya ({years}) dan tetap, tanpa pertumbuhan"),
     # alert summaries (the demo's and the common rules')
     (r"(?P<d>\S+) runs on battery", "{d} berjalan dengan baterai"),
     (r"(?P<d>\S+) reports serial (?P<v>\S+), inventory says (?P<e>\S+)",
