@@ -108,6 +108,21 @@ def actor_of(user: User) -> Actor:
     return Actor(user_id=user.id, username=user.username, role=Role(user.role), agency_id=user.agency_id)
 
 
+def _cached(digest: str) -> Actor | None:
+    cached = token_cache.lookup(digest)
+    if cached is not None:
+        actor, expires_at = cached
+        if expires_at is None or expires_at > utcnow():
+            return actor
+    return None
+
+
+def cached_actor(token: str) -> Actor | None:
+    """Return the actor of a token seen (and accepted) within the last few seconds, or None: then call
+    :func:`authenticate_token`. Never touches the database."""
+    return _cached(hash_token(token))
+
+
 def authenticate_token(session: Session, token: str) -> Actor:
     """Return the actor behind a bearer token, or raise AuthenticationError saying why not.
 
@@ -116,11 +131,9 @@ def authenticate_token(session: Session, token: str) -> Actor:
     ``token_cache.TTL`` seconds; expiry is checked on every request.
     """
     digest = hash_token(token)
-    cached = token_cache.lookup(digest)
-    if cached is not None:
-        actor, expires_at = cached
-        if expires_at is None or expires_at > utcnow():
-            return actor
+    actor = _cached(digest)
+    if actor is not None:
+        return actor
     read_at = token_cache.generation()
     row = session.execute(
         select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == digest)
