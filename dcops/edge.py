@@ -66,10 +66,12 @@ def _walk(value: Any, where: str) -> None:
 
 async def check_request(request: Request) -> None:
     """Refuse out-of-range integers, NUL characters and over-deep JSON in the query, path and JSON body."""
-    if "%00" in request.scope.get("raw_path", b"").decode("latin-1") or "\x00" in request.url.path:
+    scope = request.scope  # the scope, not request.url: no URL object is built for the check
+    if b"%00" in (scope.get("raw_path") or b"") or "\x00" in scope.get("path", ""):
         raise ValidationError("path: must not contain NUL characters", field="path")
-    for name, value in request.query_params.multi_items():
-        _check_scalar(name, value)
+    if scope.get("query_string"):
+        for name, value in request.query_params.multi_items():
+            _check_scalar(name, value)
     for name, value in request.path_params.items():
         _check_scalar(name, str(value))
     if request.method in ("POST", "PUT", "PATCH") and "json" in request.headers.get("content-type", ""):

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import Role
-from dcops.auth.service import authenticate_token
+from dcops.auth.service import authenticate_token, cached_actor
 from dcops.database import SessionDep
 from dcops.exceptions import AuthenticationError, PermissionDeniedError
 
@@ -27,17 +28,21 @@ class Allow:
     def __init__(self, roles: Iterable[Role]) -> None:
         self.roles = frozenset(roles)
 
-    def __call__(
+    async def __call__(
         self,
         request: Request,
         session: SessionDep,
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> Actor:
+        # async, so a token found in the per-process cache costs no trip to a worker thread; the database
+        # lookup itself runs in one (it would block the event loop)
         actor: Actor | None = getattr(request.state, "actor", None)
         if actor is None:
             if credentials is None or not credentials.credentials:
                 raise AuthenticationError("missing API token: send 'Authorization: Bearer <token>'")
-            actor = authenticate_token(session, credentials.credentials)
+            actor = cached_actor(credentials.credentials)
+            if actor is None:
+                actor = await run_in_threadpool(authenticate_token, session, credentials.credentials)
             request.state.actor = actor
         if actor.role not in self.roles:
             allowed = ", ".join(sorted(r.value for r in self.roles))

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from dcops.auth import sessions as console_sessions
-from dcops.auth import throttle
+from dcops.auth import throttle, token_cache
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ChangeAction, Role
 from dcops.auth.models import ApiToken, User
@@ -108,10 +108,35 @@ def actor_of(user: User) -> Actor:
     return Actor(user_id=user.id, username=user.username, role=Role(user.role), agency_id=user.agency_id)
 
 
+def _cached(digest: str) -> Actor | None:
+    cached = token_cache.lookup(digest)
+    if cached is not None:
+        actor, expires_at = cached
+        if expires_at is None or expires_at > utcnow():
+            return actor
+    return None
+
+
+def cached_actor(token: str) -> Actor | None:
+    """Return the actor of a token seen (and accepted) within the last few seconds, or None: then call
+    :func:`authenticate_token`. Never touches the database."""
+    return _cached(hash_token(token))
+
+
 def authenticate_token(session: Session, token: str) -> Actor:
-    """Return the actor behind a bearer token, or raise AuthenticationError saying why not."""
+    """Return the actor behind a bearer token, or raise AuthenticationError saying why not.
+
+    A successful lookup is cached for a few seconds per process (:mod:`dcops.auth.token_cache`): a revoke,
+    disable or role change made in this process takes effect at once, one made by another process within
+    ``token_cache.TTL`` seconds; expiry is checked on every request.
+    """
+    digest = hash_token(token)
+    actor = _cached(digest)
+    if actor is not None:
+        return actor
+    read_at = token_cache.generation()
     row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == hash_token(token))
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == digest)
     ).first()
     if row is None:
         raise AuthenticationError("invalid API token")
@@ -126,6 +151,7 @@ def authenticate_token(session: Session, token: str) -> Actor:
     actor = actor_of(user)
     due = record.last_used_at is None or now - record.last_used_at > timedelta(minutes=5)
     record_id = record.id
+    token_cache.store(digest, actor, record.expires_at, read_at)
     session.rollback()  # end the read at once (on SQLite a write transaction holds the lock)
     if due:
         # coarse, so reads do not turn into writes on every request; a fresh transaction whose first

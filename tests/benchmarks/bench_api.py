@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -115,16 +116,19 @@ async def _scenario(base: str, pid: int, token: str, ids: list[int], kind: str, 
             i = n
             while time.perf_counter() < stop:
                 t = time.perf_counter()
-                if kind == "list":
-                    r = await client.get("/api/v1/dcim/devices", params={"limit": 100})
-                    ok = r.status_code == 200 and len(r.json()["data"]) == 100
-                elif kind == "patch":
-                    r = await client.patch(f"/api/v1/dcim/devices/{ids[i % len(ids)]}",
-                                           json={"description": f"bench {i}"})
-                    ok = r.status_code == 200
-                else:
-                    r = await client.get("/healthz")
-                    ok = r.status_code == 200
+                try:
+                    if kind == "list":
+                        r = await client.get("/api/v1/dcim/devices", params={"limit": 100})
+                        ok = r.status_code == 200 and len(r.json()["data"]) == 100
+                    elif kind == "patch":
+                        r = await client.patch(f"/api/v1/dcim/devices/{ids[i % len(ids)]}",
+                                               json={"description": f"bench {i}"})
+                        ok = r.status_code == 200
+                    else:
+                        r = await client.get("/healthz")
+                        ok = r.status_code == 200
+                except httpx.TransportError:  # e.g. a keep-alive connection the server closed: count it, go on
+                    ok = False
                 latencies.append(time.perf_counter() - t)
                 errors += 0 if ok else 1
                 i += clients
@@ -132,7 +136,8 @@ async def _scenario(base: str, pid: int, token: str, ids: list[int], kind: str, 
         async def prober() -> None:
             while time.perf_counter() < stop:
                 t = time.perf_counter()
-                await client.get("/healthz")
+                with contextlib.suppress(httpx.TransportError):
+                    await client.get("/healthz")
                 health.append(time.perf_counter() - t)
                 await asyncio.sleep(0.2)
 
