@@ -165,7 +165,10 @@ def get_board(actor: Reader, session: DB) -> dict[str, Any]:
     return asdict(reports.board(session, actor=actor))
 
 
-@router.get("/board/export", summary="Consolidation board as XLSX")
+XLSX_FILE: dict[int | str, dict[str, Any]] = {200: {"description": "an XLSX workbook", "content": {xlsx.MEDIA: {}}}}
+
+
+@router.get("/board/export", summary="Consolidation board as XLSX", response_class=Response, responses=XLSX_FILE)
 def export_board(actor: Reader, session: DB, lang: Lang = "id") -> Response:
     """The board as a workbook (headers in Indonesian, or English with lang=en)."""
     return xlsx.response(xlsx.board_workbook(reports.board(session, actor=actor), lang), "konsolidasi")
@@ -177,7 +180,8 @@ def get_showback(actor: Reader, session: DB) -> dict[str, Any]:
     return reports.showback_dict(reports.showback(session, actor=actor))
 
 
-@router.get("/showback/export", summary="Cost per agency as XLSX (for RKA)")
+@router.get("/showback/export", summary="Cost per agency as XLSX (for RKA)", response_class=Response,
+            responses=XLSX_FILE)
 def export_showback(actor: Reader, session: DB, lang: Lang = "id") -> Response:
     """The showback as a workbook with an assumptions sheet, amounts as "Rp" #,##0."""
     return xlsx.response(xlsx.showback_workbook(reports.showback(session, actor=actor), lang), "biaya-layanan")
