@@ -220,8 +220,10 @@ def place(hosts: Iterable[HostCapacity], demands: Iterable[VMDemand], *, ha_rese
     todo = sorted(check_demands(demands), key=lambda d: d.key)
     scale = _Fleet(checked, ha_reserve_hosts).scale
     big_first = _largest_first(todo, scale)
+    # classic FFD: largest normalised dimension first, ties by key (the tie-break changes results)
+    ffd = sorted(todo, key=lambda d: (-float((np.array(d.size) / scale).max()), d.key))
     runs = [lambda f: _greedy(f, big_first, strategy), lambda f: _greedy(f, big_first, "first"),
-            lambda f: _greedy(f, todo, "first")]
+            lambda f: _greedy(f, ffd, "first"), lambda f: _greedy(f, todo, "first")]
     if strategy == "pack" and todo:
         runs.insert(1, lambda f: _pack_empty(f, big_first))
     best: tuple[tuple[int, int], int, _Fleet] | None = None
