@@ -107,18 +107,9 @@ def read_snapshot(session: Session) -> Snapshot:
         for metric, _labels, value in samples or []:
             if metric == "pdu_power_watts":
                 pdu_watts[device_id] = float(value)
-    status = session.get(PollerStatus, 1)
-    if status is not None:
-        snap.poller = {"devices": status.devices, "cycle": status.cycle_duration_s, "polls": status.polls_total,
-                       "overruns": status.overruns_total, "errors": dict(status.errors_total or {})}
-    snap.alerts = _alerts(session)
-    snap.racks = _racks(session, pdu_watts)
-    snap.clusters = _clusters(session)
-    try:
-        from dcops.monitoring.traps import COUNTS
-        snap.traps = dict(COUNTS)
-    except ImportError:
-        pass
+    extras = _extras(session, pdu_watts)
+    snap.poller, snap.alerts, snap.racks = extras.poller, extras.alerts, extras.racks
+    snap.clusters, snap.traps = extras.clusters, extras.traps
     session.rollback()
     return snap
 
