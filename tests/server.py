@@ -19,6 +19,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_healthy(base: str, deadline: float) -> None:
+    """Wait for the first 200 from ``/healthz``: on a loaded machine the first answer can take seconds."""
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=30).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{base}/healthz did not answer 200")
+        time.sleep(0.2)
+
+
 @contextmanager
 def running_server(app: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn in a thread; yield its base URL; stop it afterwards."""
@@ -28,12 +41,12 @@ def running_server(app: Any) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    assert httpx.get(f"{base}/healthz").status_code == 200
+    _wait_healthy(base, deadline)
     try:
         yield base
     finally:
