@@ -61,6 +61,7 @@ class InventoryKind:
     read: frozenset[Role]
     write: frozenset[Role]
     link: Callable[[Any], str] | None = None
+    bulk: tuple[str, ...] = ()  # the fields a bulk edit may set on the selected rows
 
 
 def _names(session: Session, model: Any, label: str, actor: Actor | None = None,
@@ -110,7 +111,7 @@ KINDS: dict[str, InventoryKind] = {
         InventoryKind(
             "sites", "Sites", dcim.sites, dm.SiteCreate, dm.SiteUpdate, ("name", "description", "address", "agency_id"),
             (Column("name", "Name"), Column("description", "Description"), Column("address", "Address")),
-            (), STAFF, ADMIN_OPERATOR,
+            (), STAFF, ADMIN_OPERATOR, bulk=("agency_id",),
         ),
         InventoryKind(
             "racks", "Racks", dcim.racks, dm.RackCreate, dm.RackUpdate,
@@ -118,7 +119,7 @@ KINDS: dict[str, InventoryKind] = {
             (Column("name", "Name"), Column("site_id", "Site", "site"), Column("room_id", "Room", "room"),
              Column("u_height", "Height (U)", numeric=True),
              Column("power_budget_w", "Power budget (W)", numeric=True)),
-            ("site_id", "room_id"), STAFF, ADMIN_OPERATOR, link=lambda r: f"/racks/{r.id}",
+            ("site_id", "room_id"), STAFF, ADMIN_OPERATOR, link=lambda r: f"/racks/{r.id}", bulk=("room_id",),
         ),
         InventoryKind(
             "devices", "Devices", dcim.devices, dm.DeviceCreate, dm.DeviceUpdate,
@@ -129,7 +130,7 @@ KINDS: dict[str, InventoryKind] = {
              Column("position", "Position", numeric=True), Column("device_type_id", "Type", "device_type"),
              Column("mgmt_address", "Management address")),
             ("site_id", "rack_id", "role", "status", "cluster_id"), STAFF, ADMIN_OPERATOR,
-            link=lambda d: f"/devices/{d.id}",
+            link=lambda d: f"/devices/{d.id}", bulk=("status", "rack_id", "cluster_id", "owner_agency_id"),
         ),
         InventoryKind(
             "agencies", "Agencies", agencies, tm.AgencyCreate, tm.AgencyUpdate,
@@ -138,7 +139,7 @@ KINDS: dict[str, InventoryKind] = {
             (Column("code", "Code"), Column("name", "Name"), Column("kind", "Kind"),
              Column("quota_vcpus", "vCPU", numeric=True), Column("quota_ram_gib", "RAM (GiB)", numeric=True),
              Column("quota_vms", "VM", numeric=True)),
-            ("kind", "parent_id"), EVERYONE, ADMIN,
+            ("kind", "parent_id"), EVERYONE, ADMIN, bulk=("kind", "parent_id"),
         ),
         InventoryKind(
             "vms", "Virtual machines", virtual_machines, vm.VirtualMachineCreate, vm.VirtualMachineUpdate,
@@ -148,14 +149,14 @@ KINDS: dict[str, InventoryKind] = {
              Column("vcpus", "vCPU", numeric=True), Column("ram_gib", "RAM (GiB)", numeric=True),
              Column("disk_gib", "Disk (GiB)", numeric=True), Column("host_id", "Host", "host"),
              Column("ip_address", "IP address")),
-            ("agency_id", "state", "cluster_id"), EVERYONE, ADMIN_OPERATOR,
+            ("agency_id", "state", "cluster_id"), EVERYONE, ADMIN_OPERATOR, bulk=("agency_id", "cluster_id"),
         ),
         InventoryKind(
             "prefixes", "Prefixes", prefixes, im.PrefixCreate, im.PrefixUpdate,
             ("cidr", "vlan_id", "agency_id", "purpose", "gateway", "description"),
             (Column("cidr", "CIDR"), Column("vlan_id", "VLAN", numeric=True), Column("agency_id", "Agency", "agency"),
              Column("purpose", "Purpose"), Column("gateway", "Gateway"), Column("description", "Description")),
-            ("agency_id", "purpose"), EVERYONE, ADMIN_OPERATOR,
+            ("agency_id", "purpose"), EVERYONE, ADMIN_OPERATOR, bulk=("agency_id", "purpose"),
         ),
     )
 }

@@ -38,6 +38,8 @@ PATTERNS: list[tuple[str, str]] = [
      "{what} tidak dapat disaring menurut '{name}'; saring menurut salah satu dari: {valid}"),
     (r"Your role may not open this page\.", "Peran Anda tidak boleh membuka halaman ini."),
     (r"'(?P<v>[^']*)' is not an IPv4 or IPv6 address", "'{v}' bukan alamat IPv4 atau IPv6"),
+    (r"(?P<field>[\w ]+) cannot be null", "{field} tidak boleh kosong"),
+    (r"'(?P<v>[^']*)' is not an object id", "'{v}' bukan id objek"),
     # budget plan notes
     (r"RAM and disk in GiB \(2\^30 bytes\); server storage is sold in decimal TB: 1 TB = 931\.32 GiB",
      "RAM dan disk dalam GiB (2^30 bita); penyimpanan server dijual dalam TB desimal: 1 TB = 931,32 GiB"),

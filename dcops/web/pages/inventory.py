@@ -20,6 +20,7 @@ from dcops.web import forms
 from dcops.web.auth import Page, Viewer
 from dcops.web.catalog import FIELD_REF, KINDS, InventoryKind, choices, form_fields, page
 from dcops.web.forms import FormState
+from dcops.web.pages.bulk import apply_bulk, bulk_inputs
 from dcops.web.render import redirect, render
 
 router = APIRouter()
@@ -55,24 +56,62 @@ def _filters(request: Request, kind: InventoryKind, session: Session, viewer: Vi
     return asked, inputs
 
 
+def _list_response(request: Request, session: Session, viewer: Viewer, kind: InventoryKind, *,
+                   status_code: int = 200, bulk_errors: list[str] | None = None,
+                   selected: list[int] | None = None) -> Response:
+    """Render a list with the search, filters, order and page of the query string."""
+    params = request.query_params
+    q, ordering = params.get("q", ""), params.get("ordering") or None
+    try:
+        offset = max(int(params.get("offset") or 0), 0)
+    except ValueError:
+        raise ValidationError("offset must be a whole number", field="offset") from None
+    asked, inputs = _filters(request, kind, session, viewer)
+    query = ListQuery(limit=PAGE_SIZE, offset=offset, ordering=ordering, q=q.strip() or None, filters=asked)
+    rows, total, names = page(session, viewer.actor, kind, query)
+    columns = [c for c in kind.columns
+               if viewer.actor.scoped_agency is None or c.ref not in EQUIPMENT_REFS]
+    can_write = viewer.can(kind.write)
+    return render(request, "inventory_list.html", session, status_code=status_code,
+                  active="vms" if kind.key == "vms" else "inventory",
+                  title=kind.title, kind=kind, columns=columns, kinds=KINDS, rows=rows, total=total, names=names,
+                  q=q, offset=query.offset, limit=PAGE_SIZE, filter_inputs=inputs, can_write=can_write,
+                  saved=params.get("saved") == "1", orderings=set(kind.resource.orderings), ordering=ordering or "",
+                  bulk_fields=bulk_inputs(kind, session, viewer) if can_write else [],
+                  bulk_errors=bulk_errors or [], selected=set(selected or ()))
+
+
 def _list_view(kind: InventoryKind) -> Any:
     def list_page(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(kind.read)),
                   q: str = "", offset: int = 0, ordering: str | None = None) -> Response:
-        asked, inputs = _filters(request, kind, session, viewer)
-        query = ListQuery(limit=PAGE_SIZE, offset=max(offset, 0), ordering=ordering or None, q=q.strip() or None,
-                          filters=asked)
-        rows, total, names = page(session, viewer.actor, kind, query)
-        columns = [c for c in kind.columns
-                   if viewer.actor.scoped_agency is None or c.ref not in EQUIPMENT_REFS]
-        return render(request, "inventory_list.html", session, active="vms" if kind.key == "vms" else "inventory",
-                      title=kind.title, kind=kind, columns=columns, kinds=KINDS, rows=rows, total=total, names=names,
-                      q=q,
-                      offset=query.offset, limit=PAGE_SIZE, filter_inputs=inputs,
-                      can_write=viewer.can(kind.write), saved=request.query_params.get("saved") == "1",
-                      orderings=set(kind.resource.orderings), ordering=ordering or "")
+        return _list_response(request, session, viewer, kind)
 
     list_page.__name__ = f"list_{kind.key}"
     return list_page
+
+
+def _bulk_view(kind: InventoryKind) -> Any:
+    async def bulk_edit(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(kind.write))) -> Response:
+        """Set the chosen fields on every selected row (one transaction); back to the same filtered list."""
+        from dcops.web.flash import flash
+        from dcops.web.i18n import translator
+        from dcops.web.render import lang_of
+
+        form = await request.form()
+        t = translator(lang_of(request))
+        outcome = await run_in_threadpool(apply_bulk, session, viewer, kind, form, t)
+        if outcome.errors:
+            return await run_in_threadpool(lambda: _list_response(
+                request, session, viewer, kind, status_code=422, bulk_errors=outcome.errors,
+                selected=outcome.selected))
+        await run_in_threadpool(flash, request, session, f"{t('Rows changed')}: {outcome.changed}", "info")
+        for warning in outcome.warnings[:5]:
+            await run_in_threadpool(flash, request, session, warning, "warn")
+        query = str(request.url.query)
+        return redirect(f"/inventory/{kind.key}" + (f"?{query}" if query else ""), request)
+
+    bulk_edit.__name__ = f"bulk_edit_{kind.key}"
+    return bulk_edit
 
 
 def _show_form(request: Request, session: Session, viewer: Viewer, kind: InventoryKind, state: FormState,
@@ -209,6 +248,7 @@ for _kind in KINDS.values():
     base = f"/inventory/{_kind.key}"
     router.add_api_route(base, _list_view(_kind), methods=["GET"])
     router.add_api_route(f"{base}/export", _export_view(_kind), methods=["GET"])
+    router.add_api_route(f"{base}/bulk", _bulk_view(_kind), methods=["POST"])
     _new, _create = _new_view(_kind)
     router.add_api_route(f"{base}/new", _new, methods=["GET"])
     router.add_api_route(f"{base}/new", _create, methods=["POST"])
