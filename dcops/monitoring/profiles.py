@@ -205,6 +205,8 @@ class Table(_Strict):
     where: Where | None = None
     where_not: Where | None = None  # drop rows whose column holds one of the values
     exclude: dict[str, str] = {}  # column -> regex: drop rows whose column text matches (re.search)
+    #: keep only rows where every entry holds text: a column, or a list of columns of which one must (a name)
+    require: tuple[str | tuple[str, ...], ...] = ()
     samples: tuple[SampleSpec, ...] = ()
     facts: tuple[FactSpec, ...] = ()
     interfaces: bool = False  # rows are IF-MIB interfaces: keep them in the Interface table
@@ -222,6 +224,7 @@ class Table(_Strict):
         used += [f.column for f in self.facts] + [f.where.column for f in self.facts if f.where]
         used += [self.where.column] if self.where else []
         used += ([self.where_not.column] if self.where_not else []) + list(self.exclude)
+        used += [c for entry in self.require for c in ((entry,) if isinstance(entry, str) else entry)]
         for column, pattern in self.exclude.items():
             try:
                 re.compile(pattern)
@@ -250,6 +253,9 @@ class Scalar(_Strict):
     divisor: float = 1.0
     skip: tuple[float, ...] = ()
     sensor: SensorSpec | None = None  # a scalar sensor (limits: numbers, or scalar OIDs read beside it)
+    #: a scalar OID of the same profile that, when it answers a value, makes this one redundant (e.g. a
+    #: Fahrenheit column read only where the card lacks the Celsius one)
+    unless: str | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Scalar:
@@ -370,6 +376,8 @@ def scalar_oids(profiles: Iterable[Profile]) -> list[str]:
     for p in profiles:
         for s in p.scalars:
             oids[s.oid.strip(".")] = None
+            if s.unless is not None:
+                oids[s.unless.strip(".")] = None
             if s.sensor is not None:
                 limits = (s.sensor.high, s.sensor.low, s.sensor.high_warn, s.sensor.low_warn)
                 oids.update(dict.fromkeys(v.strip(".") for v in limits if isinstance(v, str) and _OID.match(v)))
@@ -471,7 +479,8 @@ def _table_samples(table: Table, rows: Mapping[str, Mapping[str, VarbindLike]], 
                    profile: str = "") -> None:
     kept = {index: row for index, row in rows.items() if _row_ok(table.where, with_index(index, row))
             and row_ok(table.where_not, with_index(index, row), negate=True)
-            and not any(re.search(pattern, text(row.get(column))) for column, pattern in table.exclude.items())}
+            and not any(re.search(pattern, text(row.get(column))) for column, pattern in table.exclude.items())
+            and all(_holds(row, entry) for entry in table.require)}
     for spec in table.samples:
         values: list[float] = []
         less = less_rows_sum(spec, kept)
@@ -506,6 +515,10 @@ def _table_samples(table: Table, rows: Mapping[str, Mapping[str, VarbindLike]], 
         out.interfaces.extend(_interfaces(table, kept))
     if table.sensors:
         out.sensors.extend(table_sensors(table.sensors, table.columns, kept, profile))
+
+
+def _holds(row: Mapping[str, VarbindLike], entry: str | tuple[str, ...]) -> bool:
+    return any(text(row.get(column)) for column in ((entry,) if isinstance(entry, str) else entry))
 
 
 def _scale_of(spec: SampleSpec, column: str) -> float:
@@ -560,6 +573,8 @@ def evaluate(
             if spec.fact is not None:
                 if text(vb):
                     out.facts[spec.fact] = text(vb)
+                continue
+            if spec.unless is not None and usable(number(scalars.get(spec.unless.strip("."))), ()):
                 continue
             if spec.sensor is not None:
                 _scalar_sensor(spec, spec.sensor, vb, scalars, profile.name, out)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CLASSES = ("temperature", "fan", "voltage", "current", "power", "energy", "humidity", "frequency", "load",
            "charge", "runtime", "state")
@@ -136,6 +136,9 @@ class SensorSpec(_Strict):
     limit_divisor: float | None = None
     #: a column giving a power of ten per row (value x 10**column, limits too), e.g. a "unit multiplier" column
     exponent: str | None = None
+    #: the unit the device reports in when it is not the class's own: ``fahrenheit`` (temperature; value and
+    #: limits converted to degrees Celsius after divisor and multiplier)
+    unit: Literal["", "fahrenheit"] = ""
     states: dict[str, Literal["ok", "warning", "critical", "unknown"]] = {}
     state_names: dict[str, str] = {}
     group: str = ""
@@ -146,6 +149,12 @@ class SensorSpec(_Strict):
         if value is not None and value == 0:
             raise ValueError("divisor and multiplier must not be 0")
         return value
+
+    @model_validator(mode="after")
+    def _unit_fits_class(self) -> SensorSpec:
+        if self.unit == "fahrenheit" and self.sensor_class != "temperature":
+            raise ValueError(f"unit fahrenheit is for temperature sensors, not {self.sensor_class}")
+        return self
 
     @field_validator("states", "state_names", mode="before")
     @classmethod
@@ -299,8 +308,16 @@ def reading(spec: SensorSpec, *, index: str, row: Mapping[str, VarbindLike], vb:
                                                                else None), row, factor)
               for name, own in (("high", spec.high), ("low", spec.low), ("high_warn", spec.high_warn),
                                 ("low_warn", spec.low_warn))}
-    return SensorReading(spec.sensor_class, descr, index, oid, raw * factor, group=spec.group, profile=profile,
-                         **limits)
+    value = raw * factor
+    if spec.unit == "fahrenheit":
+        value = fahrenheit_to_celsius(value)
+        limits = {name: None if lim is None else fahrenheit_to_celsius(lim) for name, lim in limits.items()}
+    return SensorReading(spec.sensor_class, descr, index, oid, value, group=spec.group, profile=profile, **limits)
+
+
+def fahrenheit_to_celsius(value: float) -> float:
+    """Return degrees Fahrenheit in degrees Celsius (rounded to 0.01: the devices give tenths of a degree)."""
+    return round((value - 32.0) * 5.0 / 9.0, 2)
 
 
 def table_sensors(specs: tuple[SensorSpec, ...], columns: Mapping[str, str],
