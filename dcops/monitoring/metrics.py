@@ -13,6 +13,7 @@ for ``CACHE_S`` seconds, so several Prometheus servers scraping at once cost one
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -179,6 +180,8 @@ _FAMILY_SEP, _LINES_SEP = "\x1e", "\x1f"
 
 
 def _escape(value: str) -> str:
+    if "\\" not in value and "\n" not in value and '"' not in value:
+        return value  # the usual case: nothing to escape, no copies
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
@@ -207,6 +210,16 @@ def _parse_fragment(text: str) -> dict[str, str]:
         family, _, lines = part.partition(_LINES_SEP)
         out[family] = lines
     return out
+
+
+def _first_value(lines: str | None) -> float | None:
+    """The value of the first line of a family's lines (``name{labels} value``), or None."""
+    if not lines:
+        return None
+    try:
+        return float(lines.split("\n", 1)[0].rsplit(" ", 1)[1])
+    except (IndexError, ValueError):
+        return None
 
 
 @dataclass
@@ -242,12 +255,13 @@ def _refresh(session: Session, cache: _DeviceCache) -> dict[int, float]:
             key = keys[device_id]
             _at, name, site, role = key
             # the writer's fragment is used while its labels still hold (a renamed device is rendered here)
-            if exposition is not None and (not exposition or _base(name, site, role) in exposition) \
-                    and role != DeviceRole.PDU:
-                cache.entries[device_id] = _Entry(key, _parse_fragment(exposition), None)
+            if exposition is not None and (not exposition or _base(name, site, role) in exposition):
+                lines = _parse_fragment(exposition)
+                watts = _first_value(lines.get("pdu_power_watts")) if role == DeviceRole.PDU else None
+                cache.entries[device_id] = _Entry(key, lines, watts)
             else:
                 redo.append(device_id)
-        if redo:  # no fragment yet (recorded by another path), a stale one, or a PDU (its watts feed rack power)
+        if redo:  # no fragment yet (recorded by another path) or a stale one
             for device_id, samples in session.execute(
                     select(DeviceState.device_id, DeviceState.samples)
                     .where(DeviceState.device_id.in_(redo))).all():  # type: ignore[attr-defined]
@@ -270,11 +284,8 @@ def _extras(session: Session, pdu_watts: dict[int, float]) -> Snapshot:
     snap.alerts = _alerts(session)
     snap.racks = _racks(session, pdu_watts)
     snap.clusters = _clusters(session)
-    try:
-        from dcops.monitoring.traps import COUNTS
-        snap.traps = dict(COUNTS)
-    except ImportError:
-        pass
+    traps = sys.modules.get("dcops.monitoring.traps")  # counted by the receiver of this process, if it runs one
+    snap.traps = dict(getattr(traps, "COUNTS", {}))  # (importing it here would load pysnmp for nothing)
     return snap
 
 
@@ -296,12 +307,17 @@ def render(session: Session) -> bytes:
             return _cache[2]
         cache = _caches.setdefault(url, _DeviceCache())
         pdu_watts = _refresh(session, cache)
+        families: dict[str, list[str]] = {metric: [] for metric in METRICS}
+        for entry in cache.entries.values():  # one pass over the devices' families, grouped per family
+            for metric, lines in entry.lines.items():
+                family = families.get(metric)
+                if family is not None:
+                    family.append(lines)
         parts: list[str] = []
-        entries = list(cache.entries.values())
         for metric, (help_text, _labels) in METRICS.items():
             name = PREFIX + metric
             parts.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
-            parts.extend(e.lines[metric] for e in entries if metric in e.lines)
+            parts.extend(families[metric])
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_ExtraCollector(_extras(session, pdu_watts)))  # type: ignore[arg-type]
         session.rollback()
