@@ -152,6 +152,7 @@ def test_every_console_post_page_admits_no_role_its_api_route_refuses(web_app):
     api = {(m, p): roles for m, p, roles in _api_write_routes(web_app)}
     inventory = {f"/inventory/{k.key}/new": k for k in CONSOLE_KINDS.values()}
     inventory |= {f"/inventory/{k.key}/{{id}}/edit": k for k in CONSOLE_KINDS.values()}
+    inventory |= {f"/inventory/{k.key}/bulk": k for k in CONSOLE_KINDS.values()}  # bulk edit: the same update rule
     problems = []
     for path, route in console_routes(web_app):
         if "POST" not in route.methods or path in CONSOLE_OWN:
@@ -195,4 +196,102 @@ def test_the_console_import_refuses_what_the_api_refuses(web_app, session):
     from dcops.tenancy.models import Agency
 
     assert session.execute(select(func.count()).select_from(Agency)).scalar_one() == 0
+    session.rollback()
+
+
+# --- operator scopes: every write path that names one agency's object, for an operator who does not serve it ---
+
+#: write routes an operator may use that name an object owned by one agency, and the kind of that object; any
+#: operator route with such a path parameter must be listed here (the test fails on one that is not)
+SCOPED_ROUTES = {
+    ("PATCH", "/api/v1/virtualization/virtual-machines/{id}"): "vm",
+    ("DELETE", "/api/v1/virtualization/virtual-machines/{id}"): "vm",
+    ("POST", "/api/v1/provisioning/vms/{vm_id}/start"): "vm",
+    ("POST", "/api/v1/provisioning/vms/{vm_id}/stop"): "vm",
+    ("POST", "/api/v1/provisioning/vms/{vm_id}/decommission"): "vm",
+    ("POST", "/api/v1/provisioning/vms/{vm_id}/resize"): "vm",
+    ("POST", "/api/v1/provisioning/jobs/{job_id}/cancel"): "job",
+    ("POST", "/api/v1/provisioning/jobs/{job_id}/retry"): "job",
+    ("POST", "/api/v1/capacity/requests/{id}/provision"): "request",
+    ("POST", "/api/v1/capacity/requests/{id}/cancel"): "request",
+    ("PUT", "/api/v1/provisioning/agencies/{agency_id}/ssh-keys"): "agency",
+}
+#: routes that create an agency's object, and the body that names the agency the operator does not serve
+SCOPED_CREATES = {
+    ("POST", "/api/v1/virtualization/virtual-machines"): lambda w: {
+        "name": "vm-scope", "agency_id": w["b"], "cluster_id": w["cluster"], "vcpus": 1, "ram_gib": 1, "disk_gib": 10},
+    ("POST", "/api/v1/capacity/requests"): lambda w: {
+        "agency_id": w["b"], "justification": "growth",
+        "items": [{"name_prefix": "app", "count": 1, "vcpus": 1, "ram_gib": 1, "disk_gib": 10}]},
+}
+SCOPED_PARAM = re.compile(r"/(virtual-machines|vms|jobs|requests|agencies)/\{")
+BODIES = {"resize": {"vcpus": 1}, "ssh-keys": {"authorized_keys": ""}, "virtual-machines/{id}": {"description": "x"}}
+
+
+@pytest.fixture
+def scoped_world(client: Any, factory: Any, tokens: Any, admin: dict[str, str], session: Any) -> dict[str, Any]:
+    from dcops.capacity.models import CapacityRequest
+    from dcops.provisioning.models import Job
+
+    a, b = factory.agency(code="AGA"), factory.agency(code="AGB")
+    cluster = factory.cluster(name="c1")
+    vm_b = factory.vm(b, cluster, state="stopped")
+    job = Job(action="start", vm_id=vm_b.id, vm_name=vm_b.name, agency_id=b.id)
+    request = CapacityRequest(agency_id=b.id, justification="growth", status="approved", requested_by="admin")
+    session.add_all([job, request])
+    session.commit()
+    user, token = tokens.user("operator")
+    r = client.put(f"/api/v1/auth/users/{user.id}/agencies", json={"agency_ids": [a.id]}, headers=admin)
+    assert r.status_code == 200, r.text
+    return {"a": a.id, "b": b.id, "cluster": cluster.id, "user": user, "scoped": {"Authorization": f"Bearer {token}"},
+            "ids": {"vm": vm_b.id, "job": job.id, "request": request.id, "agency": b.id}}
+
+
+def test_a_scoped_operator_is_refused_every_write_path_on_an_agency_it_does_not_serve(client, app, scoped_world):
+    operator_routes = [(m, p) for m, p, roles in _api_write_routes(app) if Role.OPERATOR in roles]
+    unlisted = [f"{m} {p}" for m, p in operator_routes
+                if SCOPED_PARAM.search(p) and (m, p) not in SCOPED_ROUTES]
+    assert unlisted == [], f"classify these agency-owned write routes in SCOPED_ROUTES: {unlisted}"
+    assert set(SCOPED_ROUTES) | set(SCOPED_CREATES) <= set(operator_routes)  # the table names real routes
+    problems = []
+    for (method, path), kind in SCOPED_ROUTES.items():
+        url = re.sub(r"\{[^}]+\}", str(scoped_world["ids"][kind]), path)
+        body = next((v for k, v in BODIES.items() if path.endswith(k)), {})
+        r = client.request(method, url, json=body, headers=scoped_world["scoped"])
+        if r.status_code != 403 or "does not serve" not in r.text:
+            problems.append(f"{method} {path} on agency B's {kind}: {r.status_code} {r.text[:150]}")
+    for (method, path), body in SCOPED_CREATES.items():
+        r = client.request(method, path, json=body(scoped_world), headers=scoped_world["scoped"])
+        if r.status_code != 403 or "does not serve" not in r.text:
+            problems.append(f"{method} {path} for agency B: {r.status_code} {r.text[:150]}")
+    r = client.post("/api/v1/import/vms", content=b"name,agency,cluster,vcpus,ram_gib,disk_gib\nvm-i,AGB,c1,1,1,10\n",
+                    headers=scoped_world["scoped"] | {"Content-Type": "text/csv"})
+    if r.status_code != 422 or "does not serve" not in r.text:
+        problems.append(f"import vms for agency B: {r.status_code} {r.text[:150]}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_a_scoped_operator_is_refused_on_the_console_too(web_app, session, factory, admin):
+    from fastapi.testclient import TestClient
+
+    from dcops.auth.scopes import set_scopes
+    from dcops.auth.service import create_user
+    from dcops.virtualization.models import VirtualMachine
+    from tests.web.conftest import Browser
+
+    a, b = factory.agency(code="AGA"), factory.agency(code="AGB")
+    vm_b = factory.vm(b, factory.cluster(name="c1"), state="stopped")
+    user = create_user(session, actor=SYSTEM, data={"username": "scoped", "role": "operator",
+                                                     "password": "rahasia-123!"})
+    set_scopes(session, actor=SYSTEM, user_id=user.id, agency_ids=[a.id])
+    with TestClient(web_app, raise_server_exceptions=False) as c:
+        assert Browser(c).login("scoped", "rahasia-123!").status_code == 303
+        page = c.get(f"/inventory/vms/{vm_b.id}/edit")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token, page.text[:500]
+        r = c.post(f"/inventory/vms/{vm_b.id}/edit", data={"csrf_token": token.group(1), "name": vm_b.name,
+                                                           "description": "moved by someone out of scope"})
+        assert r.status_code in (403, 422) and "does not serve" in r.text, r.text[:500]
+    session.expire_all()
+    assert session.get(VirtualMachine, vm_b.id).description != "moved by someone out of scope"
     session.rollback()
