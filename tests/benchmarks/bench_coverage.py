@@ -9,9 +9,15 @@ one snmpsim process on loopback (community = recording name). Every device is po
 discovery, profile selection, GET/GETBULK reads, evaluation). Printed per class and per device:
 
 - sensors: LibreNMS's against dcops' (matched by class and value OID, else by description), and how many
-  values agree within 1 % or 0.5 of the unit (LibreNMS's runtime is in minutes, dcops' in seconds);
+  values agree within 1 % or 0.5 of the unit (LibreNMS's runtime is in minutes, dcops' in seconds).
+  A LibreNMS sensor whose value OID the recording does not hold (or that has no OID) is "not in the
+  recording": counted apart, listed, out of the denominator. Where LibreNMS's value is in another unit than
+  its class (the MIB's UNITS clause says so), :data:`REFERENCE_ERRATA` names the object and the factor; such
+  values are compared after the conversion and counted apart ("errata"), so both figures are printed;
 - ports: LibreNMS's ports against dcops' interfaces (a device is "within" at 5 %);
-- UPS: on-battery, charge and runtime read; PDU: total power read;
+- UPS: on-battery, charge and runtime read; PDU: total power read. Each is counted only on devices whose
+  recording holds it: an OID that some profile reads for that metric, or a LibreNMS sensor of its class.
+  Devices of the role whose recording holds none of it are listed with what the recording does hold;
 - the alerts the rules raise on these healthy devices (one snapshot, as if it held for every ``for``).
 
 The reference is the expected files of the corpus; the same run measures both, so the ratios stand.
@@ -43,6 +49,17 @@ CLASS_MAP = {"temperature": "temperature", "fanspeed": "fan", "fan": "fan", "vol
 HEADLINE = ("temperature", "fan", "voltage", "current", "power")
 UPS_METRICS = ("ups_on_battery", "ups_battery_charge_percent", "ups_runtime_seconds")
 LEGACY = {"temperature_celsius": "temperature", "fan_rpm": "fan"}
+#: headline metric -> the LibreNMS sensor class that also shows the recording holds it
+METRIC_CLASS = {"ups_battery_charge_percent": "charge", "ups_runtime_seconds": "runtime", "pdu_power_watts": "power"}
+#: (value OID prefix, factor, why): LibreNMS's value x factor is the value in its class's unit; each one is
+#: a MIB object whose UNITS/DESCRIPTION gives another unit than the one LibreNMS files the value under
+REFERENCE_ERRATA = (
+    ("1.3.6.1.4.1.6027.3.11.1.3.1.1.18", 0.001, "DELL-NETWORKING-IF-EXTENSION-MIB lane 1 bias: UNITS \"mA\""),
+    ("1.3.6.1.4.1.6027.3.11.1.3.1.1.19", 0.001, "DELL-NETWORKING-IF-EXTENSION-MIB lane 2 bias: UNITS \"mA\""),
+    ("1.3.6.1.4.1.6027.3.11.1.3.1.1.20", 0.001, "DELL-NETWORKING-IF-EXTENSION-MIB lane 3 bias: UNITS \"mA\""),
+    ("1.3.6.1.4.1.6027.3.11.1.3.1.1.21", 0.001, "DELL-NETWORKING-IF-EXTENSION-MIB lane 4 bias: UNITS \"mA\""),
+    ("1.3.6.1.4.1.3808.1.1.1.4.2.4", 0.1, "CPS-MIB upsAdvanceOutputCurrent: tenths of an ampere"),
+)
 
 
 @dataclasses.dataclass
@@ -84,14 +101,28 @@ def _sensors(result: Any) -> list[Found]:
     return out
 
 
+def recorded_oids(corpus: Path, name: str) -> set[str]:
+    """Return the OIDs a recording holds."""
+    with (corpus / "recordings" / f"{name}.snmprec").open(errors="replace") as f:
+        return {line.split("|", 1)[0].strip(".") for line in f if "|" in line}
+
+
+def _erratum(oid: str) -> float | None:
+    return next((factor for prefix, factor, _ in REFERENCE_ERRATA if oid == prefix or oid.startswith(prefix + ".")),
+                None)
+
+
 def _close(ours: float, theirs: float, cls: str) -> bool:
     if cls == "runtime":
         ours = ours / 60.0  # LibreNMS keeps runtime in minutes
     return abs(ours - theirs) <= max(0.01 * abs(theirs), 0.5)
 
 
-def match_sensors(expected: list[dict[str, Any]], found: list[Found]) -> dict[str, Counter[str]]:
-    """Return class -> counts of LibreNMS sensors ("librenms"), matched ("found") and in tolerance ("value")."""
+def match_sensors(expected: list[dict[str, Any]], found: list[Found], recorded: set[str] | None = None,
+                  absent: list[str] | None = None) -> dict[str, Counter[str]]:
+    """Return class -> counts of LibreNMS sensors ("librenms"), matched ("found") and in tolerance ("value",
+    of which "errata" after a :data:`REFERENCE_ERRATA` conversion); with ``recorded`` (the recording's OIDs),
+    sensors whose OID it lacks count as "absent" only (described into ``absent``)."""
     out: dict[str, Counter[str]] = defaultdict(Counter)
     by_oid = {(f.cls, f.oid): f for f in found if f.oid}
     used: set[int] = set()
@@ -99,8 +130,14 @@ def match_sensors(expected: list[dict[str, Any]], found: list[Found]) -> dict[st
         cls = CLASS_MAP.get(exp.get("sensor_class", ""))
         if cls is None:
             continue
-        out[cls]["librenms"] += 1
         oid = str(exp.get("sensor_oid") or "").strip(".")
+        if recorded is not None and oid not in recorded:
+            out[cls]["absent"] += 1
+            if absent is not None:
+                absent.append(f"{cls} '{exp.get('sensor_descr')}' ({oid or 'no OID'}; LibreNMS value "
+                              f"{exp.get('sensor_current')})")
+            continue
+        out[cls]["librenms"] += 1
         hit = by_oid.get((cls, oid))
         if hit is None or id(hit) in used:
             descr = str(exp.get("sensor_descr") or "").strip().casefold()
@@ -111,8 +148,14 @@ def match_sensors(expected: list[dict[str, Any]], found: list[Found]) -> dict[st
         used.add(id(hit))
         out[cls]["found"] += 1
         current = exp.get("sensor_current")
-        if current is not None and _close(hit.value, float(current), cls):
+        if current is None:
+            continue
+        factor = _erratum(oid)
+        if _close(hit.value, float(current), cls):
             out[cls]["value"] += 1
+        elif factor is not None and _close(hit.value, float(current) * factor, cls):
+            out[cls]["value"] += 1
+            out[cls]["errata"] += 1
     for f in found:
         out[f.cls]["dcops"] += 1
     return out
@@ -182,6 +225,46 @@ def measure(corpus: Path, *, only: str | None = None, concurrency: int = 8) -> d
     return _figures(corpus, devices, polls, elapsed)
 
 
+def metric_oids(metrics: tuple[str, ...]) -> dict[str, set[str]]:
+    """Return metric -> every OID (scalar) or column (table) any shipped profile reads it from."""
+    from dcops.monitoring.profiles import load_profiles
+
+    out: dict[str, set[str]] = {m: set() for m in metrics}
+    for profile in load_profiles():
+        for scalar in profile.scalars:
+            if scalar.metric in out:
+                out[scalar.metric].add(scalar.oid.strip("."))
+        for table in profile.tables:
+            for spec in table.samples:
+                if spec.metric not in out:
+                    continue
+                names = [src.column for src in spec.sources if src.column] + list(spec.ratio or ())
+                out[spec.metric].update(table.columns[n].strip(".") for n in names if n in table.columns)
+                out[spec.metric].update(src.oid.strip(".") for src in spec.sources if src.oid)
+    return out
+
+
+def holds(recorded: set[str], oids: set[str], expected: list[dict[str, Any]], cls: str | None) -> bool:
+    """Tell whether a recording holds a metric: one of its OIDs (or a row of one of its columns), or a LibreNMS
+    sensor of the class ``cls``."""
+    if cls is not None and any(CLASS_MAP.get(e.get("sensor_class", "")) == cls for e in expected):
+        return True
+    return any(o in recorded or any(r.startswith(o + ".") for r in recorded) for o in oids)
+
+
+def what_it_holds(recorded: set[str]) -> str:
+    """Describe a recording's OIDs in a few words: how many, its vendor subtrees, how many of mib-2."""
+    system = "1.3.6.1.2.1.1."
+    others = [o for o in recorded if not o.startswith(system)]
+    if not others:
+        return f"only the system group ({len(recorded)} OIDs)"
+    vendor = Counter(".".join(o.split(".")[:10]) for o in others if o.startswith("1.3.6.1.4.1."))
+    mib2 = sum(1 for o in others if o.startswith("1.3.6.1.2.1."))
+    subtrees = ", ".join(f"{t} ({n})" for t, n in vendor.most_common(3)) or "none"
+    ups_mib = sum(1 for o in others if o.startswith("1.3.6.1.2.1.33."))
+    return f"{len(recorded)} OIDs; vendor subtrees {subtrees}; other mib-2 OIDs {mib2}, of UPS-MIB {ups_mib}"
+
+
 def _figures(corpus: Path, devices: list[tuple[str, str]], polls: dict[str, Any], elapsed: float) -> dict[str, Any]:
     classes: dict[str, Counter[str]] = defaultdict(Counter)
     per_device = []
@@ -189,10 +272,16 @@ def _figures(corpus: Path, devices: list[tuple[str, str]], polls: dict[str, Any]
     ups = Counter()
     pdu = Counter()
     alerts: list[str] = []
+    absent: list[str] = []
+    not_recorded: list[str] = []
+    sources = metric_oids(UPS_METRICS + ("pdu_power_watts",))
     for name, role in devices:
         expected = json.loads((corpus / "expected" / f"{name}.json").read_text())
         result, extras = polls[name]
-        counts = match_sensors(expected.get("sensors") or [], _sensors(result))
+        recorded = recorded_oids(corpus, name)
+        missing: list[str] = []
+        counts = match_sensors(expected.get("sensors") or [], _sensors(result), recorded, missing)
+        absent += [f"{name}: {m}" for m in missing]
         for cls, c in counts.items():
             classes[cls].update(c)
         theirs_ports = len(expected.get("ports") or [])
@@ -202,14 +291,21 @@ def _figures(corpus: Path, devices: list[tuple[str, str]], polls: dict[str, Any]
         ports["devices"] += 1
         ports["within"] += int(abs(ours_ports - theirs_ports) <= 0.05 * theirs_ports)
         metrics = {s.metric for s in result.samples}
-        if role == "ups":
-            ups["devices"] += 1
-            for m in UPS_METRICS:
-                ups[m] += int(m in metrics)
-            ups["all"] += int(all(m in metrics for m in UPS_METRICS))
-        if role == "pdu":
-            pdu["devices"] += 1
-            pdu["pdu_power_watts"] += int("pdu_power_watts" in metrics)
+        wanted = UPS_METRICS if role == "ups" else ("pdu_power_watts",) if role == "pdu" else ()
+        held = [m for m in wanted if holds(recorded, sources[m], expected.get("sensors") or [], METRIC_CLASS.get(m))]
+        tally = ups if role == "ups" else pdu
+        if wanted:
+            tally["devices"] += 1
+            if held:
+                tally["with_data"] += 1
+                tally["all"] += int(all(m in metrics for m in held))
+            for m in wanted:
+                tally[m] += int(m in metrics)
+                tally[m + ":held"] += int(m in held)
+            lacking = [m for m in wanted if m not in held]
+            if lacking:
+                not_recorded.append(f"{name} ({role}): {', '.join(lacking)} not in the recording: "
+                                    f"{what_it_holds(recorded)}")
         raised = _alerts(result, role) if result.reachable else []
         alerts += [f"{name}: {a}" for a in raised]
         per_device.append({
@@ -220,35 +316,57 @@ def _figures(corpus: Path, devices: list[tuple[str, str]], polls: dict[str, Any]
         })
     return {"devices": len(devices), "elapsed_s": round(elapsed, 1),
             "classes": {cls: dict(c) for cls, c in sorted(classes.items())},
-            "ports": dict(ports), "ups": dict(ups), "pdu": dict(pdu), "alerts": alerts, "per_device": per_device}
+            "ports": dict(ports), "ups": dict(ups), "pdu": dict(pdu), "alerts": alerts, "per_device": per_device,
+            "absent": absent, "not_recorded": not_recorded}
 
 
 def _pct(a: int, b: int) -> str:
     return f"{100.0 * a / b:5.1f} %" if b else "    - "
 
 
+def headline(fig: dict[str, Any]) -> Counter[str]:
+    """Sum the headline classes: LibreNMS sensors in the recordings, found, in tolerance, of which errata."""
+    head: Counter[str] = Counter()
+    for cls in HEADLINE:
+        head.update(fig["classes"].get(cls, {}))
+    return head
+
+
 def report(fig: dict[str, Any], *, devices: bool = False) -> str:
     """Render the figures as the benchmark prints them."""
     lines = [f"{fig['devices']} devices polled in {fig['elapsed_s']} s", "",
-             f"{'class':<12} {'LibreNMS':>8} {'found':>6} {'found %':>8} {'in tol':>6} {'in tol %':>8} {'dcops':>6}"]
-    head = Counter()
+             "LibreNMS = its sensors whose OID the recording holds; in tol = values within 1 % or 0.5 of the unit"
+             " (errata: of those, after REFERENCE_ERRATA's unit conversion); absent = LibreNMS sensors not in the"
+             " recording", "",
+             f"{'class':<12} {'LibreNMS':>8} {'found':>6} {'found %':>8} {'in tol':>6} {'in tol %':>8} {'errata':>6}"
+             f" {'absent':>6} {'dcops':>6}"]
     for cls, c in fig["classes"].items():
         lib, found, value = c.get("librenms", 0), c.get("found", 0), c.get("value", 0)
-        if cls in HEADLINE:
-            head.update({"librenms": lib, "found": found, "value": value})
         lines.append(f"{cls:<12} {lib:>8} {found:>6} {_pct(found, lib):>8} {value:>6} {_pct(value, lib):>8} "
-                     f"{c.get('dcops', 0):>6}")
-    lines.append(f"{'HEADLINE':<12} {head['librenms']:>8} {head['found']:>6} {_pct(head['found'], head['librenms']):>8}"
-                 f" {head['value']:>6} {_pct(head['value'], head['librenms']):>8}   (temperature fan voltage current "
+                     f"{c.get('errata', 0):>6} {c.get('absent', 0):>6} {c.get('dcops', 0):>6}")
+    h = headline(fig)
+    lib, strict = h["librenms"], h["value"] - h["errata"]
+    lines.append(f"{'HEADLINE':<12} {lib:>8} {h['found']:>6} {_pct(h['found'], lib):>8} {h['value']:>6} "
+                 f"{_pct(h['value'], lib):>8} {h['errata']:>6} {h['absent']:>6}   (temperature fan voltage current "
                  "power; goal 95 %)")
+    lines.append(f"  without the errata: {strict}/{lib} = {_pct(strict, lib).strip()} in tolerance; counting the "
+                 f"{h['absent']} absent as misses: {h['value']}/{lib + h['absent']} = "
+                 f"{_pct(h['value'], lib + h['absent']).strip()}")
+    lines += [f"  errata: {why} ({prefix}, x{factor})" for prefix, factor, why in REFERENCE_ERRATA]
     p = fig["ports"]
     lines += ["", f"ports: LibreNMS {p.get('librenms', 0)}, dcops {p.get('dcops', 0)}; devices within 5 %: "
               f"{p.get('within', 0)}/{p.get('devices', 0)}"]
     u, d = fig["ups"], fig["pdu"]
-    lines.append(f"UPS ({u.get('devices', 0)}): on-battery {u.get('ups_on_battery', 0)}, charge "
-                 f"{u.get('ups_battery_charge_percent', 0)}, runtime {u.get('ups_runtime_seconds', 0)}, all three "
-                 f"{u.get('all', 0)}")
-    lines.append(f"PDU ({d.get('devices', 0)}): total power {d.get('pdu_power_watts', 0)}")
+    parts = ", ".join(f"{label} {u.get(m, 0)}/{u.get(m + ':held', 0)}" for label, m in
+                      (("on-battery", UPS_METRICS[0]), ("charge", UPS_METRICS[1]), ("runtime", UPS_METRICS[2])))
+    lines.append(f"UPS ({u.get('devices', 0)}, {u.get('with_data', 0)} whose recording holds UPS data): {parts} "
+                 f"(read/in the recording); every metric its recording holds: {u.get('all', 0)}/"
+                 f"{u.get('with_data', 0)}")
+    lines.append(f"PDU ({d.get('devices', 0)}, {d.get('with_data', 0)} whose recording holds PDU data): total power "
+                 f"{d.get('pdu_power_watts', 0)}/{d.get('pdu_power_watts:held', 0)}")
+    lines += [f"  {n}" for n in fig.get("not_recorded", [])]
+    lines += ["", f"LibreNMS sensors not in the recordings: {len(fig.get('absent', []))}"]
+    lines += [f"  {a}" for a in fig.get("absent", [])]
     lines += ["", f"alerts raised on healthy devices (critical/warning): {len(fig['alerts'])}"]
     lines += [f"  {a}" for a in fig["alerts"]]
     if devices:
