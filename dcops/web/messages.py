@@ -37,6 +37,7 @@ PATTERNS: list[tuple[str, str]] = [
     (r"cannot filter (?P<what>[\w ]+) by '(?P<name>[^']+)'; filter by one of: (?P<valid>.+)",
      "{what} tidak dapat disaring menurut '{name}'; saring menurut salah satu dari: {valid}"),
     (r"Your role may not open this page\.", "Peran Anda tidak boleh membuka halaman ini."),
+    (r"role '(?P<role>[^']+)' may not open this page", "peran {role} tidak boleh membuka halaman ini"),
     (r"'(?P<v>[^']*)' is not an IPv4 or IPv6 address", "'{v}' bukan alamat IPv4 atau IPv6"),
     (r"(?P<field>[\w ]+) cannot be null", "{field} tidak boleh kosong"),
     (r"'(?P<v>[^']*)' is not an object id", "'{v}' bukan id objek"),
@@ -68,6 +69,17 @@ PATTERNS: list[tuple[str, str]] = [
 _COMPILED = [(re.compile(f"^{en}$"), idn) for en, idn in PATTERNS]
 
 
+WORDS = frozenset({"role", "status", "to", "action"})  # groups holding a status or role name: said in Indonesian
+
+
+def _value(group: str, value: str) -> str:
+    if group not in WORDS:
+        return value
+    from dcops.web.i18n import ID
+
+    return ID.get(value, value)
+
+
 def translate_message(lang: str, message: str) -> str:
     """``message`` in ``lang`` (Indonesian by pattern; English as it is); parts separated by '; ' each."""
     if lang != "id":
@@ -75,7 +87,8 @@ def translate_message(lang: str, message: str) -> str:
     for pattern, template in _COMPILED:
         found = pattern.match(message)
         if found:
-            groups = {k: translate_message(lang, v) if k == "rest" else v for k, v in found.groupdict().items()}
+            groups = {k: translate_message(lang, v) if k == "rest" else _value(k, v)
+                      for k, v in found.groupdict().items()}
             return template.format(**groups)
     if "; " in message:
         return "; ".join(translate_message(lang, part) for part in message.split("; "))
