@@ -12,19 +12,20 @@ for ``CACHE_S`` seconds, so several Prometheus servers scraping at once cost one
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Depends, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from dcops.auth.actor import Actor
@@ -176,7 +177,17 @@ class StateCollector:
 
 # --- device lines, rendered by the writer ------------------------------------------------------------
 
-_FAMILY_SEP, _LINES_SEP = "\x1e", "\x1f"
+#: a fragment is one column per family of METRICS, in METRICS' order, after a tag naming that order: a scrape
+#: splits each device's fragment once and transposes the columns (no per-line work in Python)
+_FAMILIES = tuple(METRICS)
+_INDEX = {family: i for i, family in enumerate(_FAMILIES)}
+_SEP = "\x1f"
+_TAG = "m" + hashlib.sha1("\n".join(_FAMILIES).encode()).hexdigest()[:10]  # a fragment of another order is stale
+_PDU = _INDEX.get("pdu_power_watts")
+_NONE = (b"",) * len(_FAMILIES)
+#: a scrape works on bytes from the database to the body: no decoding of fragments, no encoding of the body
+_BSEP, _BTAG = _SEP.encode(), _TAG.encode()
+_HEADERS = tuple(f"# HELP {PREFIX}{m} {METRICS[m][0]}\n# TYPE {PREFIX}{m} gauge\n".encode() for m in _FAMILIES)
 
 
 def _escape(value: str) -> str:
@@ -190,42 +201,45 @@ def _base(name: str, site: str, role: str) -> str:
 
 
 def device_fragment(name: str, site: str, role: str, samples: list[Any]) -> str:
-    """Render one device's exposition lines, grouped by family (``family US lines RS ...``)."""
+    """Render one device's exposition lines: a tag, then one column of lines per family (``tag US col US col ...``)."""
     from prometheus_client.utils import floatToGoString
 
     base = _base(name, site, role)
-    by_family: dict[str, list[str]] = {}
+    columns: list[list[str]] = [[] for _ in _FAMILIES]
     for metric, labels, value in samples:
-        spec = METRICS.get(metric)
-        if spec is None:
+        index = _INDEX.get(metric)
+        if index is None:
             continue
-        own = "".join(f',{k}="{_escape(str(labels.get(k, "")))}"' for k in spec[1])
-        by_family.setdefault(metric, []).append(f"{PREFIX}{metric}{{{base}{own}}} {floatToGoString(value)}\n")
-    return _FAMILY_SEP.join(f"{family}{_LINES_SEP}{''.join(lines)}" for family, lines in by_family.items())
+        own = "".join(f',{k}="{_escape(str(labels.get(k, "")))}"' for k in METRICS[metric][1])
+        columns[index].append(f"{PREFIX}{metric}{{{base}{own}}} {floatToGoString(value)}\n")
+    return _SEP.join([_TAG, *("".join(c) for c in columns)])
 
 
-def _parse_fragment(text: str) -> dict[str, str]:
-    out = {}
-    for part in text.split(_FAMILY_SEP) if text else ():
-        family, _, lines = part.partition(_LINES_SEP)
-        out[family] = lines
-    return out
+def _columns(data: bytes) -> tuple[bytes, ...] | None:
+    """A stored fragment's columns (UTF-8), or None when it was written for another list of families."""
+    if not data:
+        return _NONE
+    parts = data.split(_BSEP)
+    if parts[0] != _BTAG or len(parts) != len(_FAMILIES) + 1:
+        return None
+    return tuple(parts[1:])
 
 
-def _first_value(lines: str | None) -> float | None:
+def _first_value(lines: bytes) -> float | None:
     """The value of the first line of a family's lines (``name{labels} value``), or None."""
     if not lines:
         return None
     try:
-        return float(lines.split("\n", 1)[0].rsplit(" ", 1)[1])
+        return float(lines.split(b"\n", 1)[0].rsplit(b" ", 1)[1])
     except (IndexError, ValueError):
         return None
 
 
-@dataclass
-class _Entry:
+class _Entry(NamedTuple):
+    """One device's cached lines (a tuple of plain values: the garbage collector stops tracking it)."""
+
     key: tuple[Any, ...]  # last poll, name, site, role: the fragment is current while these are
-    lines: dict[str, str]
+    lines: tuple[bytes, ...]  # one column per family, UTF-8
     pdu_watts: float | None
 
 
@@ -237,39 +251,56 @@ class _DeviceCache:
 _caches: dict[str, _DeviceCache] = {}
 
 
+def _fragments(session: Session, changed: list[int], total: int) -> list[tuple[int, bytes | None]]:
+    """Read the stored fragments of ``changed`` as UTF-8 bytes (all in one read when they are most of ``total``)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":  # UTF-8 bytes straight from the server (binary rows: no hex, no decoding)
+        raw = conn.connection.driver_connection
+        where = "" if len(changed) * 2 >= total else " WHERE device_id = ANY(%s)"
+        with raw.cursor(binary=True) as cur:  # type: ignore[union-attr]
+            cur.execute("SELECT device_id, convert_to(exposition, 'UTF8') FROM device_state" + where,
+                        [changed] if where else None)
+            found = cur.fetchall()
+        wanted = set(changed)
+        return [(int(d), data) for d, data in found if d in wanted]
+    query = select(DeviceState.device_id, DeviceState.exposition)  # Core rows: no ORM work per row
+    rows: list[Any] = []
+    for start in range(0, len(changed), 1000):
+        ids = bindparam("ids", changed[start:start + 1000], expanding=True, literal_execute=True)  # ints inline
+        rows.extend(conn.execute(query.where(DeviceState.device_id.in_(ids))).all())  # type: ignore[attr-defined]
+    return [(d, None if text is None else text.encode()) for d, text in rows]
+
+
 def _refresh(session: Session, cache: _DeviceCache) -> dict[int, float]:
     """Bring the device fragments up to date (only devices polled since the last scrape); return PDU watts."""
-    rows = session.execute(
+    rows = session.connection().execute(
         select(Device.id, DeviceState.last_poll_at, Device.name, Site.name, Device.role)
         .join(DeviceState, DeviceState.device_id == Device.id)  # type: ignore[arg-type]
         .join(Site, Site.id == Device.site_id)  # type: ignore[arg-type]
     ).all()
     keys = {device_id: (at, name, site, str(role)) for device_id, at, name, site, role in rows}
     changed = [d for d, key in keys.items() if (e := cache.entries.get(d)) is None or e.key != key]
-    for start in range(0, len(changed), 1000):
-        chunk = changed[start:start + 1000]
-        redo: list[int] = []
-        for device_id, exposition in session.execute(
-                select(DeviceState.device_id, DeviceState.exposition)
-                .where(DeviceState.device_id.in_(chunk))).all():  # type: ignore[attr-defined]
+    redo: list[int] = []
+    for device_id, exposition in _fragments(session, changed, len(keys)) if changed else ():
+        key = keys[device_id]
+        _at, name, site, role = key
+        # the writer's fragment is used while its labels still hold (a renamed device is rendered here)
+        lines = _columns(exposition) if exposition is not None and (
+            not exposition or _base(name, site, role).encode() in exposition) else None
+        if lines is None:
+            redo.append(device_id)  # no fragment yet (recorded by another path), or a stale one
+            continue
+        watts = _first_value(lines[_PDU]) if _PDU is not None and role == DeviceRole.PDU else None
+        cache.entries[device_id] = _Entry(key, lines, watts)
+    for start in range(0, len(redo), 1000):
+        for device_id, samples in session.execute(
+                select(DeviceState.device_id, DeviceState.samples)
+                .where(DeviceState.device_id.in_(redo[start:start + 1000]))).all():  # type: ignore[attr-defined]
             key = keys[device_id]
             _at, name, site, role = key
-            # the writer's fragment is used while its labels still hold (a renamed device is rendered here)
-            if exposition is not None and (not exposition or _base(name, site, role) in exposition):
-                lines = _parse_fragment(exposition)
-                watts = _first_value(lines.get("pdu_power_watts")) if role == DeviceRole.PDU else None
-                cache.entries[device_id] = _Entry(key, lines, watts)
-            else:
-                redo.append(device_id)
-        if redo:  # no fragment yet (recorded by another path) or a stale one
-            for device_id, samples in session.execute(
-                    select(DeviceState.device_id, DeviceState.samples)
-                    .where(DeviceState.device_id.in_(redo))).all():  # type: ignore[attr-defined]
-                key = keys[device_id]
-                _at, name, site, role = key
-                watts = next((float(v) for m, _l, v in samples or [] if m == "pdu_power_watts"), None)
-                cache.entries[device_id] = _Entry(key, _parse_fragment(device_fragment(name, site, role,
-                                                                                       samples or [])), watts)
+            lines = _columns(device_fragment(name, site, role, samples or []).encode()) or _NONE
+            watts = _first_value(lines[_PDU]) if _PDU is not None and role == DeviceRole.PDU else None
+            cache.entries[device_id] = _Entry(key, lines, watts)
     for device_id in [d for d in cache.entries if d not in keys]:
         del cache.entries[device_id]
     return {d: e.pdu_watts for d, e in cache.entries.items() if e.pdu_watts is not None}
@@ -307,21 +338,17 @@ def render(session: Session) -> bytes:
             return _cache[2]
         cache = _caches.setdefault(url, _DeviceCache())
         pdu_watts = _refresh(session, cache)
-        families: dict[str, list[str]] = {metric: [] for metric in METRICS}
-        for entry in cache.entries.values():  # one pass over the devices' families, grouped per family
-            for metric, lines in entry.lines.items():
-                family = families.get(metric)
-                if family is not None:
-                    family.append(lines)
-        parts: list[str] = []
-        for metric, (help_text, _labels) in METRICS.items():
-            name = PREFIX + metric
-            parts.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
-            parts.extend(families[metric])
+        lines = [e.lines for e in cache.entries.values()]
+        columns = zip(*lines, strict=True) if lines else iter([()] * len(_FAMILIES))
+        parts: list[bytes] = []
+        for header, column in zip(_HEADERS, columns, strict=True):  # the devices' columns, transposed per family
+            parts.append(header)
+            parts.append(b"".join(column))
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_ExtraCollector(_extras(session, pdu_watts)))  # type: ignore[arg-type]
         session.rollback()
-        body = "".join(parts).encode() + generate_latest(registry)
+        parts.append(generate_latest(registry))
+        body = b"".join(parts)
         _cache = (time.monotonic(), url, body)
         return body
 
