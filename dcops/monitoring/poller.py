@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from dcops.dcim.choices import CredentialKind, DeviceStatus
@@ -115,6 +116,8 @@ def load_targets(session: Session, *, device_ids: Iterable[int] | None = None,
         .outerjoin(DeviceState, DeviceState.device_id == Device.id)  # type: ignore[arg-type]
         .where(Device.status.in_(POLLED_STATUSES), Device.mgmt_address.is_not(None))  # type: ignore[union-attr]
         .order_by(Device.id)
+        # a target needs the counters and table sizes, not the last samples, facts or /metrics lines
+        .options(defer(DeviceState.samples), defer(DeviceState.facts), defer(DeviceState.exposition))  # type: ignore
     )
     if device_ids is not None:
         query = query.where(Device.id.in_(list(device_ids)))  # type: ignore[union-attr]
