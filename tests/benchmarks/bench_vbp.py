@@ -1,6 +1,6 @@
 """Placement against the public vector-bin-packing benchmark ("New" instances, 3 resources), with known optima.
 
-    python -m tests.benchmarks.bench_vbp /work/shared/vbp [--classes class1,class4] [--sizes 20,500]
+    python -m tests.benchmarks.bench_vbp /work/shared/vbp [--classes class1,class4] [--sizes 20,500] [--set New]
 
 DIR holds ``New_instances.tar.gz`` (VPSolver ``.vbp`` text) and ``New_summary_known.csv`` (tab-separated: LB, OPT
 (-1 when unknown), best_overall = the best of the published algorithms per instance). The archive is extracted
@@ -12,6 +12,9 @@ a known optimum: bins/OPT, % at OPT, % within OPT+1, beside the published best; 
 known optimum against the published lower bound; CPU seconds per instance of ``pack`` (median, max) and of
 ``place``; ``lower_bound`` against the published LB (never above OPT). Exit status 1 on an invalid result or
 a bound above the optimum.
+
+``--set Panigrahy`` reads ``Panigrahy_instances.tar.gz`` and ``Panigrahy_summary_known.csv`` from DIR instead
+(the same files of the same source, in the same formats): instances the placement was not tuned on.
 """
 
 from __future__ import annotations
@@ -102,15 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dir", type=Path, help="folder with New_instances.tar.gz and New_summary_known.csv")
     parser.add_argument("--classes", default="", help="comma-separated classes to run (default: all)")
     parser.add_argument("--sizes", default="", help="comma-separated item counts to run (default: all)")
+    parser.add_argument("--set", default="New", help="instance set: DIR/SET_instances.tar.gz (default: New)")
     args = parser.parse_args(argv)
     summary = {r["instance_name"]: r for r in
-               csv.DictReader((args.dir / "New_summary_known.csv").open(), delimiter="\t")}
+               csv.DictReader((args.dir / f"{args.set}_summary_known.csv").open(), delimiter="\t")}
     classes = set(filter(None, args.classes.split(",")))
     sizes = set(filter(None, args.sizes.split(",")))
     rows, invalid, above = [], 0, 0
     cpu: dict[str, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="vbp-") as tmp:
-        with tarfile.open(args.dir / "New_instances.tar.gz") as tar:
+        with tarfile.open(args.dir / f"{args.set}_instances.tar.gz") as tar:
             tar.extractall(tmp, filter="data")
         paths = sorted(Path(tmp).rglob("*.vbp"))
         for path in paths:
