@@ -14,6 +14,7 @@ so no reaper on any host ever touches it; a late finisher that lost its lease wr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -139,12 +140,23 @@ class _Recorder:
                     select(Job.cancel_requested).where(Job.id == self.job_id)).scalar())
         return self._cancelled
 
+    @property
+    def cancelled(self) -> bool:
+        """Whether the job was seen cancelled (by the last ``should_cancel``)."""
+        return self._cancelled
 
-def _play(job: Job, playbook: str, extravars: dict[str, Any], base_seq: int) -> tuple[runner.Outcome, _Recorder]:
+
+def _target(host_id: int) -> Any:
+    """Pre-flight the hypervisor (raises PreflightError) and return how to reach it."""
     with session_scope() as session:
-        access = svc.access_for(session, job.host_id)  # type: ignore[arg-type]
+        access = svc.access_for(session, host_id)
         target = svc.target_for(session, access)
         svc.run_preflight(session, access=access, raise_on_error=True)
+    return target
+
+
+def _play(job: Job, playbook: str, extravars: dict[str, Any], base_seq: int) -> tuple[runner.Outcome, _Recorder]:
+    target = _target(job.host_id)  # type: ignore[arg-type]
     recorder = _Recorder(job.id, base_seq)  # type: ignore[arg-type]
     outcome = runner.run_playbook(runner.Run(
         playbook=playbook, address=target.address, port=target.port, user=target.user, host_key=target.host_key,
@@ -225,24 +237,110 @@ def _execute(job_id: int) -> JobStatus:
         if _finish(job_id, status=JobStatus.FAILED, error=f"job runner error: {type(exc).__name__}: {exc}"[:2000]):
             _apply_to_vm(job, succeeded=False)
         return JobStatus.FAILED
-    status = {"successful": JobStatus.SUCCEEDED, "canceled": JobStatus.CANCELLED}.get(outcome.status,
+    return _conclude(job, outcome.status, outcome.rc, outcome.stdout, recorder)
+
+
+def _conclude(job: Job, outcome_status: str, rc: int | None, stdout: str, recorder: _Recorder) -> JobStatus:
+    """Record how a job's run ended (rolling back a provision that did not succeed); return its status."""
+    job_id, action = job.id, JobAction(job.action)
+    assert job_id is not None
+    extravars = {k: v for k, v in job.extravars.items() if k != "previous"}
+    status = {"successful": JobStatus.SUCCEEDED, "canceled": JobStatus.CANCELLED}.get(outcome_status,
                                                                                       JobStatus.FAILED)
     error = {"timeout": f"timed out after {job.timeout_s} s", "canceled": "cancelled on request",
              "failed": f"playbook failed at task '{recorder.first_failed_task}'" if recorder.first_failed_task
-             else f"playbook failed (rc={outcome.rc})"}.get(outcome.status, "")
-    stdout = outcome.stdout
+             else f"playbook failed (rc={rc})"}.get(outcome_status, "")
+    output = stdout
     if status != JobStatus.SUCCEEDED and action == JobAction.PROVISION:
         # roll back: remove whatever the interrupted or failed run left (the playbook's rescue may have already)
         try:
             cleanup, _ = _play(job, PLAYBOOKS[JobAction.CLEANUP], extravars, recorder.last_seq + 1000)
-            stdout += "\n--- rollback ---\n" + cleanup.stdout
+            output += "\n--- rollback ---\n" + cleanup.stdout
             error += "; rolled back" if cleanup.status == "successful" else "; ROLLBACK FAILED, check the host"
         except Exception as exc:  # keep the job's own failure; report the rollback's too
             error += f"; rollback could not run: {exc}"
-    if _finish(job_id, status=status, error=error, failed_task=recorder.first_failed_task, rc=outcome.rc,
-               stdout=stdout, changed=_changed(outcome.stdout)):
+    if _finish(job_id, status=status, error=error, failed_task=recorder.first_failed_task, rc=rc,
+               stdout=output, changed=_changed(stdout)):
         _apply_to_vm(job, succeeded=status == JobStatus.SUCCEEDED)
     return status
+
+
+def execute_batch(job_ids: list[int]) -> dict[int, JobStatus]:
+    """Run claimed provision jobs of ONE hypervisor as one batched playbook run; return each job's status.
+
+    One pre-flight and one ``ansible-playbook`` for all (``runner.Run.members``: each job an inventory alias
+    with its own variables), the jobs in parallel. Each job keeps its own events, output, outcome and rollback.
+    A cancel stops the run: the cancelled jobs end cancelled (rolled back), the others run again at once (the
+    playbook is idempotent, so that finishes what the interrupted run started).
+    """
+    with contextlib.ExitStack() as stack:
+        for job_id in job_ids:
+            stack.enter_context(Heartbeat(job_id))
+        return _execute_batch(job_ids)
+
+
+def _execute_batch(job_ids: list[int]) -> dict[int, JobStatus]:
+    with session_scope() as session:
+        batch = [session.get(Job, i) for i in job_ids]
+        for job in batch:
+            assert job is not None
+            session.expunge(job)
+    todo = {int(job.id): job for job in batch if job is not None}  # type: ignore[arg-type]
+    done: dict[int, JobStatus] = {}
+    base = dict.fromkeys(todo, 0)
+    while todo:
+        first = next(iter(todo.values()))
+        try:
+            target = _target(first.host_id)  # type: ignore[arg-type]
+        except PreflightError as exc:
+            for job_id, job in todo.items():
+                if _finish(job_id, status=JobStatus.FAILED, error=f"pre-flight failed: {exc.message}",
+                           failed_task="pre-flight"):
+                    _apply_to_vm(job, succeeded=False)
+                done[job_id] = JobStatus.FAILED
+            return done
+        recorders = {job_id: _Recorder(job_id, base[job_id]) for job_id in todo}
+        alias = {f"job-{job_id}": job_id for job_id in todo}
+
+        def on_event(event: runner.Event, alias: dict[str, int] = alias,
+                     recorders: dict[int, _Recorder] = recorders) -> None:
+            for name, job_id in alias.items():
+                if not event.host or event.host == name:
+                    recorders[job_id].on_event(event)
+
+        def should_cancel(recorders: dict[int, _Recorder] = recorders) -> bool:
+            return any([r.should_cancel() for r in recorders.values()])  # ask every member (a list, not any())
+
+        members = {name: {k: v for k, v in todo[job_id].extravars.items() if k != "previous"}
+                   for name, job_id in alias.items()}
+        try:
+            outcome = runner.run_playbook(runner.Run(
+                playbook=PLAYBOOKS[JobAction.PROVISION], address=target.address, port=target.port,
+                user=target.user, host_key=target.host_key, private_key=target.private_key,
+                passphrase=target.passphrase, extravars={}, timeout_s=max(j.timeout_s for j in todo.values()),
+                on_event=on_event, should_cancel=should_cancel, members=members))
+        except Exception as exc:  # the runner itself broke: record it rather than leave the jobs running
+            log.exception("batch %s crashed", sorted(todo))
+            for job_id, job in todo.items():
+                if _finish(job_id, status=JobStatus.FAILED,
+                           error=f"job runner error: {type(exc).__name__}: {exc}"[:2000]):
+                    _apply_to_vm(job, succeeded=False)
+                done[job_id] = JobStatus.FAILED
+            return done
+        cancelled = {j for j, r in recorders.items() if r.cancelled} if outcome.status == "canceled" else set()
+        for name, job_id in alias.items():
+            if outcome.status == "canceled" and cancelled and job_id not in cancelled:
+                base[job_id] = recorders[job_id].last_seq + 1000  # interrupted by another's cancel: run again
+                continue
+            status = outcome.status
+            if status == "failed" and name not in outcome.failed_hosts:
+                status = "successful"
+            elif status == "successful" and name in outcome.failed_hosts:
+                status = "failed"
+            done[job_id] = _conclude(todo[job_id], status, 0 if status == "successful" else outcome.rc,
+                                     outcome.host_stdout.get(name, ""), recorders[job_id])
+        todo = {j: job for j, job in todo.items() if j not in done}
+    return done
 
 
 def run_now(job_id: int) -> JobStatus:
@@ -316,9 +414,41 @@ def recover() -> list[int]:
     return reap_expired()
 
 
+def _claim_free(free: int) -> list[tuple[int, str, int | None]]:
+    """Claim up to ``free`` queued jobs; return (id, action, host id) of each."""
+    claimed: list[tuple[int, str, int | None]] = []
+    try:
+        with Session(get_engine(), expire_on_commit=False) as session:
+            while len(claimed) < free:
+                job_id = claim(session)
+                if job_id is None:
+                    break
+                row = session.execute(select(Job.action, Job.host_id).where(Job.id == job_id)).one()
+                claimed.append((job_id, str(row[0]), row[1]))
+    except Exception:
+        log.exception("cannot claim a job")
+    return claimed
+
+
+def _groups(claimed: list[tuple[int, str, int | None]]) -> list[list[int]]:
+    """Provision jobs of one hypervisor go together (one batched run); every other job runs alone."""
+    batches: dict[int, list[int]] = {}
+    alone: list[list[int]] = []
+    for job_id, action, host_id in claimed:
+        if action == JobAction.PROVISION and host_id is not None:
+            batches.setdefault(host_id, []).append(job_id)
+        else:
+            alone.append([job_id])
+    return [ids for ids in batches.values()] + alone
+
+
 def work(stop: threading.Event, *, concurrency: int = 4, poll_s: float = 0.5, wait_running: bool = True) -> None:
-    """Run queued jobs, ``concurrency`` at a time, until ``stop`` is set (reaping expired leases as it goes)."""
-    running: list[threading.Thread] = []
+    """Run queued jobs, ``concurrency`` at a time, until ``stop`` is set (reaping expired leases as it goes).
+
+    The queued jobs claimed together run as few playbook runs as possible: provision jobs of one hypervisor
+    in one batched run (:func:`execute_batch`), every other job alone (:func:`execute`).
+    """
+    running: list[tuple[threading.Thread, int]] = []
     reaped_at = -1e9
     while not stop.is_set():
         if time.monotonic() - reaped_at >= min(LEASE_S / 2, 30.0):
@@ -327,28 +457,24 @@ def work(stop: threading.Event, *, concurrency: int = 4, poll_s: float = 0.5, wa
                 reap_expired()
             except Exception:
                 log.exception("cannot reap expired job leases yet")
-        running = [t for t in running if t.is_alive()]
-        started = False
-        if len(running) < concurrency:
-            try:
-                with Session(get_engine(), expire_on_commit=False) as session:
-                    job_id = claim(session)
-            except Exception:
-                log.exception("cannot claim a job")
-                job_id = None
-            if job_id is not None:
-                thread = threading.Thread(target=_safe_execute, args=(job_id,), name=f"job-{job_id}", daemon=True)
-                thread.start()
-                running.append(thread)
-                started = True
-        if not started:
+        running = [(t, n) for t, n in running if t.is_alive()]
+        free = concurrency - sum(n for _, n in running)
+        claimed = _claim_free(free) if free > 0 else []
+        for ids in _groups(claimed):
+            thread = threading.Thread(target=_safe_execute, args=(ids,), name=f"job-{ids[0]}", daemon=True)
+            thread.start()
+            running.append((thread, len(ids)))
+        if not claimed:
             stop.wait(poll_s)
-    for thread in running if wait_running else []:
+    for thread, _ in running if wait_running else []:
         thread.join()
 
 
-def _safe_execute(job_id: int) -> None:
+def _safe_execute(job_ids: list[int]) -> None:
     try:
-        execute(job_id)
+        if len(job_ids) == 1:
+            execute(job_ids[0])
+        else:
+            execute_batch(job_ids)
     except Exception:
-        log.exception("job %s failed in the runner", job_id)
+        log.exception("jobs %s failed in the runner", job_ids)

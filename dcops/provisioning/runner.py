@@ -3,15 +3,22 @@
 The only module that imports ``ansible_runner``. Credentials exist on disk only during the run
 (a 0600 key file in a private 0700 directory, removed afterwards); the host key is pinned through
 a known_hosts file written for the run, with strict checking on.
+
+A run may carry a batch (``Run.members``): several jobs on the same hypervisor in ONE ``ansible-playbook``
+process, each an inventory alias of that hypervisor with its own variables as host variables, all in parallel
+(one fork each) over the one shared SSH master connection. The outcome then says which members failed and
+gives each member only its own output (its task lines and its recap line).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +50,11 @@ def control_dir() -> Path:
     return path
 
 
+def _search_path() -> str:
+    """Return PATH with this interpreter's own bin directory first: its ``ansible-playbook``, no shim between."""
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+
+
 def playbook_dir() -> Path:
     """Return the folder holding the playbooks (``DCOPS_PLAYBOOK_DIR`` or the repository's ``playbooks/``)."""
     configured = os.environ.get("DCOPS_PLAYBOOK_DIR")
@@ -70,6 +82,8 @@ class Outcome:
     status: str
     rc: int | None
     stdout: str
+    failed_hosts: frozenset[str] = frozenset()  # batch: the members that failed or were unreachable
+    host_stdout: dict[str, str] = field(default_factory=dict)  # batch: each member's own output
 
 
 @dataclass
@@ -88,6 +102,8 @@ class Run:
     on_event: Callable[[Event], None]
     should_cancel: Callable[[], bool]
     host_alias: str = "hypervisor"
+    #: a batch: inventory alias -> that member's variables (host variables; ``extravars`` then apply to all)
+    members: dict[str, dict[str, Any]] | None = None
 
 
 _STATUS = {
@@ -164,14 +180,17 @@ def run_playbook(run: Run) -> Outcome:
         # one SSH connection per host and user, reused by every task and by the runs that follow within
         # CONTROL_PERSIST_S (the master keeps its authenticated session; its socket is in a 0700 directory)
         persist = f"-o ControlMaster=auto -o ControlPersist={CONTROL_PERSIST_S}s -o ServerAliveInterval=15"
-        inventory = {"all": {"children": {"hypervisors": {"hosts": {run.host_alias: {
+        connection = {
             "ansible_host": run.address,
             "ansible_port": run.port,
             "ansible_user": run.user,
             "ansible_ssh_private_key_file": str(key_file),
             "ansible_ssh_common_args": ssh_args,
             "ansible_python_interpreter": PYTHON,
-        }}}}}}
+        }
+        members = run.members or {run.host_alias: {}}
+        hosts = {alias: {**values, **connection} for alias, values in members.items()}
+        inventory = {"all": {"children": {"hypervisors": {"hosts": hosts}}}}
         envvars = {
             "ANSIBLE_HOST_KEY_CHECKING": "True",
             "ANSIBLE_NOCOLOR": "1",
@@ -182,12 +201,18 @@ def run_playbook(run: Run) -> Outcome:
             "ANSIBLE_SSH_CONTROL_PATH": "%(directory)s/%%C",
             "ANSIBLE_LOCAL_TEMP": str(workdir / "tmp"),
             "ANSIBLE_GATHERING": "explicit",
+            "PATH": _search_path(),
         }
+
+        own: dict[str, list[str]] = {alias: [] for alias in members}
+        failed: set[str] = set()
 
         def handler(raw: dict[str, Any]) -> bool:
             event = convert(raw)
             if event is not None:
                 run.on_event(event)
+            if run.members:
+                _split(raw, own, failed)
             return False  # ansible-runner need not keep the event on disk beyond the run
 
         thread, runner = ansible_runner.run_async(
@@ -200,6 +225,7 @@ def run_playbook(run: Run) -> Outcome:
             event_handler=handler,
             cancel_callback=run.should_cancel,
             timeout=run.timeout_s,
+            forks=max(5, len(members)),
             quiet=True,
             suppress_env_files=True,
         )
@@ -208,8 +234,41 @@ def run_playbook(run: Run) -> Outcome:
         stdout_path = Path(runner.config.artifact_dir) / "stdout"
         if stdout_path.exists():
             stdout = stdout_path.read_text(errors="replace")
-        return Outcome(status=str(runner.status), rc=runner.rc, stdout=stdout)
+        if not run.members:
+            return Outcome(status=str(runner.status), rc=runner.rc, stdout=stdout)
+        if runner.status != "successful" and not own_recap(own):  # no recap: the run broke before the end
+            failed = set(members)
+        return Outcome(status=str(runner.status), rc=runner.rc, stdout=stdout, failed_hosts=frozenset(failed),
+                       host_stdout={alias: "".join(lines) for alias, lines in own.items()})
     finally:
         if key_file.exists():
             key_file.unlink()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def own_recap(own: dict[str, list[str]]) -> bool:
+    """Return True when the members' output holds a play recap line (the run got to its end)."""
+    return any(" ok=" in line and "changed=" in line for lines in own.values() for line in lines)
+
+
+def _split(raw: dict[str, Any], own: dict[str, list[str]], failed: set[str]) -> None:
+    """Hand a batch event's output to its member (banners to every member), and note the failed members."""
+    text = str(raw.get("stdout") or "")
+    data = raw.get("event_data") or {}
+    if raw.get("event") == "playbook_on_stats":
+        for kind in ("failures", "dark"):
+            failed.update(alias for alias, count in (data.get(kind) or {}).items() if count and alias in own)
+        for alias in own:  # the recap: its banner, then one line per host
+            lines = [line for line in text.splitlines(keepends=True)
+                     if "PLAY RECAP" in line or line.split(":", 1)[0].strip() == alias]
+            own[alias].append("".join(lines) + "\n")
+        return
+    if not text:
+        return
+    host = data.get("host")
+    if host in own:
+        own[host].append(text + "\n")
+    elif not host:  # a banner; one that names members (an include "for job-7") goes to those only
+        named = [alias for alias in own if re.search(rf"\b{re.escape(alias)}\b", text)]
+        for alias in named or own:
+            own[alias].append(text + "\n")
