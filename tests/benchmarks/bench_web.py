@@ -117,6 +117,21 @@ def run(url: str, n: int, rounds: int) -> list[tuple[str, float, float]]:
              f"/devices/{where['device_id']}", "/inventory/devices", "/inventory/devices?q=bench-sw-19",
              "/inventory/devices?role=switch&offset=1000", "/inventory/vms", "/inventory/agencies",
              "/inventory/devices/new", "/capacity", "/requests", "/requests/new", "/jobs", "/plan", "/import"]
+    with Session(get_engine(url), expire_on_commit=False) as s:  # the pages of issue 13 on the same data
+        from sqlalchemy import select
+
+        from dcops.ipam.models import IPAddress, Prefix
+        from dcops.tenancy.models import Agency
+        from dcops.virtualization.models import VirtualMachine
+
+        agency = s.execute(select(Agency.id).where(Agency.code == "DINKES")).scalar_one()
+        vm = s.execute(select(VirtualMachine.id).where(VirtualMachine.agency_id == agency)).scalars().first()
+        prefix = s.execute(select(Prefix.id).where(Prefix.agency_id == agency)).scalars().first()
+        ip = s.execute(select(IPAddress.id)).scalars().first()
+    pages += ["/consolidation", "/alerts", "/alerts?state=firing", "/changelog", "/users", "/account",
+              "/search?q=bench-sw-12", "/search?q=BENCH0042", f"/vms/{vm}", f"/agencies/{agency}",
+              f"/prefixes/{prefix}", f"/ips/{ip}", "/inventory/devices?ordering=-name",
+              "/inventory/devices/export?role=switch&format=csv"]
     out: list[tuple[str, float, float]] = []
     with running_server(build_app()) as base, httpx.Client(base_url=base, timeout=60) as client:
         login = client.get("/login").text
