@@ -90,36 +90,17 @@ def visit(page: Any, url: str, shot: Path, expect: int = 200) -> Any:
     return response
 
 
-ROLE_PAGES = {
-    "admin": ["/health", "/racks", "/capacity", "/requests", "/jobs", "/plan", "/inventory/devices",
-              "/inventory/sites", "/inventory/racks", "/inventory/agencies", "/inventory/vms", "/inventory/prefixes",
-              "/import", "/inventory/devices/new"],
-    "operator": ["/health", "/racks", "/capacity", "/requests", "/jobs", "/plan", "/inventory/devices", "/import"],
-    "oncall": ["/health", "/health?kiosk=1", "/racks", "/capacity", "/requests", "/jobs", "/inventory/devices"],
-    "planner": ["/health", "/racks", "/capacity", "/plan", "/inventory/vms"],
-    "auditor": ["/health", "/racks", "/capacity", "/plan", "/jobs", "/inventory/agencies"],
-    "dinkes": ["/inventory/vms", "/inventory/agencies", "/inventory/prefixes", "/requests", "/jobs"],
-}
-
-
-@pytest.mark.parametrize("who", sorted(ROLE_PAGES))
-def test_each_role_walks_its_pages(chromium: Any, site: str, passwords: dict[str, str], shots: Path,
-                                   who: str) -> None:
+@pytest.mark.parametrize("who", ["admin", "operator", "oncall"])
+def test_each_equipment_role_opens_a_device_from_its_rack(chromium: Any, site: str, passwords: dict[str, str],
+                                                          shots: Path, who: str) -> None:
+    """Every page and menu of every role is walked in test_console_walk; here a click on a rack opens the device."""
     context = chromium.new_context(viewport={"width": 1366, "height": 800})
     page = login(context, site, f"demo-{who}", passwords[f"demo-{who}"])
-    menu = page.eval_on_selector_all("nav.menu a", "links => links.map(a => a.getAttribute('href'))")
-    assert menu, "no menu"
-    for path in ROLE_PAGES[who]:
-        visit(page, site + path, shots / f"{who}{path.replace('/', '_').replace('?', '_')}.png")
-        assert page.locator("h1").count() >= 1
-    for href in menu:
-        visit(page, site + href, shots / f"{who}-menu{href.replace('/', '_')}.png")
-    if who in ("admin", "operator", "oncall"):
-        page.goto(f"{site}/racks")
-        page.locator("a.rack-device").first.click()
-        page.wait_for_load_state("networkidle")
-        assert "/devices/" in page.url and page.locator("#inventory-facts").is_visible()
-        page.screenshot(path=str(shots / f"{who}_device.png"), full_page=True)
+    visit(page, f"{site}/racks", shots / f"{who}_racks.png")
+    page.locator("a.rack-device").first.click()
+    page.wait_for_load_state("networkidle")
+    assert "/devices/" in page.url and page.locator("#inventory-facts").is_visible()
+    page.screenshot(path=str(shots / f"{who}_device.png"), full_page=True)
     context.close()
 
 
