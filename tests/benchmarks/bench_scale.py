@@ -88,8 +88,10 @@ def _setup(workdir: Path, devices: int, agents: int = 1) -> tuple[str, str, _Age
     url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
     os.environ.update({"DCOPS_DATA_DIR": str(workdir), "DCOPS_DATABASE_URL": url, "DCOPS_BROKER_URL": BROKER,
                        "DCOPS_QUEUE_PREFIX": f"dcopsbench{secrets.token_hex(3)}",
-                       # 25 at once per slice: gentle enough that the snmpsim processes answer them all
-                       "DCOPS_POLL_CONCURRENCY": "25", "DCOPS_POLL_TIMEOUT": "5"})
+                       # 25 at once per slice: gentle enough that the snmpsim processes answer them all; a long
+                       # timeout: with 4 workers (8 slices at once) the agents sharing the 2 cores answer in seconds,
+                       # and retransmissions to overloaded agents would measure snmpsim's speed, not dcops' cost
+                       "DCOPS_POLL_CONCURRENCY": "25", "DCOPS_POLL_TIMEOUT": "20"})
     from sqlmodel import Session, select
 
     from dcops.config import get_settings
