@@ -15,6 +15,7 @@ and says which one decided.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from dcops.capacity.placement import HostCapacity, HostShape, VMDemand, pack, place
 
@@ -47,9 +48,19 @@ def year_vms(mix: Sequence[Size], target: Sequence[float]) -> list[Size] | None:
     return out
 
 
-def servers_by_packing(vms: list[tuple[float, float, float]] | None, existing: list[tuple[float, float, float]],
-                       new: tuple[float, float, float], reserve: int, start: int) -> int | None:
-    """Return the least number (>= ``start``) of new servers onto which every VM is placed, or None if skipped."""
+def servers_by_packing(vms: list[Size] | None, existing: list[Size], new: Size, reserve: int,
+                       start: int) -> int | None:
+    """Return the least number (>= ``start``) of new servers onto which every VM is placed, or None if skipped.
+
+    Pure, so remembered per input: a plan page, its export and the wave comparisons ask the same question of
+    the same inventory many times (each answer costs up to a second of packing for a few hundred VMs).
+    """
+    return _servers_by_packing(None if vms is None else tuple(vms), tuple(existing), new, reserve, start)
+
+
+@lru_cache(maxsize=512)
+def _servers_by_packing(vms: tuple[Size, ...] | None, existing: tuple[Size, ...], new: Size, reserve: int,
+                        start: int) -> int | None:
     if vms is None or len(vms) > (MAX_PLACED if existing else MAX_VMS) or min(new) <= 0:
         return None
     if not vms:
@@ -65,7 +76,7 @@ def servers_by_packing(vms: list[tuple[float, float, float]] | None, existing: l
     while k <= start + len(vms) + reserve:
         fleet = hosts + [HostCapacity(id=len(existing) + j + 1, name=f"new-{j + 1}", cluster_id=1, vcpus=new[0],
                                       ram_gib=new[1], disk_gib=new[2]) for j in range(k)]
-        if place(fleet, demands, ha_reserve_hosts=reserve).ok():
+        if place(fleet, demands, ha_reserve_hosts=reserve, fits_only=True).ok():
             return k
         k += 1
     return None

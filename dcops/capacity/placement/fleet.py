@@ -164,11 +164,13 @@ def _greedy(fleet: _Fleet, todo: list[VMDemand], strategy: str, only: np.ndarray
     return left
 
 
-def _pack_empty(fleet: _Fleet, todo: list[VMDemand]) -> list[VMDemand]:
+def _pack_empty(fleet: _Fleet, todo: list[VMDemand], fits_only: bool = False) -> list[VMDemand]:
     """Fill the loaded hosts by best fit, then pack what is left onto the empty hosts with ``pack()``.
 
     Empty available hosts are grouped by cluster and shape (largest first); each group receives the packing
     of the demands allowed there, fullest packed host first, one host per packed host while hosts last.
+    ``fits_only``: a packing that fits the group's hosts is enough: a quarter of the search for fewer hosts,
+    stopped as soon as they suffice.
     """
     from dcops.capacity.placement.model import HostShape
     from dcops.capacity.placement.packing import pack
@@ -186,7 +188,8 @@ def _pack_empty(fleet: _Fleet, todo: list[VMDemand]) -> list[VMDemand]:
         if not fits or not rows or min(cap) <= 0:
             continue
         by_key = {d.key: d for d in fits}
-        bins = pack(fits, HostShape(*cap))
+        # fits_only: a quarter of the search, stopped once the group's hosts suffice
+        bins = pack(fits, HostShape(*cap), target=len(rows) if fits_only else 0, effort=0.25 if fits_only else 1.0)
         norm = np.array(cap)
         bins.sort(key=lambda b: -float(sum((np.array(by_key[k].size) / norm).sum() for k in b)))
         placed: set[str] = set()
@@ -204,13 +207,15 @@ def _opened(fleet: _Fleet, before: np.ndarray) -> int:
 
 
 def place(hosts: Iterable[HostCapacity], demands: Iterable[VMDemand], *, ha_reserve_hosts: int = 0,
-          strategy: str = "pack") -> Placement:
+          strategy: str = "pack", fits_only: bool = False) -> Placement:
     """Place demands onto existing hosts; return the assignment and, for the rest, why they do not fit.
 
     Several placements are tried and the best kept: the strategy's own greedy order (largest first), first fit
     decreasing, first fit in key order and, for ``"pack"``, best fit into the loaded hosts followed by
     ``pack()`` of the rest onto the empty hosts. The best places the most VMs, then (``"pack"``) opens the
     fewest empty hosts; ties go to that order. So it is never worse than first fit or first fit decreasing.
+    ``fits_only`` (the forecast's question "do these VMs fit onto these hosts?"): the packing of the empty
+    hosts stops searching for fewer hosts once it fits them, so the answer costs a fraction of a full placement.
     """
     if strategy not in STRATEGIES:
         raise ValidationError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}", field="strategy")
@@ -225,7 +230,7 @@ def place(hosts: Iterable[HostCapacity], demands: Iterable[VMDemand], *, ha_rese
     runs = [lambda f: _greedy(f, big_first, strategy), lambda f: _greedy(f, big_first, "first"),
             lambda f: _greedy(f, ffd, "first"), lambda f: _greedy(f, todo, "first")]
     if strategy == "pack" and todo:
-        runs.insert(1, lambda f: _pack_empty(f, big_first))
+        runs.insert(1, lambda f: _pack_empty(f, big_first, fits_only))
     best: tuple[tuple[int, int], int, _Fleet] | None = None
     for n, run in enumerate(runs):
         fleet = _Fleet(checked, ha_reserve_hosts)

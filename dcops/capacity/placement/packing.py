@@ -16,15 +16,17 @@ WORK = 20_000_000  # and at most this many (VMs + same-host pairs + 20 x hosts) 
 
 
 def pack(demands: Iterable[VMDemand], host: HostShape, *, improve: bool = True,
-         effort: float = 1.0) -> list[list[str]]:
+         effort: float = 1.0, target: int = 0) -> list[list[str]]:
     """Pack demands onto as few identical empty hosts as possible; return the demand keys per host.
 
     ``effort`` scales the local search's move budget (1.0: the default; 0 skips it), deterministically.
+    ``target``: the search stops as soon as the packing uses at most this many hosts (a caller that only asks
+    whether the demands fit onto ``target`` hosts); 0 searches down to the lower bound.
     """
     sizes, groups, keys = _matrix(demands, host)
     if not len(sizes):
         return []
-    floor = _lower_bound(sizes, groups)
+    floor = max(_lower_bound(sizes, groups), target)
     share = np.minimum(sizes.sum(axis=0) / floor, 1.0)  # each host's fair share of the demand, per resource
     runs: list[Callable[[], Bins]] = [
         lambda: _dot_product(sizes, groups),
