@@ -20,7 +20,7 @@ import os
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -32,6 +32,7 @@ from dcops.database import get_engine, session_scope, utcnow
 from dcops.provisioning import runner
 from dcops.provisioning import service as svc
 from dcops.provisioning.choices import PLAYBOOKS, JobAction, JobStatus
+from dcops.provisioning.events import EventWriter
 from dcops.provisioning.models import Job, JobEvent
 from dcops.provisioning.preflight import PreflightError
 from dcops.virtualization.models import VirtualMachine, VMState
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 STOPPED_REASON = "dcops stopped during the run"
 #: seconds a claim lasts without a heartbeat (renewed every third of it)
 LEASE_S = float(os.environ.get("DCOPS_JOB_LEASE_S", "60"))
+#: seconds a passed pre-flight stays good for the next job on the same hypervisor
+PREFLIGHT_FRESH_S = float(os.environ.get("DCOPS_PREFLIGHT_FRESH_S", "10"))
 
 
 def worker_id() -> str:
@@ -115,8 +118,8 @@ class Heartbeat:
 class _Recorder:
     """Store a job's events as they come, and answer whether the job was cancelled (at most once a second)."""
 
-    def __init__(self, job_id: int, base_seq: int) -> None:
-        self.job_id, self.base_seq = job_id, base_seq
+    def __init__(self, job_id: int, base_seq: int, writer: EventWriter) -> None:
+        self.job_id, self.base_seq, self.writer = job_id, base_seq, writer
         self.first_failed_task = ""
         self.last_seq = base_seq
         self._checked, self._cancelled = 0.0, False
@@ -126,8 +129,7 @@ class _Recorder:
         self.last_seq = max(self.last_seq, seq)
         if event.status == "failed" and not self.first_failed_task:
             self.first_failed_task = event.task
-        with session_scope() as session:
-            session.add(JobEvent(job_id=self.job_id, seq=seq, event=event.event, task=event.task, host=event.host,
+        self.writer.add(JobEvent(job_id=self.job_id, seq=seq, event=event.event, task=event.task, host=event.host,
                                  status=event.status, changed=event.changed, duration_s=event.duration_s,
                                  message=event.message))
 
@@ -147,21 +149,34 @@ class _Recorder:
 
 
 def _target(host_id: int) -> Any:
-    """Pre-flight the hypervisor (raises PreflightError) and return how to reach it."""
+    """Pre-flight the hypervisor (raises PreflightError) and return how to reach it.
+
+    A hypervisor that passed a pre-flight less than :data:`PREFLIGHT_FRESH_S` ago is not checked again (a burst
+    of jobs to one host pays one check); its pinned host key is still enforced by every SSH connection of the run
+    (strict checking against a known_hosts file holding only the pinned key).
+    """
     with session_scope() as session:
         access = svc.access_for(session, host_id)
         target = svc.target_for(session, access)
-        svc.run_preflight(session, access=access, raise_on_error=True)
+        checked = access.preflight_at
+        if checked is not None and checked.tzinfo is None:
+            checked = checked.replace(tzinfo=UTC)
+        fresh = (access.preflight_ok and checked is not None
+                 and timedelta(0) <= utcnow() - checked < timedelta(seconds=PREFLIGHT_FRESH_S))
+        if not fresh:
+            svc.run_preflight(session, access=access, raise_on_error=True)
     return target
 
 
 def _play(job: Job, playbook: str, extravars: dict[str, Any], base_seq: int) -> tuple[runner.Outcome, _Recorder]:
     target = _target(job.host_id)  # type: ignore[arg-type]
-    recorder = _Recorder(job.id, base_seq)  # type: ignore[arg-type]
-    outcome = runner.run_playbook(runner.Run(
-        playbook=playbook, address=target.address, port=target.port, user=target.user, host_key=target.host_key,
-        private_key=target.private_key, passphrase=target.passphrase, extravars=extravars,
-        timeout_s=job.timeout_s, on_event=recorder.on_event, should_cancel=recorder.should_cancel))
+    with EventWriter() as writer:
+        recorder = _Recorder(job.id, base_seq, writer)  # type: ignore[arg-type]
+        outcome = runner.run_playbook(runner.Run(
+            playbook=playbook, address=target.address, port=target.port, user=target.user,
+            host_key=target.host_key, private_key=target.private_key, passphrase=target.passphrase,
+            extravars=extravars, timeout_s=job.timeout_s, on_event=recorder.on_event,
+            should_cancel=recorder.should_cancel))
     return outcome, recorder
 
 
@@ -299,7 +314,8 @@ def _execute_batch(job_ids: list[int]) -> dict[int, JobStatus]:
                     _apply_to_vm(job, succeeded=False)
                 done[job_id] = JobStatus.FAILED
             return done
-        recorders = {job_id: _Recorder(job_id, base[job_id]) for job_id in todo}
+        writer = EventWriter()
+        recorders = {job_id: _Recorder(job_id, base[job_id], writer) for job_id in todo}
         alias = {f"job-{job_id}": job_id for job_id in todo}
 
         def on_event(event: runner.Event, alias: dict[str, int] = alias,
@@ -314,11 +330,12 @@ def _execute_batch(job_ids: list[int]) -> dict[int, JobStatus]:
         members = {name: {k: v for k, v in todo[job_id].extravars.items() if k != "previous"}
                    for name, job_id in alias.items()}
         try:
-            outcome = runner.run_playbook(runner.Run(
-                playbook=PLAYBOOKS[JobAction.PROVISION], address=target.address, port=target.port,
-                user=target.user, host_key=target.host_key, private_key=target.private_key,
-                passphrase=target.passphrase, extravars={}, timeout_s=max(j.timeout_s for j in todo.values()),
-                on_event=on_event, should_cancel=should_cancel, members=members))
+            with writer:
+                outcome = runner.run_playbook(runner.Run(
+                    playbook=PLAYBOOKS[JobAction.PROVISION], address=target.address, port=target.port,
+                    user=target.user, host_key=target.host_key, private_key=target.private_key,
+                    passphrase=target.passphrase, extravars={}, timeout_s=max(j.timeout_s for j in todo.values()),
+                    on_event=on_event, should_cancel=should_cancel, members=members))
         except Exception as exc:  # the runner itself broke: record it rather than leave the jobs running
             log.exception("batch %s crashed", sorted(todo))
             for job_id, job in todo.items():

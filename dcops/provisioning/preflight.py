@@ -109,12 +109,14 @@ def preflight(target: SSHTarget, libvirt_uri: str) -> str:
     client = connect(target)
     try:
         uri = shlex.quote(libvirt_uri)
-        code, out, err = run(client, f"virsh -c {uri} list --all --name >/dev/null && virsh -c {uri} uri")
+        # one command (one channel, one round trip): libvirt first, then the tools (exit 3 when one is missing)
+        code, out, err = run(client, f"virsh -c {uri} list --all --name >/dev/null && virsh -c {uri} uri && "
+                                     "{ /usr/bin/python3 -c 'import sys' && command -v qemu-img genisoimage "
+                                     ">/dev/null || exit 3; }")
+        if code == 3:
+            raise PreflightError(f"{target.address}: /usr/bin/python3, qemu-img or genisoimage is missing")
         if code != 0:
             raise PreflightError(f"libvirt does not answer on {target.address}: {(err or out).strip()[:300]}")
-        code, _, err = run(client, "/usr/bin/python3 -c 'import sys' && command -v qemu-img genisoimage >/dev/null")
-        if code != 0:
-            raise PreflightError(f"{target.address}: /usr/bin/python3, qemu-img or genisoimage is missing")
         return f"ok: libvirt answers at {out.strip()}"
     finally:
         client.close()

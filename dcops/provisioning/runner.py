@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -167,6 +169,7 @@ def _unlocked_key(text: str, passphrase: str | None) -> str:
 def run_playbook(run: Run) -> Outcome:
     """Run ``run.playbook`` against one host and return how it ended (blocks until then)."""
     workdir = Path(tempfile.mkdtemp(prefix="dcops-job-"))
+    warm: subprocess.Popen[bytes] | None = None
     os.chmod(workdir, 0o700)
     key_file = workdir / "id_key"
     try:
@@ -215,6 +218,7 @@ def run_playbook(run: Run) -> Outcome:
                 _split(raw, own, failed)
             return False  # ansible-runner need not keep the event on disk beyond the run
 
+        warm = _warm_master(run, key_file, ssh_args, persist)
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(workdir),
             project_dir=str(playbook_dir()),
@@ -241,9 +245,31 @@ def run_playbook(run: Run) -> Outcome:
         return Outcome(status=str(runner.status), rc=runner.rc, stdout=stdout, failed_hosts=frozenset(failed),
                        host_stdout={alias: "".join(lines) for alias, lines in own.items()})
     finally:
+        if warm is not None:
+            try:
+                warm.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                warm.kill()
+                warm.wait()
         if key_file.exists():
             key_file.unlink()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _warm_master(run: Run, key_file: Path, ssh_args: str, persist: str) -> subprocess.Popen[bytes] | None:
+    """Open the run's SSH master connection (or find the persisting one) while ansible-playbook starts up.
+
+    The same options as Ansible's connections (the pinned host key strictly checked, the same control path),
+    so the first task finds the master ready instead of paying the handshake; None if ssh cannot start.
+    """
+    command = ["ssh", "-p", str(run.port), "-i", str(key_file), *shlex.split(ssh_args), *shlex.split(persist),
+               "-o", f"ControlPath={control_dir()}/%C", "-o", "BatchMode=yes",
+               "-o", f"ConnectTimeout={CONTROL_PERSIST_S}", f"{run.user}@{run.address}", "true"]
+    try:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
 
 
 def own_recap(own: dict[str, list[str]]) -> bool:

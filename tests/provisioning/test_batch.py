@@ -66,3 +66,33 @@ def test_batch_keeps_each_jobs_outcome_and_is_idempotent(session: Any, lab: Lab)
     assert _fresh(session, Job, ids[0]).changed == 0, _fresh(session, Job, ids[0]).stdout[-2000:]
     assert _fresh(session, Job, ids[1]).changed > 0
     assert dominfo(bad.name)["State"] == "running"
+
+
+def test_recent_preflight_is_reused_then_checked_again(session: Any, lab: Lab) -> None:
+    from datetime import timedelta
+
+    from dcops.database import utcnow
+    from dcops.provisioning.models import HypervisorAccess
+
+    access_id, host_id = lab.access.id, lab.host.id
+    session.commit()  # no transaction left open here (SQLite): _target writes in its own
+
+    def checked_at() -> Any:
+        return _fresh(session, HypervisorAccess, access_id).preflight_at
+
+    def set_access(**values: Any) -> None:
+        access = session.get(HypervisorAccess, access_id)
+        for name, value in values.items():
+            setattr(access, name, value)
+        session.commit()
+
+    service.run_preflight(session, access=session.get(HypervisorAccess, access_id))
+    passed = checked_at()
+    assert jobs._target(host_id).address == "127.0.0.1"
+    assert checked_at() == passed  # passed just now: not checked again
+    set_access(preflight_at=utcnow() - timedelta(seconds=jobs.PREFLIGHT_FRESH_S + 1))
+    jobs._target(host_id)
+    assert checked_at() > passed  # too old: checked again (and recorded)
+    set_access(preflight_ok=False, preflight_at=utcnow())
+    jobs._target(host_id)
+    assert _fresh(session, HypervisorAccess, access_id).preflight_ok  # a failed one is never reused
