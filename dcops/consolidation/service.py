@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ChangeAction
+from dcops.auth.scopes import require_serves
 from dcops.capacity.models import CapacityRequest, CapacityRequestCreate, RequestStatus, VMSpec
 from dcops.consolidation.choices import TRANSITIONS, AppStatus, Hosting
 from dcops.consolidation.models import (
@@ -207,6 +208,7 @@ def start(session: Session, *, actor: Actor, id: int, cluster_id: int | None = N
     from dcops.capacity import service as capacity
 
     app = applications.get(session, actor=actor, id=id)
+    require_serves(session, actor, app.agency_id)
     current = AppStatus(_status(app))
     if current not in (AppStatus.PLANNED, AppStatus.OUTSIDE):
         raise ConflictError(f"application '{app.name}' is {current}: a migration starts from planned (or outside)")
@@ -232,6 +234,7 @@ def start(session: Session, *, actor: Actor, id: int, cluster_id: int | None = N
 def move(session: Session, *, actor: Actor, id: int, status: AppStatus, note: str = "") -> AgencyApplication:
     """Move application ``id`` by hand: in_dc (moved without a request), retired (its server off), or back."""
     app = applications.get(session, actor=actor, id=id, for_update=True)
+    require_serves(session, actor, app.agency_id)
     current = AppStatus(_status(app))
     if status not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (it is final)"
@@ -306,6 +309,7 @@ def link_vms(session: Session, *, actor: Actor, id: int, vm_ids: list[int]) -> A
     from dcops.virtualization.models import VirtualMachine
 
     app = applications.get(session, actor=actor, id=id)
+    require_serves(session, actor, app.agency_id)
     for vm_id in vm_ids:
         vm = session.get(VirtualMachine, vm_id)
         if vm is None or vm.agency_id != app.agency_id:

@@ -261,3 +261,18 @@ def test_two_processes_following_one_request_record_one_move(client, tokens, dc,
     count = session.execute(select(func.count()).select_from(ApplicationEvent).where(
         ApplicationEvent.application_id == app["id"], ApplicationEvent.to_status == "in_dc")).scalar_one()
     assert count == 1
+
+
+def test_a_scoped_operator_moves_only_the_migrations_of_the_agencies_it_serves(client, tokens, dc, admin):
+    planner = tokens.headers("planner")
+    ours, theirs = (_app(client, planner, dc[k], f"app-{k}", (2, 4, 50, 1)) for k in ("a", "b"))
+    user, token = tokens.user("operator")
+    scoped = {"Authorization": f"Bearer {token}"}
+    r = client.put(f"/api/v1/auth/users/{user.id}/agencies", json={"agency_ids": [dc["a"].id]}, headers=admin)
+    assert r.status_code == 200, r.text
+    for action, body in (("move", {"status": "in_dc"}), ("start", {}), ("vms", {"vm_ids": [999999]})):
+        refused = client.post(f"{API}/applications/{theirs['id']}/{action}", headers=scoped, json=body)
+        assert refused.status_code == 403 and "does not serve" in refused.json()["detail"], (action, refused.text)
+    assert client.get(f"{API}/applications/{theirs['id']}", headers=planner).json()["status"] == "outside"
+    moved = client.post(f"{API}/applications/{ours['id']}/move", headers=scoped, json={"status": "in_dc"})
+    assert moved.status_code == 200 and moved.json()["status"] == "in_dc"
