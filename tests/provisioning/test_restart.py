@@ -60,7 +60,7 @@ def test_killed_worker_fails_job_and_cleans_up(session: Any, lab: Lab, tmp_path:
         def volume_created() -> bool:
             session.expire_all()
             count = session.execute(select(func.count()).select_from(JobEvent).where(
-                JobEvent.job_id == job.id, JobEvent.task == "Create an empty volume")).scalar_one()
+                JobEvent.job_id == job.id, JobEvent.task == "Create the volume")).scalar_one()
             session.commit()  # never hold SQLite's write lock while the worker records events
             return bool(count >= 2)
         _wait(volume_created, "the provision to create its volume")
