@@ -148,12 +148,13 @@ class _Recorder:
         return self._cancelled
 
 
-def _target(host_id: int) -> Any:
+def _target(host_id: int, *, deferred: bool = False) -> Any:
     """Pre-flight the hypervisor (raises PreflightError) and return how to reach it.
 
     A hypervisor that passed a pre-flight less than :data:`PREFLIGHT_FRESH_S` ago is not checked again (a burst
     of jobs to one host pays one check); its pinned host key is still enforced by every SSH connection of the run
-    (strict checking against a known_hosts file holding only the pinned key).
+    (strict checking against a known_hosts file holding only the pinned key). With ``deferred``, return
+    (target, the due pre-flight or None) instead: the runner runs it while ansible-playbook starts up.
     """
     with session_scope() as session:
         access = svc.access_for(session, host_id)
@@ -163,20 +164,20 @@ def _target(host_id: int) -> Any:
             checked = checked.replace(tzinfo=UTC)
         fresh = (access.preflight_ok and checked is not None
                  and timedelta(0) <= utcnow() - checked < timedelta(seconds=PREFLIGHT_FRESH_S))
-        if not fresh:
+        if not fresh and not deferred:
             svc.run_preflight(session, access=access, raise_on_error=True)
-    return target
+    return (target, None if fresh else lambda: _target(host_id)) if deferred else target
 
 
 def _play(job: Job, playbook: str, extravars: dict[str, Any], base_seq: int) -> tuple[runner.Outcome, _Recorder]:
-    target = _target(job.host_id)  # type: ignore[arg-type]
+    target, check = _target(job.host_id, deferred=True)  # type: ignore[arg-type]
     with EventWriter() as writer:
         recorder = _Recorder(job.id, base_seq, writer)  # type: ignore[arg-type]
         outcome = runner.run_playbook(runner.Run(
             playbook=playbook, address=target.address, port=target.port, user=target.user,
             host_key=target.host_key, private_key=target.private_key, passphrase=target.passphrase,
             extravars=extravars, timeout_s=job.timeout_s, on_event=recorder.on_event,
-            should_cancel=recorder.should_cancel))
+            should_cancel=recorder.should_cancel, preflight=check))
     return outcome, recorder
 
 
@@ -305,15 +306,6 @@ def _execute_batch(job_ids: list[int]) -> dict[int, JobStatus]:
     base = dict.fromkeys(todo, 0)
     while todo:
         first = next(iter(todo.values()))
-        try:
-            target = _target(first.host_id)  # type: ignore[arg-type]
-        except PreflightError as exc:
-            for job_id, job in todo.items():
-                if _finish(job_id, status=JobStatus.FAILED, error=f"pre-flight failed: {exc.message}",
-                           failed_task="pre-flight"):
-                    _apply_to_vm(job, succeeded=False)
-                done[job_id] = JobStatus.FAILED
-            return done
         writer = EventWriter()
         recorders = {job_id: _Recorder(job_id, base[job_id], writer) for job_id in todo}
         alias = {f"job-{job_id}": job_id for job_id in todo}
@@ -330,17 +322,20 @@ def _execute_batch(job_ids: list[int]) -> dict[int, JobStatus]:
         members = {name: {k: v for k, v in todo[job_id].extravars.items() if k != "previous"}
                    for name, job_id in alias.items()}
         try:
+            target, check = _target(first.host_id, deferred=True)  # type: ignore[arg-type]
             with writer:
                 outcome = runner.run_playbook(runner.Run(
                     playbook=PLAYBOOKS[JobAction.PROVISION], address=target.address, port=target.port,
                     user=target.user, host_key=target.host_key, private_key=target.private_key,
                     passphrase=target.passphrase, extravars={}, timeout_s=max(j.timeout_s for j in todo.values()),
-                    on_event=on_event, should_cancel=should_cancel, members=members))
-        except Exception as exc:  # the runner itself broke: record it rather than leave the jobs running
-            log.exception("batch %s crashed", sorted(todo))
+                    on_event=on_event, should_cancel=should_cancel, members=members, preflight=check))
+        except Exception as exc:  # a failed pre-flight, or the runner itself broke: record it, end the jobs
+            if not isinstance(exc, PreflightError):
+                log.exception("batch %s crashed", sorted(todo))
+            error, task = ((f"pre-flight failed: {exc.message}", "pre-flight") if isinstance(exc, PreflightError)
+                           else (f"job runner error: {type(exc).__name__}: {exc}"[:2000], ""))
             for job_id, job in todo.items():
-                if _finish(job_id, status=JobStatus.FAILED,
-                           error=f"job runner error: {type(exc).__name__}: {exc}"[:2000]):
+                if _finish(job_id, status=JobStatus.FAILED, error=error, failed_task=task):
                     _apply_to_vm(job, succeeded=False)
                 done[job_id] = JobStatus.FAILED
             return done

@@ -12,6 +12,7 @@ gives each member only its own output (its task lines and its recap line).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shlex
@@ -19,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +28,17 @@ from typing import Any
 
 import ansible_runner
 
-from dcops.provisioning.preflight import known_hosts_line
+from dcops.provisioning.preflight import (
+    PERSIST,
+    SSHTarget,
+    control_dir,
+    control_path,
+    master_options,
+    ssh_options,
+    write_login,
+)
 
 PYTHON = "/usr/bin/python3"  # the managed host's Python, which has the libvirt bindings
-CONTROL_PERSIST_S = 60  # an SSH master connection outlives its run this long, for the next run to the host
 PER_HOST = 8  # runs at once per hypervisor: a run mostly waits on SSH and virsh, little on the hypervisor
 MAX_CONCURRENCY = 32
 
@@ -41,15 +50,6 @@ def concurrency(hosts: int) -> int:
     fleet; at least 2 so that a long run never blocks a short one.
     """
     return max(2, min(max(hosts, 0) * PER_HOST, MAX_CONCURRENCY))
-
-
-def control_dir() -> Path:
-    """Return the private directory of the SSH master sockets shared by the runs (0700, created if missing)."""
-    path = Path(tempfile.gettempdir()) / f"dcops-ssh-{os.getuid()}"
-    path.mkdir(mode=0o700, exist_ok=True)
-    if path.stat().st_uid != os.getuid() or path.stat().st_mode & 0o077:
-        raise PermissionError(f"{path} must be a private directory of this user")
-    return path
 
 
 def _search_path() -> str:
@@ -106,6 +106,59 @@ class Run:
     host_alias: str = "hypervisor"
     #: a batch: inventory alias -> that member's variables (host variables; ``extravars`` then apply to all)
     members: dict[str, dict[str, Any]] | None = None
+    #: a pre-flight still to pass (raises when it does not): run while ansible-playbook starts up, and no SSH
+    #: connection of the run opens before it passed (:class:`_Gate`); it opens the master the tasks then reuse
+    preflight: Callable[[], Any] | None = None
+
+
+#: the run's ssh while a pre-flight is pending: wait until the runner releases its lock, then connect only if the
+#: verdict is "ok" (exit 255 otherwise, which Ansible reports as unreachable)
+_WRAPPER = """#!/bin/sh
+exec 9<%s && flock -s 9 && read -r verdict <&9 && exec 9<&- && [ "$verdict" = ok ] && exec ssh "$@"
+echo "dcops: the pre-flight of this run did not pass; no connection made" >&2
+exit 255
+"""
+
+
+class _Gate:
+    """Hold every SSH connection of a run, and its events, until the run's pre-flight has passed.
+
+    The runner holds an exclusive lock on a verdict file; the ssh wrapper Ansible uses takes a shared lock on it
+    first, so it waits for the verdict. Events that come meanwhile (the play starting) are held back: delivered
+    if the pre-flight passed, dropped if not (the job then shows the pre-flight's failure, not a broken play).
+    """
+
+    def __init__(self, workdir: Path, deliver: Callable[[dict[str, Any]], None]) -> None:
+        verdict = workdir / "verdict"
+        self._fd = os.open(verdict, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self.ssh = workdir / "ssh"
+        self.ssh.write_text(_WRAPPER % shlex.quote(str(verdict)))
+        self.ssh.chmod(0o700)
+        self.passed: bool | None = None
+        self._deliver, self._held, self._lock = deliver, [], threading.Lock()  # type: ignore[var-annotated]
+
+    def handle(self, raw: dict[str, Any]) -> bool:
+        with self._lock:
+            if self.passed is None:
+                self._held.append(raw)
+            elif self.passed:
+                self._deliver(raw)
+        return False  # ansible-runner need not keep the event on disk beyond the run
+
+    def open(self, passed: bool) -> None:
+        """Give the verdict: let the connections through (and the held events) or refuse them all."""
+        if self._fd < 0:
+            return
+        os.write(self._fd, b"ok\n" if passed else b"failed\n")
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = -1
+        with self._lock:
+            self.passed = passed
+            for raw in self._held if passed else []:
+                self._deliver(raw)
+            self._held.clear()
 
 
 _STATUS = {
@@ -151,38 +204,21 @@ def convert(raw: dict[str, Any]) -> Event | None:
     )
 
 
-def _unlocked_key(text: str, passphrase: str | None) -> str:
-    """Return the key without its passphrase (OpenSSH format), so ssh never prompts."""
-    if not passphrase:
-        return text.strip() + "\n"
-    from cryptography.hazmat.primitives import serialization
-
-    raw = text.strip().encode() + b"\n"
-    try:
-        key = serialization.load_ssh_private_key(raw, password=passphrase.encode())
-    except ValueError:
-        key = serialization.load_pem_private_key(raw, password=passphrase.encode())  # type: ignore[assignment]
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,  # type: ignore[union-attr]
-                             serialization.NoEncryption()).decode()
-
-
 def run_playbook(run: Run) -> Outcome:
     """Run ``run.playbook`` against one host and return how it ended (blocks until then)."""
     workdir = Path(tempfile.mkdtemp(prefix="dcops-job-"))
     warm: subprocess.Popen[bytes] | None = None
+    gate: _Gate | None = None
     os.chmod(workdir, 0o700)
     key_file = workdir / "id_key"
     try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(_unlocked_key(run.private_key, run.passphrase))
-        known_hosts = workdir / "known_hosts"
-        known_hosts.write_text(known_hosts_line(run.address, run.port, run.host_key))
-        ssh_args = (f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes "
-                    "-o IdentitiesOnly=yes -o GlobalKnownHostsFile=/dev/null")
-        # one SSH connection per host and user, reused by every task and by the runs that follow within
-        # CONTROL_PERSIST_S (the master keeps its authenticated session; its socket is in a 0700 directory)
-        persist = f"-o ControlMaster=auto -o ControlPersist={CONTROL_PERSIST_S}s -o ServerAliveInterval=15"
+        target = SSHTarget(address=run.address, port=run.port, user=run.user, private_key=run.private_key,
+                           passphrase=run.passphrase, host_key=run.host_key)
+        key_file, known_hosts = write_login(workdir, target)
+        ssh_args = " ".join(ssh_options(known_hosts))
+        # one SSH connection per host, user, pin and key, reused by every task, by the pre-flight and by the runs
+        # that follow within CONTROL_PERSIST_S (the master keeps its authenticated session; its socket is in a
+        # 0700 directory); Ansible adds the control path to these options itself
         connection = {
             "ansible_host": run.address,
             "ansible_port": run.port,
@@ -199,9 +235,9 @@ def run_playbook(run: Run) -> Outcome:
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
             "ANSIBLE_PIPELINING": "True",
-            "ANSIBLE_SSH_ARGS": persist,
+            "ANSIBLE_SSH_ARGS": " ".join(PERSIST),
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir()),
-            "ANSIBLE_SSH_CONTROL_PATH": "%(directory)s/%%C",
+            "ANSIBLE_SSH_CONTROL_PATH": control_path(target).replace("%", "%%"),
             "ANSIBLE_LOCAL_TEMP": str(workdir / "tmp"),
             "ANSIBLE_GATHERING": "explicit",
             "PATH": _search_path(),
@@ -210,15 +246,25 @@ def run_playbook(run: Run) -> Outcome:
         own: dict[str, list[str]] = {alias: [] for alias in members}
         failed: set[str] = set()
 
-        def handler(raw: dict[str, Any]) -> bool:
+        def deliver(raw: dict[str, Any]) -> None:
             event = convert(raw)
             if event is not None:
                 run.on_event(event)
             if run.members:
                 _split(raw, own, failed)
+
+        def handler(raw: dict[str, Any]) -> bool:
+            deliver(raw)
             return False  # ansible-runner need not keep the event on disk beyond the run
 
-        warm = _warm_master(run, key_file, ssh_args, persist)
+        def cancel() -> bool:
+            return (gate is not None and gate.passed is False) or run.should_cancel()
+
+        gate = _Gate(workdir, deliver) if run.preflight is not None else None
+        if gate is not None:
+            envvars["ANSIBLE_SSH_EXECUTABLE"] = str(gate.ssh)
+        else:  # no pre-flight to open the master: open it while ansible-playbook starts up
+            warm = _warm_master(run, key_file, ssh_options(known_hosts) + master_options(target))
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(workdir),
             project_dir=str(playbook_dir()),
@@ -226,13 +272,21 @@ def run_playbook(run: Run) -> Outcome:
             inventory=inventory,
             extravars=run.extravars,
             envvars=envvars,
-            event_handler=handler,
-            cancel_callback=run.should_cancel,
+            event_handler=handler if gate is None else gate.handle,
+            cancel_callback=cancel,
             timeout=run.timeout_s,
             forks=max(5, len(members)),
             quiet=True,
             suppress_env_files=True,
         )
+        if gate is not None and run.preflight is not None:
+            try:
+                run.preflight()
+            except BaseException:
+                gate.open(False)
+                thread.join()  # the play ends at its first connection, which the wrapper refuses
+                raise
+            gate.open(True)
         thread.join()
         stdout = ""
         stdout_path = Path(runner.config.artifact_dir) / "stdout"
@@ -245,6 +299,8 @@ def run_playbook(run: Run) -> Outcome:
         return Outcome(status=str(runner.status), rc=runner.rc, stdout=stdout, failed_hosts=frozenset(failed),
                        host_stdout={alias: "".join(lines) for alias, lines in own.items()})
     finally:
+        if gate is not None:
+            gate.open(False)  # whatever broke: no connection of this run goes through any more
         if warm is not None:
             try:
                 warm.wait(timeout=5)
@@ -256,15 +312,14 @@ def run_playbook(run: Run) -> Outcome:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _warm_master(run: Run, key_file: Path, ssh_args: str, persist: str) -> subprocess.Popen[bytes] | None:
+def _warm_master(run: Run, key_file: Path, options: list[str]) -> subprocess.Popen[bytes] | None:
     """Open the run's SSH master connection (or find the persisting one) while ansible-playbook starts up.
 
     The same options as Ansible's connections (the pinned host key strictly checked, the same control path),
     so the first task finds the master ready instead of paying the handshake; None if ssh cannot start.
     """
-    command = ["ssh", "-p", str(run.port), "-i", str(key_file), *shlex.split(ssh_args), *shlex.split(persist),
-               "-o", f"ControlPath={control_dir()}/%C", "-o", "BatchMode=yes",
-               "-o", f"ConnectTimeout={CONTROL_PERSIST_S}", f"{run.user}@{run.address}", "true"]
+    command = ["ssh", "-p", str(run.port), "-i", str(key_file), *options, "-o", "BatchMode=yes",
+               "-o", "ConnectTimeout=60", f"{run.user}@{run.address}", "true"]
     try:
         return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
