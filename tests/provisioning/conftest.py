@@ -121,9 +121,19 @@ def cleanup_libvirt(prefix: str, pool: str | None = None, pool_path: str | None 
         virsh("net-undefine", network, check=False)
 
 
+_SHARED_LAB: list[LibvirtLab] = []
+
+
 @pytest.fixture(scope="session")
 def libvirt_lab(libvirt_daemons: None) -> Iterator[LibvirtLab]:
-    """An isolated libvirt network (no forward, no address) and a pool folder, unique to this run."""
+    """An isolated libvirt network (no forward, no address) and a pool folder, unique to this run.
+
+    Test modules elsewhere import this fixture, which makes pytest build it once per importing module in the
+    same session: the first build is shared, so the network is defined once per process.
+    """
+    if _SHARED_LAB:
+        yield _SHARED_LAB[0]
+        return
     lab = LibvirtLab(prefix=RUN_PREFIX, network=f"{RUN_PREFIX}-iso", pool=f"{RUN_PREFIX}-pool",
                      pool_path=f"/var/lib/libvirt/images/{RUN_PREFIX}")
     xml = Path(tempfile.mkstemp(suffix=".xml")[1])
@@ -132,7 +142,9 @@ def libvirt_lab(libvirt_daemons: None) -> Iterator[LibvirtLab]:
     virsh("net-start", lab.network)
     xml.unlink()
     assert "<forward" not in virsh("net-dumpxml", lab.network).stdout
+    _SHARED_LAB.append(lab)
     yield lab
+    _SHARED_LAB.clear()
     cleanup_libvirt(RUN_PREFIX, lab.pool, lab.pool_path, lab.network)
 
 
