@@ -86,11 +86,13 @@ async def _cycle(targets, interval: float, options: PollerOptions):
 def test_a_cycle_with_30_percent_timeouts_ends_within_its_interval(session, factory, snmpd, silent_ports):
     ok = [_monitored(session, factory, snmpd.port) for _ in range(7)]
     down = [_monitored(session, factory, port) for port in silent_ports]
-    options = PollerOptions(timeout_s=1.0, retries=1, concurrency=4)  # a timed-out device costs 2 s of a 3 s cycle
+    # a timed-out device costs 4 s of a 6 s cycle (2/3 of it, while the 7 others share one slot: room for a
+    # loaded machine, whose answering polls can take half a second each)
+    options = PollerOptions(timeout_s=2.0, retries=1, concurrency=4)
     targets = load_targets(session, options=options)
     session.rollback()  # end the read: on SQLite every transaction holds the write lock
     assert len(targets) == 10
-    poller, report = asyncio.run(_cycle(targets, 3.0, options))
+    poller, report = asyncio.run(_cycle(targets, 6.0, options))
     # the poller's own accounting: nothing skipped, no device started late, the cycle did not overrun
     assert (report.ok, report.failed, report.skipped) == (7, 3, 0), report
     assert poller.errors_total["timeout"] == 3 and poller.polls_total == 10 and poller.overruns_total == 0
