@@ -8,6 +8,8 @@ A feature is a package under ``dcops``. It may have:
 - a ``mount(app)`` function in the package itself (the web console: pages, static files, middleware);
 - ``cli.py``: a Typer app named ``app`` and ``COMMAND``, the sub-command name (``None`` merges its commands at
   the top level of ``dcops``);
+- ``provides.py``: registers the feature's implementations of hooks that lower features declare
+  (:mod:`dcops.hooks`); imported by :func:`load_providers` before any hook is read;
 - ``background.py``: ``async def run() -> None``, a long-running service (poller, trap receiver, job runner,
   reconciler) that ``dcops serve`` starts in its event loop and cancels at shutdown. It must survive its own
   errors (log and go on) and never block the loop.
@@ -40,6 +42,24 @@ def _modules(part: str) -> list[ModuleType]:
         if importlib.util.find_spec(qualified) is not None:
             found.append(importlib.import_module(qualified))
     return found
+
+
+_providers_loaded = False
+
+
+def load_providers() -> None:
+    """Import every feature's ``provides.py`` once, so that its hook implementations are registered.
+
+    An import error propagates: a feature that is installed but broken fails at the first hook read.
+    """
+    global _providers_loaded
+    if not _providers_loaded:
+        _providers_loaded = True
+        try:
+            _modules("provides")
+        except BaseException:
+            _providers_loaded = False
+            raise
 
 
 def import_models() -> None:
