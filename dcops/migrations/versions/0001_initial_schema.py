@@ -7,7 +7,7 @@ Create Date: 2026-11-22 23:05:12.826007
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import dcops.database
