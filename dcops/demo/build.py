@@ -14,8 +14,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import Role
@@ -73,8 +73,8 @@ def is_demo(session: Session, obj: Any) -> bool:
 
 def demo_ids(session: Session, model: Any) -> set[int]:
     """Ids of the objects of ``model`` the demo created."""
-    rows = session.execute(select(DemoObject.object_id).where(DemoObject.kind == model.__tablename__))
-    return {int(i) for i in rows.scalars()}
+    rows = session.exec(select(DemoObject.object_id).where(DemoObject.kind == model.__tablename__))
+    return {int(i) for i in rows}
 
 
 class _Builder:
@@ -154,23 +154,25 @@ def _credentials(b: _Builder) -> dict[str, int]:
     }
     ids = {}
     for name, values in wanted.items():
-        found = b.session.execute(select(Credential).where(Credential.name == name)).scalars().first()
+        found = b.session.exec(select(Credential).where(Credential.name == name)).first()
         if found is None:
             found = save_credential(b.session, actor=DEMO_ACTOR, data={"name": name} | values)
             mark(b.session, found)
             b.summary.created["credentials"] = b.summary.created.get("credentials", 0) + 1
+        assert found.id is not None  # flushed by save_credential or loaded: ids are set
         ids[name] = found.id
     return ids
 
 
 def _host_capacity(b: _Builder, cluster_id: int) -> list[tuple[Device, list[float]]]:
-    hosts = b.session.execute(
-        select(Device, DeviceType).join(DeviceType).where(Device.cluster_id == cluster_id).order_by(Device.name)
+    hosts = b.session.exec(
+        select(Device, DeviceType).join(DeviceType).where(Device.cluster_id == cluster_id).order_by(col(Device.name))
     ).all()
     out = []
     for host, dtype in hosts:
-        used = b.session.execute(
-            select(func.coalesce(func.sum(VirtualMachine.vcpus), 0), func.coalesce(func.sum(VirtualMachine.ram_gib), 0))
+        used = b.session.exec(
+            select(func.coalesce(func.sum(col(VirtualMachine.vcpus)), 0),
+                   func.coalesce(func.sum(col(VirtualMachine.ram_gib)), 0))
             .where(VirtualMachine.host_id == host.id)
         ).one()
         out.append((host, [dtype.cpu_threads * 4.0 - used[0], dtype.ram_gib - used[1]]))
@@ -178,7 +180,7 @@ def _host_capacity(b: _Builder, cluster_id: int) -> list[tuple[Device, list[floa
 
 
 def _agencies_and_vms(b: _Builder, cluster_id: int) -> None:
-    supernet = ipaddress.ip_network(data.AGENCY_SUPERNET)
+    supernet = ipaddress.IPv4Network(data.AGENCY_SUPERNET)
     subnets = supernet.subnets(new_prefix=24)
     hosts = _host_capacity(b, cluster_id)[:-1]  # the last host stays empty: the cluster's HA reserve
     turn = 0
@@ -199,7 +201,7 @@ def _agencies_and_vms(b: _Builder, cluster_id: int) -> None:
         for n, (suffix, vcpus, ram, disk) in enumerate(vms):
             app = apps[n] if n < len(apps) else suffix
             vm_name = f"{code.lower()}-{app}"
-            if b.session.execute(select(VirtualMachine.id).where(VirtualMachine.name == vm_name)).first():
+            if b.session.exec(select(VirtualMachine.id).where(VirtualMachine.name == vm_name)).first():
                 continue
             for _ in range(len(hosts)):  # the next host (round robin) with room for it
                 host, free = hosts[turn % len(hosts)]
@@ -221,19 +223,21 @@ def _users(b: _Builder) -> None:
     session = b.session
     for username, role, agency_code in data.DEMO_USERS:
         password = secrets.token_urlsafe(9)
-        user = session.execute(select(User).where(User.username == username)).scalars().first()
+        user = session.exec(select(User).where(User.username == username)).first()
         if user is not None and not is_demo(session, user):
             continue  # someone else's user of that name: not the demo's to change
+        is_new = user is None
         if user is None:
             agency_id = None
             if agency_code:
-                agency_id = session.execute(select(Agency.id).where(Agency.code == agency_code)).scalar_one()
+                agency_id = session.exec(select(Agency.id).where(Agency.code == agency_code)).one()
             user = create_user(session, actor=DEMO_ACTOR, data={
                 "username": username, "role": role, "agency_id": agency_id, "password": password,
                 "full_name": f"Demo {role}"})
             mark(session, user)
-        else:
-            update_user(session, actor=DEMO_ACTOR, id=user.id, data={"password": password})  # type: ignore[arg-type]
-        token, _ = issue_token(session, actor=DEMO_ACTOR, user_id=user.id, name="demo",  # type: ignore[arg-type]
+        assert user.id is not None  # loaded, or flushed by mark(): ids are set
+        if not is_new:
+            update_user(session, actor=DEMO_ACTOR, id=user.id, data={"password": password})
+        token, _ = issue_token(session, actor=DEMO_ACTOR, user_id=user.id, name="demo",
                                expires_in_days=30)
         b.summary.users.append(DemoUser(username, role, agency_code, password, token))

@@ -5,6 +5,8 @@ Plain data, read by :mod:`dcops.demo.build`. Prices are realistic 2026 e-catalog
 
 from __future__ import annotations
 
+from typing import Any
+
 MAIN_SITE = "DC Utama Diskominfo"
 DR_SITE = "DRC Diskominfo"
 
@@ -29,7 +31,7 @@ RACKS = [
 MANUFACTURERS = ["Dell", "Huawei", "Cisco", "Fortinet", "APC", "Eaton"]
 
 # slug -> fields (manufacturer by name)
-DEVICE_TYPES = {
+DEVICE_TYPES: dict[str, dict[str, Any]] = {
     "dell-poweredge-r750": dict(manufacturer="Dell", model="PowerEdge R750", u_height=2, max_power_w=1100,
                                 cpu_sockets=2, cpu_cores=56, cpu_threads=112, ram_gib=512, storage_tb=7.68,
                                 price_idr=425_000_000, part_number="R750-2S28C"),
@@ -52,7 +54,7 @@ DEVICE_TYPES = {
                        is_full_depth=False, price_idr=28_000_000),
 }
 
-CLUSTERS = [
+CLUSTERS: list[dict[str, Any]] = [
     {"name": "KLASTER-UTAMA", "site": MAIN_SITE, "vcpu_ratio": 4.0, "ram_ratio": 1.0, "disk_ratio": 1.0,
      "ha_reserve_hosts": 1, "description": "Klaster hypervisor KVM utama"},
     {"name": "KLASTER-DRC", "site": DR_SITE, "vcpu_ratio": 4.0, "ram_ratio": 1.0, "disk_ratio": 1.0,

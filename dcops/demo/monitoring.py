@@ -20,8 +20,7 @@ import socket
 import time
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dcops.dcim.choices import DeviceStatus
 from dcops.dcim.models import Credential, Device, DeviceType
@@ -48,7 +47,7 @@ def free_udp_port(host: str = SIM_HOST) -> int:
 
 def _community(session: Session, device: Device) -> tuple[int, str] | None:
     name = f"sim-{device.name}"[:100]
-    cred = session.execute(select(Credential).where(Credential.name == name)).scalars().first()
+    cred = session.exec(select(Credential).where(Credential.name == name)).first()
     if cred is not None and not is_demo(session, cred):
         return None  # a credential of that name the demo did not make: leave the device alone
     if cred is None:
@@ -56,25 +55,27 @@ def _community(session: Session, device: Device) -> tuple[int, str] | None:
             "name": name, "kind": "snmp_v2c", "community": "sim" + secrets.token_hex(10),
             "description": f"demo: simulated agent of {device.name}"})
         mark(session, cred)
-    return int(cred.id), str(decrypt_secrets(cred.secret_blob)["community"])  # type: ignore[arg-type]
+    assert cred.id is not None  # loaded, or flushed by mark(): ids are set
+    return cred.id, str(decrypt_secrets(cred.secret_blob)["community"])
 
 
 def wire_simulation(session: Session, *, port: int) -> list[SimulatedDevice]:
     """Point every active device the demo created at the simulator on ``port``; return what it must serve."""
     ours = demo_ids(session, Device)
-    rows = session.execute(select(Device, DeviceType).join(DeviceType).where(Device.status == DeviceStatus.ACTIVE)
-                           .where(Device.owner_agency_id.is_(None))  # agencies' own servers: outside the DC
-                           .order_by(Device.name)).all()
+    rows = session.exec(select(Device, DeviceType).join(DeviceType).where(Device.status == DeviceStatus.ACTIVE)
+                        .where(col(Device.owner_agency_id).is_(None))  # agencies' own servers: outside the DC
+                        .order_by(col(Device.name))).all()
     simulated = []
     for device, dtype in rows:
+        assert device.id is not None  # loaded from the database
         wired = _community(session, device) if device.id in ours else None
         if wired is None:
             continue
         cred_id, community = wired
         if device.mgmt_address != SIM_HOST or device.snmp_credential_id != cred_id:
-            devices.update(session, actor=DEMO_ACTOR, id=device.id,  # type: ignore[arg-type]
+            devices.update(session, actor=DEMO_ACTOR, id=device.id,
                            data={"mgmt_address": SIM_HOST, "snmp_credential_id": cred_id}, commit=False)
-        setting = session.get(MonitoringSetting, device.id) or MonitoringSetting(device_id=device.id)  # type: ignore
+        setting = session.get(MonitoringSetting, device.id) or MonitoringSetting(device_id=device.id)
         setting.snmp_port, setting.interval_s, setting.enabled = port, DEMO_INTERVAL_S, True
         session.add(setting)
         serial = f"{device.serial}-RMA7731" if device.name == SWAPPED else device.serial
