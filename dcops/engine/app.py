@@ -23,10 +23,7 @@ from kombu import Queue
 
 from dcops.config import get_settings
 from dcops.engine.dispatch import QUEUES, queue_name
-from dcops.engine.tasks import BODIES
-
-#: tasks that are acknowledged only once done (the others when received)
-ACKS_LATE = {"dcops.poll_slice": True, "dcops.deliver_outbox": True, "dcops.periodic": True, "dcops.run_job": False}
+from dcops.engine.hooks import TASKS
 
 
 @lru_cache(maxsize=2)
@@ -44,8 +41,8 @@ def _build(broker_url: str, prefix: str) -> Celery:
         worker_send_task_events=False,
         broker_heartbeat=30,
     )
-    for name, body in BODIES.items():
-        app.task(name=name, acks_late=ACKS_LATE[name], bind=False)(body)
+    for task in TASKS.all():  # each feature's bodies (dcops.engine.hooks), registered in its provides.py
+        app.task(name=task.name, acks_late=task.acks_late, bind=False)(task.body)
     return app
 
 

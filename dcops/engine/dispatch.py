@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dcops.config import get_settings
+from dcops.engine.hooks import task_named
 
 log = logging.getLogger("dcops.engine")
 
@@ -27,11 +28,7 @@ def submit(queue: str, task: str, *args: Any, local: Callable[..., Any] | None =
            expires: float | None = None) -> None:
     """Send ``task(*args)`` to ``queue``; without a broker, call ``local(*args)`` (or the task body) here."""
     if not distributed():
-        if local is None:
-            from dcops.engine.tasks import BODIES
-
-            local = BODIES[task]
-        local(*args)
+        (local or task_named(task).body)(*args)
         return
     from dcops.engine.app import get_app
 

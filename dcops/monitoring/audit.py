@@ -148,6 +148,11 @@ async def audit_round(*, timeout: float = 1.0) -> list[AuditResult]:
     return results
 
 
+def audit_all() -> int:
+    """Audit every device's SNMP configuration once, from synchronous code; return how many were audited."""
+    return len(asyncio.run(audit_round()))
+
+
 async def run_periodic_audit(interval_s: float | None = None) -> None:
     """Audit every ``DCOPS_AUDIT_INTERVAL`` seconds until cancelled (0, the default, turns it off)."""
     import logging

@@ -291,8 +291,8 @@ def _claim(outbox_id: int) -> tuple[int, str, str] | None:
     from sqlalchemy import or_, update
 
     from dcops.database import utcnow
+    from dcops.engine.identity import worker_id
     from dcops.monitoring.outbox_models import NotificationOutbox as Box
-    from dcops.provisioning.jobs import worker_id
 
     now = utcnow()
     with session_scope() as session:
@@ -318,8 +318,8 @@ def deliver_outbox(outbox_id: int) -> bool:
     from sqlalchemy import update
 
     from dcops.database import utcnow
+    from dcops.engine.identity import worker_id
     from dcops.monitoring.outbox_models import NotificationOutbox as Box
-    from dcops.provisioning.jobs import worker_id
 
     claimed = _claim(outbox_id)
     if claimed is None:

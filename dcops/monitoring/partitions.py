@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import text
 from sqlmodel import Session
 
-from dcops.database import is_postgresql, utcnow
+from dcops.database import is_postgresql, session_scope, utcnow
 from dcops.monitoring.state import DOWNSAMPLE_STEP_S, DOWNSAMPLED_KEEP, RAW_KEEP, _bucket, compact_history
 
 log = logging.getLogger("dcops.partitions")
@@ -108,3 +108,11 @@ def compact(session: Session, *, now: datetime | None = None, raw_keep: timedelt
     session.commit()
     drop_expired(session, now=now, keep=keep)
     return int(folded or 0)
+
+
+def maintain_history() -> int:
+    """Create the next partitions ahead, then downsample and prune history; return the rows folded (periodic)."""
+    with session_scope() as session:
+        ensure_partitions(session)
+    with session_scope() as session:
+        return compact(session)

@@ -10,8 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from dcops.database import session_scope
-from dcops.engine import staleness
-from dcops.monitoring import metrics
+from dcops.monitoring import metrics, staleness
 from dcops.monitoring.alert_models import Alert
 from dcops.monitoring.state import PollExtras
 from dcops.monitoring.state_models import DeviceState, MetricHistory

@@ -2,7 +2,7 @@
 
 A slice is a list of device ids. The task reads their targets, skips a device recorded less than half an
 interval ago (a slice the broker delivered again after a worker died mid-poll), polls the rest concurrently
-with :func:`dcops.monitoring.poller.poll_target`, and records them with the batched writer
+with :func:`dcops.monitoring.poll_one.poll_target`, and records them with the batched writer
 (:func:`dcops.monitoring.poller.store_results`), off the event loop. Each result is applied only if it is newer
 than the stored one, so a late or repeated slice can never move a device's state back.
 """
@@ -16,14 +16,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from dcops.database import session_scope, utcnow
 from dcops.monitoring import profiles as prof
-from dcops.monitoring.poller import PollerOptions, Target, load_targets, poll_target, store_results
+from dcops.monitoring.poll_one import poll_target
+from dcops.monitoring.poller import store_results
+from dcops.monitoring.snmp import SnmpClient
+from dcops.monitoring.state import PollExtras
 from dcops.monitoring.state_models import DeviceState
+from dcops.monitoring.targets import PollerOptions, Target, load_targets
+from dcops.monitoring.types import PollResult
 
-log = logging.getLogger("dcops.engine.polling")
+log = logging.getLogger("dcops.monitoring.slices")
 
 
 @dataclass
@@ -44,23 +49,21 @@ def _recently_polled(device_ids: Sequence[int], targets: Sequence[Target], sent_
     now = utcnow().timestamp()
     since = min(sent_at, now) if sent_at else now
     with session_scope() as session:
-        rows = session.execute(select(DeviceState.device_id, DeviceState.last_poll_at)
-                               .where(DeviceState.device_id.in_(list(device_ids)))).all()  # type: ignore[attr-defined]
+        rows = session.exec(select(col(DeviceState.device_id), col(DeviceState.last_poll_at))
+                            .where(col(DeviceState.device_id).in_(list(device_ids)))).all()
     return {d for d, at in rows if at is not None and at.timestamp() >= since - intervals.get(d, 60) / 2}
 
 
 async def poll_targets(targets: Sequence[Target], *, options: PollerOptions, deadline_s: float,
-                       client: object = None) -> SliceReport:
+                       client: SnmpClient | None = None) -> SliceReport:
     """Poll ``targets`` (at most ``options.concurrency`` at once) within ``deadline_s`` and record them in batches."""
-    from dcops.monitoring.snmp import SnmpClient
-
     report = SliceReport(devices=len(targets))
     started = time.monotonic()
     all_profiles = prof.load_profiles()
     semaphore = asyncio.Semaphore(options.concurrency)
-    results = []
+    results: list[tuple[PollResult, PollExtras]] = []
 
-    async def one(target: Target, snmp: object) -> None:
+    async def one(target: Target, snmp: SnmpClient) -> None:
         async with semaphore:
             left = deadline_s - (time.monotonic() - started)
             if left <= 0.05:
@@ -84,7 +87,7 @@ async def poll_targets(targets: Sequence[Target], *, options: PollerOptions, dea
     return report
 
 
-def _write(batch: list) -> None:  # type: ignore[type-arg]
+def _write(batch: list[tuple[PollResult, PollExtras]]) -> None:
     with session_scope() as session:
         store_results(session, batch)
 
