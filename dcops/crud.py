@@ -20,18 +20,21 @@ from sqlalchemy import BigInteger, ColumnElement, Integer, Table, and_, func, or
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from dcops.auth.actor import Actor
-from dcops.auth.choices import ChangeAction
-from dcops.auth.models import ChangeLogEntry
-from dcops.auth.scopes import require_serves
+from dcops.actor import Actor
+from dcops.changelog import ChangeAction, record_change
 from dcops.database import utcnow
 from dcops.exceptions import ConflictError, InUseError, NotFoundError, PermissionDeniedError, ValidationError
+from dcops.hooks import Hook
 
 M = TypeVar("M", bound=SQLModel)
 
 #: A domain check: (session, the object as it will be written, its snapshot before, options) -> warnings.
 Check = Callable[[Session, Any, dict[str, Any] | None, dict[str, Any]], list[str]]
-Hook = Callable[[Session, Any, dict[str, Any] | None], None]
+#: Run around a write: (session, the object, its snapshot before or None) -> None.
+WriteHook = Callable[[Session, Any, dict[str, Any] | None], None]
+
+AGENCY_GUARD: Hook[Callable[[Session, Actor, int | None], None]] = Hook("agency write guard")
+"""Raise PermissionDeniedError when the actor may not write for that agency (auth: operator scopes)."""
 
 _registry: dict[str, Resource[Any]] = {}
 
@@ -67,30 +70,16 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def record_change(
-    session: Session,
-    *,
-    actor: Actor,
-    action: ChangeAction,
-    object_type: str,
-    object_id: int,
-    object_repr: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    """Add a change-log entry to the session's transaction."""
-    session.add(
-        ChangeLogEntry(
-            user_id=actor.user_id,
-            username=actor.username,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            object_repr=object_repr[:200],
-            before=before,
-            after=after,
-        )
-    )
+def require_serves(session: Session, actor: Actor, agency_id: int | None) -> None:
+    """Refuse a write for ``agency_id`` that the registered guard refuses; with no guard, refuse every one.
+
+    Default deny: a write scoped to an agency never goes through unchecked because the feature that knows
+    who serves which agency failed to register.
+    """
+    guard = AGENCY_GUARD.first()
+    if guard is None:
+        raise RuntimeError("no agency write guard is registered (dcops.auth.provides); refusing the write")
+    guard(session, actor, agency_id)
 
 
 def integrity_message(exc: IntegrityError) -> str:
@@ -120,8 +109,8 @@ class Resource(Generic[M]):
         exclude_fields: Iterable[str] = (),
         secret_fields: Iterable[str] = (),
         check: Check | None = None,
-        after_write: Hook | None = None,
-        before_delete: Hook | None = None,
+        after_write: WriteHook | None = None,
+        before_delete: WriteHook | None = None,
     ) -> None:
         self.model = model
         self.label = label

@@ -1,7 +1,8 @@
 """Build the five REST routes of a :class:`~dcops.crud.Resource`: list, get, create, PATCH, delete.
 
-Each generated handler is a thin adapter: it authenticates through :class:`Allow`,
-calls the resource's service function and turns the result into the public schema.
+Each generated handler is a thin adapter: it authenticates through the role guard that :data:`ROLE_GUARD`
+provides (``dcops.auth``'s ``Allow``), calls the resource's service function and turns the result into the
+public schema.
 """
 
 
@@ -18,13 +19,23 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticUndefined
 from sqlmodel import Session
 
-from dcops.auth.actor import Actor
-from dcops.auth.choices import Role
-from dcops.auth.deps import Allow
+from dcops.actor import Actor, Role
 from dcops.crud import MAX_LIMIT, ListQuery, Resource
-from dcops.database import get_session
+from dcops.database import SessionDep
 from dcops.exceptions import ValidationError
+from dcops.hooks import Hook
 from dcops.schemas import Page
+
+ROLE_GUARD: Hook[Callable[[Iterable[Role]], Callable[..., Any]]] = Hook("API role guard")
+"""Make the dependency that authenticates a caller and admits only the given roles (auth: ``Allow``)."""
+
+
+def role_guard(roles: Iterable[Role]) -> Callable[..., Any]:
+    """Return the registered dependency admitting ``roles``; with none registered, refuse to build routes."""
+    make = ROLE_GUARD.first()
+    if make is None:
+        raise RuntimeError("no API role guard is registered (dcops.auth.provides): routes would be open")
+    return make(roles)
 
 
 def walk_routes(routes: Sequence[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
@@ -176,7 +187,7 @@ def crud_router(
 ) -> APIRouter:
     """Return a router with list/get/create/update/delete for ``resource`` under ``path``."""
     router = APIRouter(tags=tags)
-    reader, writer = Allow(read), Allow(write)
+    reader, writer = role_guard(read), role_guard(write)
     resource.write_roles = frozenset(write)  # the import and the console obey the same rule
     label, plural = resource.label, resource.plural
 
@@ -187,8 +198,8 @@ def crud_router(
 
     def list_items(
         request: Request,
+        session: SessionDep,
         actor: Actor = Depends(reader),
-        session: Session = Depends(get_session),
         limit: int = Query(50, ge=1, le=MAX_LIMIT),
         offset: int = Query(0, ge=0),
         ordering: str | None = Query(
@@ -227,7 +238,7 @@ def crud_router(
         summary=f"List {plural}", name=f"list_{resource.table.name}",
     )
 
-    def get_item(id: int, actor: Actor = Depends(reader), session: Session = Depends(get_session)) -> Any:
+    def get_item(id: int, session: SessionDep, actor: Actor = Depends(reader)) -> Any:
         return Response(to_public(public, resource.get(session, actor=actor, id=id)).model_dump_json(),
                         media_type="application/json")
 
@@ -236,8 +247,8 @@ def crud_router(
         summary=f"Get a {label}", name=f"get_{resource.table.name}",
     )
 
-    def create_item(body: create, actor: Actor = Depends(writer),  # type: ignore[valid-type]
-                    session: Session = Depends(get_session)) -> Any:
+    def create_item(body: create, session: SessionDep,  # type: ignore[valid-type]
+                    actor: Actor = Depends(writer)) -> Any:
         data = body.model_dump()  # type: ignore[attr-defined]
         if create_fn is not None:
             return to_public(public, create_fn(session, actor, data))
@@ -250,8 +261,8 @@ def crud_router(
         summary=f"Create a {label}", name=f"create_{resource.table.name}",
     )
 
-    def update_item(id: int, body: update, actor: Actor = Depends(writer),  # type: ignore[valid-type]
-                    session: Session = Depends(get_session)) -> Any:
+    def update_item(id: int, body: update, session: SessionDep,  # type: ignore[valid-type]
+                    actor: Actor = Depends(writer)) -> Any:
         data = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
         for name, value in data.items():  # an explicit null for a required column: say so, before any service
             column = resource.table.columns.get(name)
@@ -268,7 +279,7 @@ def crud_router(
         summary=f"Update a {label}", name=f"update_{resource.table.name}",
     )
 
-    def delete_item(id: int, actor: Actor = Depends(writer), session: Session = Depends(get_session)) -> Response:
+    def delete_item(id: int, session: SessionDep, actor: Actor = Depends(writer)) -> Response:
         resource.delete(session, actor=actor, id=id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 

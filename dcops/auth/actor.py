@@ -1,25 +1,5 @@
-"""Who is acting: the identity every service call carries."""
+"""Who is acting: :class:`Actor` lives in the platform (:mod:`dcops.actor`); this name stays for importers."""
 
-from __future__ import annotations
+from dcops.actor import SYSTEM, Actor
 
-from dataclasses import dataclass
-
-from dcops.auth.choices import Role
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """The user on whose behalf a service runs."""
-
-    user_id: int | None
-    username: str
-    role: Role
-    agency_id: int | None = None
-
-    @property
-    def scoped_agency(self) -> int | None:
-        """Return the agency this actor is confined to, or None for data-center staff."""
-        return self.agency_id if self.role is Role.AGENCY_VIEWER else None
-
-
-SYSTEM = Actor(user_id=None, username="system", role=Role.ADMIN)
+__all__ = ["SYSTEM", "Actor"]

@@ -1,4 +1,4 @@
-"""Users, API tokens and change-log entries."""
+"""Users, API tokens, console sessions and operator scopes (the change log is :mod:`dcops.changelog`)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, EmailStr
-from sqlalchemy import JSON, Column, String
+from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from dcops.auth.choices import ChangeAction, Role
+from dcops.actor import Role
+from dcops.changelog import ChangeAction
+from dcops.changelog import ChangeLogEntry as ChangeLogEntry  # moved to the platform; importers keep this name
 from dcops.database import UTCDateTime, utcnow
 
 
@@ -43,23 +45,6 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
-class ChangeLogEntry(SQLModel, table=True):
-    """One create, update or delete: who, when, which object, before and after."""
-
-    __tablename__ = "changelog"
-
-    id: int | None = Field(default=None, primary_key=True)
-    time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-    user_id: int | None = Field(default=None, index=True)
-    username: str = Field(max_length=64)
-    action: ChangeAction = Field(sa_type=String(10))
-    object_type: str = Field(max_length=50, index=True)
-    object_id: int = Field(index=True)
-    object_repr: str = Field(max_length=200)
-    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class ConsoleSession(SQLModel, table=True):

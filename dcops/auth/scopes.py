@@ -9,12 +9,12 @@ actions), so the API, the import, the console and the CLI all obey the same rule
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
-from dcops.auth.actor import Actor
-from dcops.auth.choices import ChangeAction, Role
+from dcops.actor import Actor, Role
 from dcops.auth.models import OperatorScope, User
+from dcops.changelog import ChangeAction, record_change
 from dcops.exceptions import NotFoundError, PermissionDeniedError, ValidationError
 
 _CACHE_KEY = "dcops_operator_scopes"
@@ -26,9 +26,10 @@ def served_agencies(session: Session, user_id: int | None) -> frozenset[int]:
         return frozenset()
     cache = session.info.setdefault(_CACHE_KEY, {})
     if user_id not in cache:
-        rows = session.execute(select(OperatorScope.agency_id).where(OperatorScope.user_id == user_id)).scalars()
+        rows = session.exec(select(OperatorScope.agency_id).where(OperatorScope.user_id == user_id)).all()
         cache[user_id] = frozenset(rows)
-    return cache[user_id]  # type: ignore[no-any-return]
+    found: frozenset[int] = cache[user_id]
+    return found
 
 
 def require_serves(session: Session, actor: Actor, agency_id: int | None) -> None:
@@ -46,14 +47,13 @@ def get_scopes(session: Session, *, user_id: int) -> list[int]:
     """Return the agencies user ``user_id`` serves (empty: all)."""
     if session.get(User, user_id) is None:
         raise NotFoundError(f"user {user_id} not found")
-    rows = session.execute(select(OperatorScope.agency_id).where(OperatorScope.user_id == user_id)
-                           .order_by(OperatorScope.agency_id)).scalars()
+    rows = session.exec(select(OperatorScope.agency_id).where(OperatorScope.user_id == user_id)
+                        .order_by(col(OperatorScope.agency_id))).all()
     return list(rows)
 
 
 def set_scopes(session: Session, *, actor: Actor, user_id: int, agency_ids: list[int]) -> list[int]:
     """Replace the agencies operator ``user_id`` serves (an empty list: every agency)."""
-    from dcops.crud import record_change
     from dcops.tenancy.models import Agency
 
     user = session.get(User, user_id)
@@ -64,13 +64,13 @@ def set_scopes(session: Session, *, actor: Actor, user_id: int, agency_ids: list
                               field="agency_ids")
     wanted = sorted(set(agency_ids))
     if wanted:
-        found = set(session.execute(select(Agency.id).where(Agency.id.in_(wanted))).scalars())  # type: ignore[union-attr]
+        found = set(session.exec(select(Agency.id).where(col(Agency.id).in_(wanted))).all())
         missing = [a for a in wanted if a not in found]
         if missing:
             raise ValidationError(f"agency_ids: agency {', '.join(map(str, missing))} does not exist",
                                   field="agency_ids")
     before = get_scopes(session, user_id=user_id)
-    session.execute(delete(OperatorScope).where(OperatorScope.user_id == user_id))  # type: ignore[arg-type]
+    session.execute(delete(OperatorScope).where(col(OperatorScope.user_id) == user_id))
     for agency_id in wanted:
         session.add(OperatorScope(user_id=user_id, agency_id=agency_id))
     record_change(session, actor=actor, action=ChangeAction.UPDATE, object_type="operator scope",

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlmodel import Session
 
 from dcops.crud import Resource
 from dcops.exceptions import ValidationError
 from dcops.tenancy.choices import AgencyKind
+from dcops.tenancy.hooks import QUOTA_CONSUMERS
 from dcops.tenancy.models import Agency
+from dcops.tenancy.quota import QuotaUse
+
+__all__ = ["QuotaUse", "agencies", "quota_shortfalls", "quota_use"]
 
 
 def _check_agency(
@@ -53,30 +55,12 @@ agencies = Resource(
 )
 
 
-@dataclass(frozen=True)
-class QuotaUse:
-    """An agency's allocation against its quota (None in a limit: no limit)."""
-
-    vcpus: int
-    ram_gib: int
-    disk_gib: int
-    vms: int
-
-
 def quota_use(session: Session, agency_id: int, exclude_vm: int | None = None) -> QuotaUse:
-    """Sum what an agency's live (not decommissioned) VMs allocate."""
-    from dcops.virtualization.models import VirtualMachine, VMState
-
-    stmt = select(
-        func.coalesce(func.sum(VirtualMachine.vcpus), 0),
-        func.coalesce(func.sum(VirtualMachine.ram_gib), 0),
-        func.coalesce(func.sum(VirtualMachine.disk_gib), 0),
-        func.count(VirtualMachine.id),
-    ).where(VirtualMachine.agency_id == agency_id, VirtualMachine.state != VMState.DECOMMISSIONED)
-    if exclude_vm is not None:
-        stmt = stmt.where(VirtualMachine.id != exclude_vm)
-    v, r, d, n = session.execute(stmt).one()
-    return QuotaUse(int(v), int(r), int(d), int(n))
+    """Sum what an agency's live objects allocate, as counted by each feature that consumes quota (VMs)."""
+    total = QuotaUse(0, 0, 0, 0)
+    for consumer in QUOTA_CONSUMERS.all():
+        total = total + consumer(session, agency_id, exclude_vm)
+    return total
 
 
 def quota_shortfalls(agency: Agency, use: QuotaUse, *, vcpus: int, ram_gib: int, disk_gib: int, vms: int) -> list[str]:

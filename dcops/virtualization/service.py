@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
 
 from dcops.crud import Resource
 from dcops.dcim.choices import DeviceRole
@@ -14,8 +14,23 @@ from dcops.exceptions import CapacityError, ConflictError, ValidationError
 from dcops.ipam.models import IPAddress
 from dcops.ipam.service import containing_prefix
 from dcops.tenancy.models import Agency
+from dcops.tenancy.quota import QuotaUse
 from dcops.tenancy.service import quota_shortfalls, quota_use
 from dcops.virtualization.models import VirtualMachine, VMState
+
+
+def vm_quota_use(session: Session, agency_id: int, exclude_vm: int | None = None) -> QuotaUse:
+    """Sum what an agency's live (not decommissioned) VMs allocate, leaving out VM ``exclude_vm``."""
+    stmt = select(
+        func.coalesce(func.sum(VirtualMachine.vcpus), 0),
+        func.coalesce(func.sum(VirtualMachine.ram_gib), 0),
+        func.coalesce(func.sum(VirtualMachine.disk_gib), 0),
+        func.count(col(VirtualMachine.id)),
+    ).where(VirtualMachine.agency_id == agency_id, VirtualMachine.state != VMState.DECOMMISSIONED)
+    if exclude_vm is not None:
+        stmt = stmt.where(VirtualMachine.id != exclude_vm)
+    v, r, d, n = session.exec(stmt).one()
+    return QuotaUse(int(v), int(r), int(d), int(n))
 
 
 def _check_vm(
@@ -38,7 +53,7 @@ def _check_vm(
                 f"agency {agency.code} quota exceeded: " + "; ".join(problems) + ". Raise the quota or shrink the VM"
             )
     if vm.ip_address and vm.state != VMState.DECOMMISSIONED:
-        holder = session.execute(select(IPAddress).where(IPAddress.address == vm.ip_address)).scalars().first()
+        holder = session.exec(select(IPAddress).where(IPAddress.address == vm.ip_address)).first()
         if holder is not None and holder.vm_id != vm.id:
             raise ConflictError(f"{vm.ip_address} is already allocated (IP address {holder.id})", field="ip_address")
         if holder is None and containing_prefix(session, vm.ip_address) is None:
@@ -53,7 +68,7 @@ def _sync_address(session: Session, vm: VirtualMachine, before: dict[str, Any] |
         vm.ip_address = None  # a decommissioned VM gives its address back
     if before is not None and before.get("ip_address") == vm.ip_address:
         return
-    session.execute(delete(IPAddress).where(IPAddress.vm_id == vm.id))
+    session.execute(delete(IPAddress).where(col(IPAddress.vm_id) == vm.id))
     if vm.ip_address:
         prefix = containing_prefix(session, vm.ip_address)
         assert prefix is not None
