@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -87,13 +87,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=500, content={"detail": "internal error; the server log has the details"})
 
 
+async def _serve(run: Callable[[], Awaitable[None]]) -> None:
+    """Run one background service (create_task wants a coroutine; ``run`` is typed as returning an awaitable)."""
+    await run()
+
+
 @contextlib.asynccontextmanager
 async def _run_background(app: FastAPI) -> AsyncIterator[None]:
     """Start every feature's background service; cancel them all at shutdown."""
-    tasks = {}
+    tasks: dict[str, asyncio.Task[None]] = {}
     for name, run in background_services():
         log.info("starting background service %s", name)
-        tasks[name] = asyncio.create_task(run(), name=f"dcops-{name}")
+        tasks[name] = asyncio.create_task(_serve(run), name=f"dcops-{name}")
     app.state.background = tasks
     try:
         yield

@@ -35,7 +35,7 @@ def _codes(path: str, route: APIRoute, public: set[str], uploads: set[str]) -> l
         codes += [401, 403]
     if "{" in path:
         codes.append(404)
-    if route.methods & WRITES:
+    if (route.methods or set()) & WRITES:
         codes += [400, 409]
     if path in uploads:
         codes.append(413)

@@ -7,6 +7,8 @@ the session cookie middleware and the HTML error pages. Every page declares its 
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,11 @@ STATIC = Path(__file__).parent / "static"
 
 def _is_console(request: Request) -> bool:
     return bool(getattr(request.state, "web", False))
+
+
+async def _answer(result: Response | Awaitable[Response]) -> Response:
+    """Return an exception handler's response (Starlette allows plain and async handlers)."""
+    return await result if inspect.isawaitable(result) else result
 
 
 def _install_error_pages(app: FastAPI) -> None:
@@ -54,7 +61,7 @@ def _install_error_pages(app: FastAPI) -> None:
             title = {404: "Not found", 403: "Access denied"}.get(exc.status_code, "Something went wrong")
             return render(request, "error.html", status_code=exc.status_code, title=title, message=exc.message)
         assert api_domain is not None
-        return await api_domain(request, exc)
+        return await _answer(api_domain(request, exc))
 
     async def validation(request: Request, exc: RequestValidationError) -> Any:
         if _is_console(request):
@@ -65,13 +72,13 @@ def _install_error_pages(app: FastAPI) -> None:
             return render(request, "error.html", status_code=422, title="Something went wrong",
                           message=" ".join(parts))
         assert api_validation is not None
-        return await api_validation(request, exc)
+        return await _answer(api_validation(request, exc))
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(PageForbidden, forbidden)
     app.add_exception_handler(CsrfRejected, csrf)
-    app.add_exception_handler(DcopsError, domain)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, validation)  # type: ignore[arg-type]
+    app.exception_handler(DcopsError)(domain)  # the decorator form: typed for handlers of a subclass
+    app.exception_handler(RequestValidationError)(validation)
 
 
 def mount(app: FastAPI) -> None:

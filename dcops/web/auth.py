@@ -146,7 +146,7 @@ def page_roles(route: APIRoute) -> frozenset[Role] | None:
 
 def unguarded_console_routes(app: FastAPI) -> list[str]:
     """Return console routes (module ``dcops.web``) that declare neither Page nor Public."""
-    return [f"{sorted(route.methods)} {path}" for path, route in console_routes(app)
+    return [f"{sorted(route.methods or ())} {path}" for path, route in console_routes(app)
             if not _declares(route.dependant)]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,7 +111,7 @@ class ValidationText(str):
 
     error: dict[str, Any]
 
-    def __new__(cls, text: str, error: dict[str, Any]) -> ValidationText:
+    def __new__(cls, text: str, error: Mapping[str, Any]) -> ValidationText:
         obj = super().__new__(cls, text)
         obj.error = {k: error.get(k) for k in ("type", "loc", "msg", "ctx")}
         return obj

@@ -6,8 +6,6 @@ Templates write ``t("Devices")``; in Indonesian that shows ``Perangkat``. A test
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from dcops.web.fmt import DEFAULT_LANG, LANGS
 
 ID: dict[str, str] = {
@@ -257,15 +255,20 @@ ID.update(ID_CONSOLE)
 _CATALOGUES: dict[str, dict[str, str]] = {"id": ID, "en": {}}
 
 
-def translator(lang: str) -> Callable[[str], str]:
+class Translator:
+    """``t(text)``: ``text`` in one language (unknown text falls back to the English key); ``t.lang`` names it."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang if lang in LANGS else DEFAULT_LANG
+        self._catalogue = _CATALOGUES.get(self.lang, {})
+
+    def __call__(self, text: str) -> str:
+        return self._catalogue.get(text, text)
+
+
+def translator(lang: str) -> Translator:
     """Return ``t(text)`` for ``lang`` (unknown text falls back to the English key)."""
-    catalogue = _CATALOGUES.get(lang if lang in LANGS else DEFAULT_LANG, {})
-
-    def t(text: str) -> str:
-        return catalogue.get(text, text)
-
-    t.lang = lang if lang in LANGS else DEFAULT_LANG  # type: ignore[attr-defined]
-    return t
+    return Translator(lang)
 
 from dcops.consolidation.i18n import ID as _CONSOLIDATION_ID  # noqa: E402  (the consolidation pages' text)
 

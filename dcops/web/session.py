@@ -42,7 +42,7 @@ class WebSession(dict[str, Any]):
             self.modified = True
         super().__setitem__(key, value)
 
-    def pop(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def pop(self, key: str, default: Any = None) -> Any:
         if key in self:
             self.modified = True
         return super().pop(key, default)
@@ -134,7 +134,7 @@ class SessionMiddleware:
 def session_of(scope: Scope) -> WebSession:
     """Return the session the middleware loaded (an empty one outside the console)."""
     session = scope.get(SCOPE_KEY)
-    if session is None:
+    if not isinstance(session, WebSession):  # only the middleware stores one; None outside the console
         session = WebSession()
         scope[SCOPE_KEY] = session
-    return session  # type: ignore[no-any-return]
+    return session
