@@ -10,7 +10,7 @@ from rich.table import Table
 
 from dcops.capacity.plan_cli import app as plan_app
 from dcops.cli import JsonOpt, cli_actor, console
-from dcops.exceptions import NotFoundError, ValidationError
+from dcops.exceptions import ValidationError
 
 app = typer.Typer()
 COMMAND = None
@@ -34,27 +34,15 @@ def parse_vm(text: str) -> dict[str, Any]:
 
 
 def _agency_id(session: Any, code: str) -> int:
-    from sqlalchemy import select
+    from dcops.capacity.service import agency_id_by_code
 
-    from dcops.tenancy.models import Agency
-
-    agency_id = session.execute(select(Agency.id).where(Agency.code == code.upper())).scalar()
-    if agency_id is None:
-        raise NotFoundError(f"agency '{code}' not found (dcops agency list shows the codes)")
-    return int(agency_id)
+    return agency_id_by_code(session, code)
 
 
 def _cluster_id(session: Any, name: str | None) -> int | None:
-    from sqlalchemy import select
+    from dcops.capacity.service import cluster_id_by_name
 
-    from dcops.dcim.models import Cluster
-
-    if name is None:
-        return None
-    cid = session.execute(select(Cluster.id).where(Cluster.name == name)).scalar()
-    if cid is None:
-        raise NotFoundError(f"cluster '{name}' not found")
-    return int(cid)
+    return None if name is None else cluster_id_by_name(session, name)
 
 
 def _print_preview(preview: Any, as_json: bool) -> None:
@@ -73,9 +61,9 @@ def _print_preview(preview: Any, as_json: bool) -> None:
 
 
 def _print_request(session: Any, request: Any, as_json: bool, warnings: list[str] | None = None) -> None:
-    from dcops.capacity.router import to_public
+    from dcops.capacity.service import public as render
 
-    public = to_public(session, request, warnings=warnings)
+    public = render(session, request, warnings=warnings)
     if as_json:
         typer.echo(public.model_dump_json(indent=2))
         return
@@ -129,14 +117,13 @@ def list_(
 ) -> None:
     """List capacity requests, newest first."""
     from dcops.capacity import service
-    from dcops.capacity.router import to_public
     from dcops.cli import print_rows
     from dcops.crud import ListQuery
     from dcops.database import session_scope
 
     with session_scope() as session:
         rows, _ = service.get_all(session, actor=cli_actor(), query=ListQuery(limit=limit, filters={"status": status}))
-        out = [to_public(session, r, detail=False).model_dump(mode="json") for r in rows]
+        out = [service.public(session, r, detail=False).model_dump(mode="json") for r in rows]
     print_rows(out, ["id", "agency_code", "status", "total_vms", "total_vcpus", "total_ram_gib", "total_disk_gib",
                      "requested_by", "created_at"], title="capacity requests", as_json=as_json)
 
@@ -165,22 +152,22 @@ def preview(id: int, as_json: JsonOpt = False) -> None:
 @request_app.command("approve")
 def approve(id: int, note: Annotated[str, typer.Option("--note")] = "", as_json: JsonOpt = False) -> None:
     """Approve a request: reserve its capacity and launch its provisioning."""
-    from dcops.capacity import service
+    from dcops.capacity import flows
     from dcops.database import session_scope
 
     with session_scope() as session:
-        request, warnings = service.approve(session, actor=cli_actor(), id=id, note=note)
+        request, warnings = flows.approve(session, actor=cli_actor(), id=id, note=note)
         _print_request(session, request, as_json, warnings)
 
 
 @request_app.command("provision")
 def provision(id: int, as_json: JsonOpt = False) -> None:
     """Launch the provisioning jobs of an approved request."""
-    from dcops.capacity import service
+    from dcops.capacity import flows
     from dcops.database import session_scope
 
     with session_scope() as session:
-        request, warnings = service.provision(session, actor=cli_actor(), id=id)
+        request, warnings = flows.provision(session, actor=cli_actor(), id=id)
         _print_request(session, request, as_json, warnings)
 
 

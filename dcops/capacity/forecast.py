@@ -34,7 +34,7 @@ Units and rules, stated once so that a test or a planner can recompute every fig
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from dcops.capacity.forecast_packing import servers_by_packing, year_vms
@@ -252,6 +252,11 @@ class Plan:
     power_unknown: list[str] = field(default_factory=list)  # what the power figures leave out, by name
 
 
+
+def _triple(amounts: Mapping[str, float]) -> tuple[float, float, float]:
+    """Return (vCPU, RAM GiB, disk GiB) of anything indexed by resource name."""
+    return float(amounts["vcpus"]), float(amounts["ram_gib"]), float(amounts["disk_gib"])
+
 def host_capacity(model: ServerModel, ratios: Ratios) -> dict[str, int]:
     """Return what one host of ``model`` offers under ``ratios``, per resource (vCPU, GiB, GiB)."""
     return {
@@ -334,8 +339,7 @@ def plan(data: PlanInput) -> Plan:
         mixes = [year_vms(a.vms, [p.get(r) for r in RESOURCES]) for a, p in projected]
         by_packing = servers_by_packing(
             None if any(m is None for m in mixes) else [v for m in mixes for v in m or []],
-            [tuple(float(c[r]) for r in RESOURCES) for c in host_caps],
-            tuple(float(per_new[r]) for r in RESOURCES), reserve, max(by_volume, packed_before))
+            [_triple(c) for c in host_caps], _triple(per_new), reserve, max(by_volume, packed_before))
         packed_before = by_packing if by_packing is not None else packed_before
         needed = max(by_volume, by_packing or 0)
         total_new = max(previous, needed)

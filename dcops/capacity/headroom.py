@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
 
+from dcops.capacity.hooks import MEASURED_USE
 from dcops.capacity.hosts import LIVE_STATES, RESOURCES, HostView, load_hosts, usable_after_failure
+from dcops.capacity.models import CapacityRequestVM
 from dcops.capacity.placement import HostCapacity, VMDemand
+from dcops.capacity.rebalance import rebalance as plan
 from dcops.tenancy.models import Agency
 from dcops.virtualization.models import VirtualMachine
 
@@ -107,30 +112,23 @@ def largest_flavour(hosts: list[HostCapacity], reserve: int) -> tuple[str | None
 
 def _measured(session: Session, host_ids: list[int]) -> dict[int, dict[str, float]]:
     """Latest measured CPU and memory use of the hosts, where monitoring has polled them."""
-    try:
-        from dcops.monitoring.state import latest_samples
-    except ImportError:
+    provider = MEASURED_USE.first()
+    if provider is None or not host_ids:
         return {}
     try:
-        samples = latest_samples(session, host_ids)
-    except Exception:  # monitoring not set up on this database: headroom still answers
-        log.debug("no monitoring data for headroom", exc_info=True)
+        return provider(session, host_ids)
+    except SQLAlchemyError:  # monitoring's tables missing or unreadable: headroom still answers, without hints
+        log.warning("headroom without measured use: monitoring data could not be read", exc_info=True)
         return {}
-    out: dict[int, dict[str, float]] = {}
-    for host_id, values in samples.items():
-        for s in values:
-            if s.metric in ("cpu_load_percent", "memory_used_percent"):
-                out.setdefault(host_id, {})[s.metric] = s.value
-    return out
 
 
 def headroom(session: Session) -> Headroom:
     """Allocated against capacity per cluster and host, HA reserve included, with right-sizing hints."""
     views = load_hosts(session)
-    measured = _measured(session, [v.device.id for v in views])
+    measured = _measured(session, [v.capacity.id for v in views])
     clusters: dict[int, list[HostView]] = {}
     for v in views:
-        clusters.setdefault(v.cluster.id, []).append(v)
+        clusters.setdefault(v.capacity.cluster_id, []).append(v)
     out = []
     for members in clusters.values():
         cluster = members[0].cluster
@@ -147,15 +145,15 @@ def headroom(session: Session) -> Headroom:
         binding = max(RESOURCES, key=lambda r: resources[r]["percent"]) if caps else None
         name, count = largest_flavour(caps, cluster.ha_reserve_hosts)
         out.append(ClusterHeadroom(
-            id=cluster.id, name=cluster.name, ha_reserve_hosts=cluster.ha_reserve_hosts,  # type: ignore[arg-type]
+            id=members[0].capacity.cluster_id, name=cluster.name, ha_reserve_hosts=cluster.ha_reserve_hosts,
             resources=resources, largest_standard_vm=name, largest_standard_vm_count=count, binding_resource=binding,
             hosts=[HostHeadroom(
-                id=v.device.id, name=v.device.name, status=v.device.status, available=v.capacity.available,  # type: ignore
+                id=v.capacity.id, name=v.device.name, status=v.device.status, available=v.capacity.available,
                 vms=v.vms, vcpus=_resource(v.capacity.vcpus, v.capacity.used_vcpus),
                 ram_gib=_resource(v.capacity.ram_gib, v.capacity.used_ram_gib),
                 disk_gib=_resource(v.capacity.disk_gib, v.capacity.used_disk_gib),
-                measured_cpu_percent=measured.get(v.device.id, {}).get("cpu_load_percent"),
-                measured_memory_percent=measured.get(v.device.id, {}).get("memory_used_percent"),
+                measured_cpu_percent=measured.get(v.capacity.id, {}).get("cpu_load_percent"),
+                measured_memory_percent=measured.get(v.capacity.id, {}).get("memory_used_percent"),
             ) for v in members],
         ))
     return Headroom(clusters=out, hints=_hints(session, measured))
@@ -165,11 +163,12 @@ def _hints(session: Session, measured: dict[int, dict[str, float]]) -> list[Righ
     """Agencies whose VMs sit on hosts measured far below what is allocated there: candidates to shrink."""
     if not measured:
         return []
-    rows = session.execute(
-        select(Agency.code, VirtualMachine.host_id, func.sum(VirtualMachine.vcpus), func.sum(VirtualMachine.ram_gib))
-        .join(Agency, Agency.id == VirtualMachine.agency_id)
-        .where(VirtualMachine.state.in_(LIVE_STATES), VirtualMachine.host_id.in_(list(measured)))
-        .group_by(Agency.code, VirtualMachine.host_id)
+    vm = VirtualMachine
+    rows = session.exec(
+        select(col(Agency.code), col(vm.host_id), func.sum(col(vm.vcpus)), func.sum(col(vm.ram_gib)))
+        .join(Agency, col(Agency.id) == col(vm.agency_id))
+        .where(col(vm.state).in_(LIVE_STATES), col(vm.host_id).in_(list(measured)))
+        .group_by(col(Agency.code), col(vm.host_id))
     ).all()
     per_agency: dict[str, list[Any]] = {}
     for code, host_id, vcpus, ram in rows:
@@ -211,20 +210,15 @@ class RebalancePlan(BaseModel):
 
 def rebalance(session: Session, *, goal: str = "free-hosts", cluster_id: int | None = None) -> RebalancePlan:
     """Propose live migrations that free the most hosts (or fix violated constraints), without executing them."""
-    from dataclasses import replace
-
-    from dcops.capacity.models import CapacityRequestVM
-    from dcops.capacity.rebalance import rebalance as plan
-
     views = load_hosts(session, cluster_ids=[cluster_id] if cluster_id is not None else None)
     names = {v.device.id: v.device.name for v in views}
-    rows = session.execute(
-        select(VirtualMachine, CapacityRequestVM.anti_affinity_group)
-        .outerjoin(CapacityRequestVM, CapacityRequestVM.vm_id == VirtualMachine.id)
-        .where(VirtualMachine.state.in_(LIVE_STATES), VirtualMachine.host_id.in_(list(names)))
-        .order_by(VirtualMachine.id)
+    rows = session.exec(
+        select(VirtualMachine, col(CapacityRequestVM.anti_affinity_group))
+        .outerjoin(CapacityRequestVM, col(CapacityRequestVM.vm_id) == col(VirtualMachine.id))
+        .where(col(VirtualMachine.state).in_(LIVE_STATES), col(VirtualMachine.host_id).in_(list(names)))
+        .order_by(col(VirtualMachine.id))
     ).all()
-    placements = {vm.name: vm.host_id for vm, _ in rows}
+    placements = {vm.name: vm.host_id for vm, _ in rows if vm.host_id is not None}  # the query wants a host
     vms = {vm.name: VMDemand(key=vm.name, vcpus=vm.vcpus, ram_gib=vm.ram_gib, disk_gib=vm.disk_gib,
                              anti_affinity=group, cluster_id=vm.cluster_id) for vm, group in rows}
     # every live VM is listed, so the hosts start empty (the planner adds the listed VMs itself)

@@ -9,12 +9,15 @@ VMs only while its status is ``active``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
+from dcops.capacity.models import CapacityRequestVM
 from dcops.capacity.placement import HostCapacity
+from dcops.capacity.placement.fit import RESOURCES, host_shortfalls, usable_after_failure
 from dcops.database import is_postgresql
 from dcops.dcim.choices import DeviceRole, DeviceStatus
 from dcops.dcim.models import Cluster, Device, DeviceType
@@ -22,9 +25,11 @@ from dcops.virtualization.models import VirtualMachine, VMState
 
 #: GiB in one decimal terabyte
 TB_GIB = 1e12 / 2**30
+__all__ = ["LIVE_STATES", "RESOURCES", "TB_GIB", "HostView", "capacity_of", "host_fits", "load_hosts", "lock_hosts",
+           "usable_after_failure"]
+
 #: VM states that hold capacity on their host
 LIVE_STATES = (VMState.REQUESTED, VMState.PROVISIONING, VMState.RUNNING, VMState.STOPPED)
-RESOURCES = ("vcpus", "ram_gib", "disk_gib")
 
 
 def capacity_of(dtype: DeviceType, cluster: Cluster) -> tuple[float, float, float]:
@@ -51,37 +56,39 @@ def lock_hosts(session: Session, cluster_ids: list[int] | None = None) -> None:
     """
     if not is_postgresql(session):
         return
-    stmt = select(Device.id).where(Device.role == DeviceRole.HYPERVISOR, Device.cluster_id.is_not(None))
+    stmt = select(col(Device.id)).where(col(Device.role) == DeviceRole.HYPERVISOR, col(Device.cluster_id).is_not(None))
     if cluster_ids is not None:
-        stmt = stmt.where(Device.cluster_id.in_(cluster_ids))
-    session.execute(stmt.order_by(Device.id).with_for_update()).all()
+        stmt = stmt.where(col(Device.cluster_id).in_(cluster_ids))
+    session.exec(stmt.order_by(col(Device.id)).with_for_update()).all()
 
 
 def load_hosts(session: Session, *, cluster_ids: list[int] | None = None) -> list[HostView]:
     """Return every hypervisor in a cluster (decommissioned ones left out), ordered by id."""
     stmt = (
         select(Device, DeviceType, Cluster)
-        .join(DeviceType, DeviceType.id == Device.device_type_id)
-        .join(Cluster, Cluster.id == Device.cluster_id)
-        .where(Device.role == DeviceRole.HYPERVISOR, Device.status != DeviceStatus.DECOMMISSIONED)
-        .order_by(Device.id)
+        .join(DeviceType, col(DeviceType.id) == col(Device.device_type_id))
+        .join(Cluster, col(Cluster.id) == col(Device.cluster_id))
+        .where(col(Device.role) == DeviceRole.HYPERVISOR, col(Device.status) != DeviceStatus.DECOMMISSIONED)
+        .order_by(col(Device.id))
     )
     if cluster_ids is not None:
-        stmt = stmt.where(Device.cluster_id.in_(cluster_ids))
-    rows = session.execute(stmt).all()
-    used = _allocations(session, [d.id for d, _, _ in rows])
-    groups = _groups(session, [d.id for d, _, _ in rows])
+        stmt = stmt.where(col(Device.cluster_id).in_(cluster_ids))
+    rows = session.exec(stmt).all()
+    ids = [d.id for d, _, _ in rows if d.id is not None]
+    used = _allocations(session, ids)
+    groups = _groups(session, ids)
     views = []
     for device, dtype, cluster in rows:
+        host_id, cluster_id = device.id or 0, cluster.id or 0  # stored rows: never None
         vcpus, ram, disk = capacity_of(dtype, cluster)
-        u = used.get(device.id, (0, 0, 0, 0))
+        u = used.get(host_id, (0, 0, 0, 0))
         views.append(HostView(
             device=device, cluster=cluster, vms=u[3],
             capacity=HostCapacity(
-                id=device.id, name=device.name, cluster_id=cluster.id, vcpus=vcpus, ram_gib=ram, disk_gib=disk,
+                id=host_id, name=device.name, cluster_id=cluster_id, vcpus=vcpus, ram_gib=ram, disk_gib=disk,
                 used_vcpus=u[0], used_ram_gib=u[1], used_disk_gib=u[2],
                 available=device.status == DeviceStatus.ACTIVE,
-                anti_affinity=frozenset(groups.get(device.id, ())), cluster_name=cluster.name,
+                anti_affinity=frozenset(groups.get(host_id, ())), cluster_name=cluster.name,
             ),
         ))
     return views
@@ -91,39 +98,29 @@ def _allocations(session: Session, host_ids: list[int]) -> dict[int, tuple[int, 
     if not host_ids:
         return {}
     vm = VirtualMachine
-    rows = session.execute(
-        select(vm.host_id, func.sum(vm.vcpus), func.sum(vm.ram_gib), func.sum(vm.disk_gib), func.count(vm.id))
-        .where(vm.host_id.in_(host_ids), vm.state.in_(LIVE_STATES))
-        .group_by(vm.host_id)
+    rows = session.execute(  # five columns: more than sqlmodel's typed select() takes
+        sa_select(col(vm.host_id), func.sum(col(vm.vcpus)), func.sum(col(vm.ram_gib)), func.sum(col(vm.disk_gib)),
+               func.count(col(vm.id)))
+        .where(col(vm.host_id).in_(host_ids), col(vm.state).in_(LIVE_STATES))
+        .group_by(col(vm.host_id))
     ).all()
     return {h: (int(c), int(r), int(d), int(n)) for h, c, r, d, n in rows}
 
 
 def _groups(session: Session, host_ids: list[int]) -> dict[int, set[str]]:
-    from dcops.capacity.models import CapacityRequestVM
-
     if not host_ids:
         return {}
-    rows = session.execute(
-        select(VirtualMachine.host_id, CapacityRequestVM.anti_affinity_group)
-        .join(CapacityRequestVM, CapacityRequestVM.vm_id == VirtualMachine.id)
-        .where(VirtualMachine.host_id.in_(host_ids), VirtualMachine.state.in_(LIVE_STATES),
-               CapacityRequestVM.anti_affinity_group.is_not(None))
+    rows = session.exec(
+        select(col(VirtualMachine.host_id), col(CapacityRequestVM.anti_affinity_group))
+        .join(CapacityRequestVM, col(CapacityRequestVM.vm_id) == col(VirtualMachine.id))
+        .where(col(VirtualMachine.host_id).in_(host_ids), col(VirtualMachine.state).in_(LIVE_STATES),
+               col(CapacityRequestVM.anti_affinity_group).is_not(None))
     ).all()
     out: dict[int, set[str]] = {}
     for host_id, group in rows:
-        out.setdefault(host_id, set()).add(group)
+        if host_id is not None and group is not None:
+            out.setdefault(host_id, set()).add(group)
     return out
-
-
-def usable_after_failure(hosts: list[HostCapacity], reserve: int) -> tuple[float, float, float]:
-    """Return what a cluster offers per resource with its ``reserve`` largest available hosts failed (N+k)."""
-    live = [h for h in hosts if h.available]
-    out = []
-    for attr in RESOURCES:
-        sizes = sorted((getattr(h, attr) for h in live), reverse=True)
-        out.append(sum(sizes[reserve:]))
-    return out[0], out[1], out[2]
 
 
 def host_fits(session: Session, *, host_id: int, vcpus: int, ram_gib: int, disk_gib: int,
@@ -144,32 +141,12 @@ def host_fits(session: Session, *, host_id: int, vcpus: int, ram_gib: int, disk_
     view = next((v for v in views if v.device.id == host_id), None)
     if view is None:
         return [f"host '{device.name}' is decommissioned"]
-    problems = []
-    if not view.capacity.available:
-        problems.append(f"host '{device.name}' is {device.status}, not active")
-    cap = view.capacity
-    for label, unit, free, need in (
-        ("vCPU", "", cap.vcpus - cap.used_vcpus, vcpus),
-        ("RAM", " GiB", cap.ram_gib - cap.used_ram_gib, ram_gib),
-        ("disk", " GiB", cap.disk_gib - cap.used_disk_gib, disk_gib),
-    ):
-        if need > free + 1e-9:
-            problems.append(f"{label}: host '{device.name}' has {free:g}{unit} free, {need}{unit} needed "
-                            f"({need - free:g}{unit} missing)")
-    cluster = view.cluster
-    usable = usable_after_failure([v.capacity for v in views], cluster.ha_reserve_hosts)
-    for label, unit, i, need in (("vCPU", "", 0, vcpus), ("RAM", " GiB", 1, ram_gib), ("disk", " GiB", 2, disk_gib)):
-        allocated = sum(getattr(v.capacity, "used_" + RESOURCES[i]) for v in views)
-        if allocated + need > usable[i] + 1e-9:
-            problems.append(
-                f"HA reserve: cluster '{cluster.name}' would allocate {allocated + need:g}{unit} {label} of "
-                f"{usable[i]:g}{unit} usable with its {cluster.ha_reserve_hosts} largest host(s) failed")
-    return problems
+    return host_shortfalls([v.capacity for v in views], view.capacity, vcpus=vcpus, ram_gib=ram_gib,
+                           disk_gib=disk_gib, ha_reserve_hosts=view.cluster.ha_reserve_hosts,
+                           status=f"{device.status}")
 
 
 def _release(view: HostView, vm: VirtualMachine) -> HostView:
-    from dataclasses import replace
-
     if view.device.id != vm.host_id:
         return view
     cap = view.capacity

@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 from dcops.auth.actor import Actor
 from dcops.capacity import forecast
 from dcops.capacity.forecast import AgencyDemand, Growth, Plan, PlanInput, Ratios, ServerModel, Vector
+from dcops.capacity.hooks import PLANNED_ARRIVALS
 from dcops.capacity.plan_models import GrowthAssumption, GrowthAssumptionPublic
 from dcops.crud import Resource
 from dcops.database import utcnow
@@ -215,11 +216,10 @@ def _with_arrivals(session: Session, agencies: list[AgencyDemand], request: Plan
     """Add demand that is not VMs yet (planned migrations, from the consolidation feature when installed)."""
     if not request.migrations:
         return agencies
-    try:
-        from dcops.consolidation.plan_demand import arrivals
-    except ImportError:
-        return agencies
-    extra = arrivals(session, request, baseline)
+    extra: dict[str, list[tuple[int, Vector]]] = {}
+    for provider in PLANNED_ARRIVALS.all():
+        for code, rows in provider(session, request, baseline).items():
+            extra.setdefault(code, []).extend(rows)
     if not extra:
         return agencies
     by_code = {a.code: a for a in agencies}

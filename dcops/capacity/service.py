@@ -9,19 +9,15 @@ waits for the locks and then sees the first one's VMs, so it is refused with the
 
 from __future__ import annotations
 
-import logging
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ChangeAction, Role
 from dcops.auth.scopes import require_serves
-from dcops.capacity.hosts import HostView, host_fits, load_hosts, lock_hosts
+from dcops.capacity.hooks import VM_BUSY
+from dcops.capacity.hosts import lock_hosts
 from dcops.capacity.models import (
     TRANSITIONS,
     CapacityRequest,
@@ -29,27 +25,36 @@ from dcops.capacity.models import (
     CapacityRequestEvent,
     CapacityRequestItem,
     CapacityRequestVM,
-    PlannedVM,
     PreviewPublic,
     RequestStatus,
-    VMSpec,
 )
-from dcops.capacity.placement import HostCapacity, VMDemand, place
+from dcops.capacity.request_plan import plan_request, preview_of, quota_problems
+from dcops.capacity.request_view import (
+    LAUNCH_PROBLEM,
+    agency_id_by_code,
+    cluster_id_by_name,
+    launch_problem,
+    note_launch_problem,
+    public,
+    request_events,
+    request_items,
+    request_vm_ids,
+    request_vms,
+)
 from dcops.crud import Resource, jsonable, record_change
 from dcops.database import is_postgresql, utcnow
 from dcops.dcim.models import Cluster
-from dcops.exceptions import CapacityError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from dcops.exceptions import CapacityError, ConflictError, PermissionDeniedError, ValidationError
 from dcops.ipam.models import Prefix, PrefixPurpose
 from dcops.ipam.service import next_free_address
 from dcops.tenancy.models import Agency
-from dcops.tenancy.service import quota_shortfalls, quota_use
 from dcops.virtualization.models import VirtualMachine, VMState
 from dcops.virtualization.service import virtual_machines
 
-__all__ = ["approve", "cancel", "file_request", "get", "get_all", "host_fits", "preview", "preview_draft", "provision",
-           "reject"]
-
-log = logging.getLogger(__name__)
+__all__ = ["LAUNCH_PROBLEM", "agency_id_by_code", "approve", "begin_provisioning", "cancel", "check_provisionable",
+           "cluster_id_by_name", "file_request", "get", "get_all", "launch_problem", "mark_provisioning",
+           "note_launch_problem", "preview", "preview_draft", "public", "reject", "request_events", "request_items",
+           "request_vm_ids", "request_vms", "sync_status"]
 
 requests = Resource(
     CapacityRequest,
@@ -65,135 +70,14 @@ requests = Resource(
 )
 
 
-# --- planning a request (no writes) ----------------------------------------------------------
+class _Stored(Protocol):
+    id: int | None
 
 
-@dataclass
-class Plan:
-    """The VMs a request would create: (spec, VM name, host view or None), and why some cannot be placed."""
-
-    vms: list[tuple[VMSpec, str, HostView | None]]
-    problems: list[str]
-
-    @property
-    def fits(self) -> bool:
-        return not self.problems
-
-
-def _vm_names(session: Session, items: Sequence[VMSpec]) -> list[list[str]]:
-    """Name each VM of each line ``<prefix>-NN``, skipping numbers already taken."""
-    out = []
-    for item in items:
-        taken = set(session.execute(
-            select(VirtualMachine.name).where(VirtualMachine.name.like(f"{item.name_prefix}-%"))
-        ).scalars())
-        names, n = [], 1
-        pattern = re.compile(rf"^{re.escape(item.name_prefix)}-(\d+)$")
-        taken_numbers = {int(m.group(1)) for name in taken if (m := pattern.match(name))}
-        while len(names) < item.count:
-            if n not in taken_numbers:
-                names.append(f"{item.name_prefix}-{n:02d}")
-            n += 1
-        out.append(names)
-    return out
-
-
-def _describe(spec: VMSpec) -> str:
-    return f"{spec.vcpus} vCPU, {spec.ram_gib} GiB RAM, {spec.disk_gib} GiB disk"
-
-
-def plan_request(session: Session, agency: Agency, items: Sequence[VMSpec], cluster_id: int | None) -> Plan:
-    """Place every VM of ``items`` on the hosts as they are now; all of them or report why not."""
-    views = load_hosts(session)
-    if not views:
-        return Plan([], ["no hypervisor is registered in any cluster; add hosts first"])
-    by_id = {v.device.id: v for v in views}
-    clusters = {v.cluster.id: v.cluster for v in views}
-    names = _vm_names(session, items)
-    # every demand, keyed by its VM name; anti-affinity groups are per agency
-    specs: dict[str, VMSpec] = {}
-    wanted: dict[int | None, list[VMDemand]] = {}
-    for item, item_names in zip(items, names, strict=True):
-        target = item.cluster_id or cluster_id
-        if target is not None and target not in clusters:
-            return Plan([], [f"cluster {target} has no hypervisor; choose another cluster"])
-        group = f"{agency.code}:{item.anti_affinity_group}" if item.anti_affinity_group else None
-        for name in item_names:
-            specs[name] = item
-            wanted.setdefault(target, []).append(
-                VMDemand(key=name, vcpus=item.vcpus, ram_gib=item.ram_gib, disk_gib=item.disk_gib,
-                         anti_affinity=group, cluster_id=target))
-    hosts = [v.capacity for v in views]
-    assignment: dict[str, int] = {}
-    problems: list[str] = []
-    # lines bound to a cluster first, then the others in the cluster with the most free vCPU that takes them all
-    for target in sorted(wanted, key=lambda c: (c is None, c or 0)):
-        demands = wanted[target]
-        order = [target] if target is not None else sorted(
-            clusters, key=lambda c: (-_free_vcpus(hosts, c), c))
-        attempts = []
-        for cid in order:
-            result = place([h for h in hosts if h.cluster_id == cid], demands,
-                           ha_reserve_hosts=clusters[cid].ha_reserve_hosts)
-            attempts.append((cid, result))
-            if result.ok():
-                break
-        cid, result = attempts[-1] if attempts[-1][1].ok() else max(attempts, key=lambda a: len(a[1].assignment))
-        if not result.ok():
-            where = f"cluster '{clusters[cid].name}'" if len(attempts) == 1 else "any cluster"
-            for miss in result.unplaced:
-                problems.append(f"{miss.key} ({_describe(specs[miss.key])}) does not fit in {where}: {miss.reason}")
-            continue
-        assignment.update(result.assignment)
-        hosts = _consume(hosts, demands, result.assignment)
-    vms = [(specs[name], name, by_id[assignment[name]] if name in assignment else None)
-           for item_names in names for name in item_names]
-    return Plan(vms, problems)
-
-
-def _free_vcpus(hosts: list[HostCapacity], cluster_id: int) -> float:
-    return sum(h.vcpus - h.used_vcpus for h in hosts if h.cluster_id == cluster_id and h.available)
-
-
-def _consume(hosts: list[HostCapacity], demands: list[VMDemand], assignment: dict[str, int]) -> list[HostCapacity]:
-    """Return ``hosts`` with the placed demands added to their allocation."""
-    extra: dict[int, list[VMDemand]] = {}
-    for d in demands:
-        if d.key in assignment:
-            extra.setdefault(assignment[d.key], []).append(d)
-    out = []
-    for h in hosts:
-        added = extra.get(h.id, [])
-        if added:
-            h = replace(h, used_vcpus=h.used_vcpus + sum(d.vcpus for d in added),
-                        used_ram_gib=h.used_ram_gib + sum(d.ram_gib for d in added),
-                        used_disk_gib=h.used_disk_gib + sum(d.disk_gib for d in added),
-                        anti_affinity=h.anti_affinity | {d.anti_affinity for d in added if d.anti_affinity})
-        out.append(h)
-    return out
-
-
-def _quota_problems(session: Session, agency: Agency, items: Sequence[VMSpec]) -> list[str]:
-    use = quota_use(session, agency.id)  # type: ignore[arg-type]
-    problems = quota_shortfalls(
-        agency, use,
-        vcpus=sum(i.vcpus * i.count for i in items), ram_gib=sum(i.ram_gib * i.count for i in items),
-        disk_gib=sum(i.disk_gib * i.count for i in items), vms=sum(i.count for i in items),
-    )
-    return [f"agency {agency.code} quota exceeded: {p}" for p in problems]
-
-
-def _preview(plan: Plan, quota: list[str]) -> PreviewPublic:
-    return PreviewPublic(
-        fits=plan.fits and not quota,
-        problems=quota + plan.problems,
-        placements=[
-            PlannedVM(name=name, vcpus=spec.vcpus, ram_gib=spec.ram_gib, disk_gib=spec.disk_gib,
-                      cluster=view.cluster.name if view else None, host_id=view.device.id if view else None,
-                      host=view.device.name if view else None)
-            for spec, name, view in plan.vms
-        ],
-    )
+def _pk(row: _Stored) -> int:
+    """Return the id of a row already flushed (the database set it)."""
+    assert row.id is not None, "row not flushed yet"
+    return row.id
 
 
 def _agency(session: Session, actor: Actor, agency_id: int) -> Agency:
@@ -215,8 +99,8 @@ def preview_draft(session: Session, *, actor: Actor, data: CapacityRequestCreate
     require_serves(session, actor, agency.id)
     _check_clusters(session, data)
     try:
-        return _preview(plan_request(session, agency, data.items, data.cluster_id),
-                        _quota_problems(session, agency, data.items))
+        return preview_of(plan_request(session, agency, data.items, data.cluster_id),
+                        quota_problems(session, agency, data.items))
     finally:
         session.rollback()  # reads only: end the transaction (SQLite holds its write lock until then)
 
@@ -227,21 +111,14 @@ def preview(session: Session, *, actor: Actor, id: int) -> PreviewPublic:
     agency = session.get(Agency, request.agency_id)
     assert agency is not None
     try:
-        items = _items(session, request.id)  # type: ignore[arg-type]
-        return _preview(plan_request(session, agency, items, request.cluster_id),
-                        _quota_problems(session, agency, items))
+        items = request_items(session, request.id or 0)
+        return preview_of(plan_request(session, agency, items, request.cluster_id),
+                        quota_problems(session, agency, items))
     finally:
         session.rollback()
 
 
 # --- the request's life ---------------------------------------------------------------------------
-
-
-def _items(session: Session, request_id: int) -> list[CapacityRequestItem]:
-    return list(session.execute(
-        select(CapacityRequestItem).where(CapacityRequestItem.request_id == request_id)
-        .order_by(CapacityRequestItem.id)
-    ).scalars())
 
 
 def _move(session: Session, request: CapacityRequest, to: RequestStatus, actor: Actor, note: str = "") -> None:
@@ -251,13 +128,13 @@ def _move(session: Session, request: CapacityRequest, to: RequestStatus, actor: 
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (it is final)"
         raise ConflictError(f"capacity request {request.id} is {current}: it cannot become {to} "
                             f"(allowed: {allowed})")
-    session.add(CapacityRequestEvent(request_id=request.id, username=actor.username,  # type: ignore[arg-type]
+    session.add(CapacityRequestEvent(request_id=_pk(request), username=actor.username,
                                      from_status=current, to_status=to, note=note))
     before = {"status": current.value}
     request.status = to
     request.updated_at = utcnow()
     record_change(session, actor=actor, action=ChangeAction.UPDATE, object_type="capacity request",
-                  object_id=request.id, object_repr=f"request {request.id}",  # type: ignore[arg-type]
+                  object_id=_pk(request), object_repr=f"request {request.id}",
                   before=before, after={"status": to.value, "note": note} if note else {"status": to.value})
 
 
@@ -266,22 +143,22 @@ def file_request(session: Session, *, actor: Actor, data: CapacityRequestCreate)
     agency = _agency(session, actor, data.agency_id)
     require_serves(session, actor, agency.id)
     _check_clusters(session, data)
-    quota = _quota_problems(session, agency, data.items)
+    quota = quota_problems(session, agency, data.items)
     if quota:
         raise CapacityError("; ".join(quota) + ". Raise the quota or ask for less")
     plan = plan_request(session, agency, data.items, data.cluster_id)
     if not plan.fits:
         raise CapacityError("cannot be placed: " + "; ".join(plan.problems))
-    request = CapacityRequest(agency_id=agency.id, justification=data.justification,  # type: ignore[arg-type]
+    request = CapacityRequest(agency_id=_pk(agency), justification=data.justification,
                               cluster_id=data.cluster_id, requested_by=actor.username)
     session.add(request)
     session.flush()
     for item in data.items:
-        session.add(CapacityRequestItem(request_id=request.id, **item.model_dump()))  # type: ignore[arg-type]
-    session.add(CapacityRequestEvent(request_id=request.id, username=actor.username,  # type: ignore[arg-type]
+        session.add(CapacityRequestItem(request_id=_pk(request), **item.model_dump()))
+    session.add(CapacityRequestEvent(request_id=_pk(request), username=actor.username,
                                      to_status=RequestStatus.REQUESTED, note=data.justification[:200]))
     record_change(session, actor=actor, action=ChangeAction.CREATE, object_type="capacity request",
-                  object_id=request.id, object_repr=f"request {request.id}",  # type: ignore[arg-type]
+                  object_id=_pk(request), object_repr=f"request {request.id}",
                   before=None, after={k: jsonable(v) for k, v in data.model_dump().items() if k != "items"})
     requests.commit(session)
     return request, []
@@ -304,15 +181,18 @@ def _lock_request(session: Session, actor: Actor, id: int) -> CapacityRequest:
 
 
 def approve(session: Session, *, actor: Actor, id: int, note: str = "") -> tuple[CapacityRequest, list[str]]:
-    """Approve request ``id``: reserve its capacity by creating its VMs on their hosts, all or nothing."""
+    """Approve request ``id``: reserve its capacity by creating its VMs on their hosts, all or nothing.
+
+    This reserves only; :func:`dcops.capacity.flows.approve` reserves and then launches the provisioning jobs.
+    """
     request = _lock_request(session, actor, id)
     if request.status != RequestStatus.REQUESTED:
         _move(session, request, RequestStatus.APPROVED, actor)  # raises, naming the allowed moves
     agency = session.get(Agency, request.agency_id, with_for_update=is_postgresql(session) or None)
     assert agency is not None
     lock_hosts(session)
-    items = _items(session, request.id)  # type: ignore[arg-type]
-    problems = _quota_problems(session, agency, items)
+    items = request_items(session, request.id or 0)
+    problems = quota_problems(session, agency, items)
     plan = plan_request(session, agency, items, request.cluster_id) if not problems else None
     if plan is not None:
         problems += plan.problems
@@ -333,7 +213,7 @@ def approve(session: Session, *, actor: Actor, id: int, note: str = "") -> tuple
                 "state": VMState.REQUESTED, "description": f"capacity request {id}",  # reserved until launched
             })
             group = f"{agency.code}:{spec.anti_affinity_group}" if spec.anti_affinity_group else None
-            session.add(CapacityRequestVM(vm_id=vm.id, request_id=id, anti_affinity_group=group))  # type: ignore
+            session.add(CapacityRequestVM(vm_id=_pk(vm), request_id=id, anti_affinity_group=group))
         request.decided_by = actor.username
         request.decision_reason = note
         _move(session, request, RequestStatus.APPROVED, actor, note)
@@ -341,91 +221,43 @@ def approve(session: Session, *, actor: Actor, id: int, note: str = "") -> tuple
     except BaseException:
         session.rollback()
         raise
-    warnings += launch_provisioning(session, actor=actor, request=request)
     return request, warnings
 
 
 def _tenant_prefix(session: Session, agency: Agency) -> Prefix | None:
-    return session.execute(
-        select(Prefix).where(Prefix.agency_id == agency.id, Prefix.purpose == PrefixPurpose.TENANT)
-        .order_by(Prefix.id)
-    ).scalars().first()
+    return session.exec(
+        select(Prefix).where(col(Prefix.agency_id) == agency.id, col(Prefix.purpose) == PrefixPurpose.TENANT)
+        .order_by(col(Prefix.id))
+    ).first()
 
 
-def request_vm_ids(session: Session, request_id: int) -> list[int]:
-    """Return the ids of the VMs an approval created for request ``request_id``."""
-    return list(session.execute(
-        select(CapacityRequestVM.vm_id).where(CapacityRequestVM.request_id == request_id)
-        .order_by(CapacityRequestVM.vm_id)
-    ).scalars())
-
-
-def provision(session: Session, *, actor: Actor, id: int) -> tuple[CapacityRequest, list[str]]:
-    """Launch the provisioning jobs of approved request ``id`` (when approval does not do it by itself)."""
+def check_provisionable(session: Session, *, actor: Actor, id: int) -> CapacityRequest:
+    """Return request ``id`` if its VMs may be launched now (it is approved and the actor serves its agency)."""
     request = get(session, actor=actor, id=id)
     require_serves(session, actor, request.agency_id)
     if request.status != RequestStatus.APPROVED:
         raise ConflictError(f"capacity request {id} is {request.status}: only an approved request is provisioned "
                             "(a failed VM is retried from its job)")
-    problems = launch_provisioning(session, actor=actor, request=request, explicit=True)
-    if problems:
-        raise ConflictError("; ".join(problems))
-    return get(session, actor=actor, id=id), []
+    return request
 
 
-def launch_provisioning(session: Session, *, actor: Actor, request: CapacityRequest,
-                        explicit: bool = False) -> list[str]:
-    """Start the provisioning jobs of an approved request (when the setting asks for it); return warnings."""
-    from dcops.config import get_settings
-
-    if not explicit and not get_settings().auto_provision:
-        return [f"provisioning is manual (DCOPS_AUTO_PROVISION=false): launch it with 'dcops request provision "
-                f"{request.id}' or POST /api/v1/capacity/requests/{request.id}/provision"]
-    try:
-        from dcops.provisioning.service import launch
-    except ImportError:
-        return ["provisioning is not installed: the VMs stay reserved until provisioned"]
-    request_id = request.id
-    try:
-        vm_ids = request_vm_ids(session, request.id)  # type: ignore[arg-type]
-        for vm_id in vm_ids:  # reserved -> provisioning, in the transaction that queues the jobs
-            vm = session.get(VirtualMachine, vm_id)
-            if vm is not None and vm.state == VMState.REQUESTED:
-                vm.state = VMState.PROVISIONING
-                session.add(vm)
-        launch(session, actor=actor, vm_ids=vm_ids, action="provision", request_id=request.id)
-        request = session.get(CapacityRequest, request.id)  # type: ignore[assignment]
-        if request is not None and request.status == RequestStatus.APPROVED:
-            _move(session, request, RequestStatus.PROVISIONING, actor)
-        requests.commit(session)
-    except (ConflictError, ValidationError, NotFoundError) as exc:
-        session.rollback()
-        log.warning("provisioning of capacity request %s not launched: %s", request_id, exc.message)
-        note_launch_problem(session, request_id, actor, exc.message)  # type: ignore[arg-type]
-        return [f"provisioning not launched: {exc.message}"]
-    return []
+def begin_provisioning(session: Session, request_id: int) -> list[int]:
+    """Move the request's reserved VMs to provisioning (not committed: the jobs' transaction does); return all ids."""
+    vm_ids = request_vm_ids(session, request_id)
+    for vm_id in vm_ids:
+        vm = session.get(VirtualMachine, vm_id)
+        if vm is not None and vm.state == VMState.REQUESTED:
+            vm.state = VMState.PROVISIONING
+            session.add(vm)
+    return vm_ids
 
 
-LAUNCH_PROBLEM = "provisioning not launched: "
-
-
-def note_launch_problem(session: Session, request_id: int, actor: Actor, reason: str) -> None:
-    """Record why the jobs of an approved request could not be launched (its VMs stay reserved)."""
-    session.add(CapacityRequestEvent(request_id=request_id, username=actor.username[:100],
-                                     from_status=RequestStatus.APPROVED, to_status=RequestStatus.APPROVED,
-                                     note=(LAUNCH_PROBLEM + reason)[:2000]))
-    session.commit()
-
-
-def launch_problem(session: Session, request: CapacityRequest) -> str | None:
-    """Why an approved request's provisioning is not running (None when it is, or the request moved on)."""
-    if request.status != RequestStatus.APPROVED:
-        return None
-    last = session.execute(select(CapacityRequestEvent).where(CapacityRequestEvent.request_id == request.id)
-                           .order_by(CapacityRequestEvent.id.desc()).limit(1)).scalars().first()
-    if last is not None and last.note.startswith(LAUNCH_PROBLEM):
-        return last.note[len(LAUNCH_PROBLEM):]
-    return None
+def mark_provisioning(session: Session, *, actor: Actor, request_id: int) -> None:
+    """Record that the jobs of approved request ``request_id`` are queued (status provisioning) and commit."""
+    request = session.get(CapacityRequest, request_id)
+    if request is not None and request.status == RequestStatus.APPROVED:
+        _move(session, request, RequestStatus.PROVISIONING, actor)
+    requests.commit(session)
 
 
 def reject(session: Session, *, actor: Actor, id: int, reason: str) -> CapacityRequest:
@@ -446,7 +278,7 @@ def cancel(session: Session, *, actor: Actor, id: int, reason: str = "") -> Capa
     for vm_id in request_vm_ids(session, id):
         vm = session.get(VirtualMachine, vm_id)
         if vm is not None and vm.state in (VMState.PROVISIONING, VMState.REQUESTED, VMState.FAILED):
-            if vm.state == VMState.PROVISIONING and _has_active_job(session, vm_id):
+            if vm.state == VMState.PROVISIONING and _busy(session, vm_id):
                 raise ConflictError(f"VM {vm.name} is being provisioned; cancel its job first")
             virtual_machines.delete(session, actor=actor, id=vm_id, commit=False)
     _move(session, request, RequestStatus.CANCELLED, actor, reason)
@@ -454,21 +286,18 @@ def cancel(session: Session, *, actor: Actor, id: int, reason: str = "") -> Capa
     return request
 
 
-def _has_active_job(session: Session, vm_id: int) -> bool:
-    try:
-        from dcops.provisioning.service import has_active_job
-    except ImportError:
-        return False
-    return bool(has_active_job(session, vm_id))
+def _busy(session: Session, vm_id: int) -> bool:
+    """Tell whether a feature (provisioning) is working on the VM now."""
+    return any(busy(session, vm_id) for busy in VM_BUSY.all())
 
 
 def sync_status(session: Session, request: CapacityRequest, actor: Actor) -> CapacityRequest:
     """Bring a request in provisioning up to date with its VMs: fulfilled when all run, failed when one failed."""
     if request.status not in (RequestStatus.PROVISIONING, RequestStatus.FAILED, RequestStatus.APPROVED):
         return request
-    states = [vm.state for vm in session.execute(
-        select(VirtualMachine).join(CapacityRequestVM, CapacityRequestVM.vm_id == VirtualMachine.id)
-        .where(CapacityRequestVM.request_id == request.id)).scalars()]
+    states = [vm.state for vm in session.exec(
+        select(VirtualMachine).join(CapacityRequestVM, col(CapacityRequestVM.vm_id) == col(VirtualMachine.id))
+        .where(col(CapacityRequestVM.request_id) == request.id))]
     target: RequestStatus | None = None
     if states and all(s in (VMState.RUNNING, VMState.STOPPED) for s in states):
         target = RequestStatus.FULFILLED

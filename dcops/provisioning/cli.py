@@ -29,14 +29,11 @@ STATUS_STYLE = {"ok": "green", "changed": "yellow", "failed": "red", "unreachabl
 
 def _vm_group() -> typer.Typer:
     """Add the action commands to the inventory's ``dcops vm`` group (list/show), or make the group."""
-    try:
-        from dcops.inventory.cli import app as inventory_app
+    from dcops.inventory.cli import app as inventory_app
 
-        for group in inventory_app.registered_groups:
-            if group.name == "vm" and group.typer_instance is not None:
-                return group.typer_instance
-    except ImportError:
-        pass
+    for group in inventory_app.registered_groups:
+        if group.name == "vm" and group.typer_instance is not None:
+            return group.typer_instance
     group = typer.Typer(help="VM actions.", no_args_is_help=True)
     app.add_typer(group, name="vm")
     return group
@@ -213,7 +210,7 @@ def _follow(job_id: int, runner: Any = None) -> None:
     with console.status(f"job {job_id}…") as status:
         while True:
             with session_scope() as session:
-                job = service.get_job(session, actor=cli_actor(), job_id=job_id)
+                job = service.get(session, actor=cli_actor(), id=job_id)
                 events = service.job_events(session, job_id, seen)
                 state = job.status
             for event in events:
@@ -243,7 +240,7 @@ def job_list(status: Annotated[str | None, typer.Option(help="queued, running, s
     from dcops.provisioning.models import JobPublic
 
     with session_scope() as session:
-        rows, _ = service.list_jobs(session, actor=cli_actor(),
+        rows, _ = service.get_all(session, actor=cli_actor(),
                                     query=ListQuery(limit=limit, filters={"status": status}))
         data = [JobPublic.model_validate(r, from_attributes=True).model_dump(mode="json") for r in rows]
     print_rows(data, JOB_COLUMNS, title="Jobs", as_json=as_json)
@@ -258,7 +255,7 @@ def job_show(job_id: int, as_json: JsonOpt = False,
     from dcops.provisioning.router import _detail
 
     with session_scope() as session:
-        detail = _detail(session, service.get_job(session, actor=cli_actor(), job_id=job_id))
+        detail = _detail(session, service.get(session, actor=cli_actor(), id=job_id))
     if as_json:
         typer.echo(json.dumps(detail.model_dump(mode="json"), indent=2))
         return

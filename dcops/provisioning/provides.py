@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from dcops.capacity.hooks import VM_BUSY, VM_FAILURE
 from dcops.database import session_scope
 from dcops.engine.dispatch import submit
 from dcops.engine.hooks import PERIODIC, TASKS, Periodic, Task
@@ -13,6 +14,7 @@ from dcops.provisioning.choices import JobStatus
 from dcops.provisioning.jobs import claim_job, execute, reap_expired
 from dcops.provisioning.models import Job
 from dcops.provisioning.reconcile import reconcile
+from dcops.provisioning.service import has_active_job, last_failure
 
 
 def run_job(job_id: int) -> str:
@@ -46,3 +48,7 @@ TASKS.register(Task("dcops.run_job", run_job, acks_late=False))
 PERIODIC.register(Periodic("reap_leases", reap_expired, queue="jobs", period_s=10.0))
 PERIODIC.register(Periodic("dispatch_jobs", dispatch_jobs, queue="jobs", period_s=15.0))
 PERIODIC.register(Periodic("reconcile", reconcile_now, queue="jobs", period_s=600.0))
+
+# capacity asks before a cancel deletes a VM that a job is building, and shows why a VM's job failed
+VM_BUSY.register(has_active_job)
+VM_FAILURE.register(last_failure)

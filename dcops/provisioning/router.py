@@ -11,7 +11,7 @@ from dcops.auth.actor import Actor
 from dcops.auth.choices import ADMIN_OPERATOR, EVERYONE, STAFF
 from dcops.auth.deps import Allow
 from dcops.crud import MAX_LIMIT, ListQuery
-from dcops.database import get_session
+from dcops.database import SessionDep
 from dcops.provisioning import service
 from dcops.provisioning.models import (
     AgencySSHKeysUpdate,
@@ -35,46 +35,45 @@ def _detail(session: Session, job: Any) -> JobDetail:
 
 
 @router.get("/jobs", response_model=Page[JobPublic])
-def list_jobs(actor: Actor = Depends(reader), session: Session = Depends(get_session),
+def list_jobs(session: SessionDep, actor: Actor = Depends(reader),
               limit: int = Query(50, ge=1, le=MAX_LIMIT), offset: int = Query(0, ge=0),
               status: str | None = None, action: str | None = None, vm_id: int | None = None,
               request_id: int | None = None) -> Any:
     """List jobs, newest first (agency viewers: their agency's only)."""
     query = ListQuery(limit=limit, offset=offset, filters={"status": status, "action": action, "vm_id": vm_id,
                                                            "request_id": request_id})
-    rows, count = service.list_jobs(session, actor=actor, query=query)
+    rows, count = service.get_all(session, actor=actor, query=query)
     return Page[JobPublic](data=[JobPublic.model_validate(r, from_attributes=True) for r in rows], count=count,
                            limit=limit, offset=offset)
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail)
-def show_job(job_id: int, actor: Actor = Depends(reader), session: Session = Depends(get_session)) -> Any:
+def show_job(session: SessionDep, job_id: int, actor: Actor = Depends(reader)) -> Any:
     """Show a job with its events and full output."""
-    return _detail(session, service.get_job(session, actor=actor, job_id=job_id))
+    return _detail(session, service.get(session, actor=actor, id=job_id))
 
 
 @router.get("/jobs/{job_id}/events", response_model=list[JobEventPublic])
-def job_events(job_id: int, after: int = Query(0, ge=0), actor: Actor = Depends(reader),
-               session: Session = Depends(get_session)) -> Any:
+def job_events(session: SessionDep, job_id: int, after: int = Query(0, ge=0), actor: Actor = Depends(reader)) -> Any:
     """Return a job's events after sequence number ``after`` (for live progress)."""
-    service.get_job(session, actor=actor, job_id=job_id)
+    service.get(session, actor=actor, id=job_id)
     return [JobEventPublic.model_validate(e, from_attributes=True) for e in service.job_events(session, job_id, after)]
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
-def cancel_job(job_id: int, actor: Actor = Depends(actor_ops), session: Session = Depends(get_session)) -> Any:
+def cancel_job(session: SessionDep, job_id: int, actor: Actor = Depends(actor_ops)) -> Any:
     """Cancel a queued job, or stop a running one."""
     return JobPublic.model_validate(service.cancel(session, actor=actor, job_id=job_id), from_attributes=True)
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobPublic, status_code=201)
-def retry_job(job_id: int, actor: Actor = Depends(actor_ops), session: Session = Depends(get_session)) -> Any:
+def retry_job(session: SessionDep, job_id: int, actor: Actor = Depends(actor_ops)) -> Any:
     """Queue a failed or cancelled job again."""
     return JobPublic.model_validate(service.retry(session, actor=actor, job_id=job_id), from_attributes=True)
 
 
 def _vm_action(action: str) -> Any:
-    def handler(vm_id: int, actor: Actor = Depends(actor_ops), session: Session = Depends(get_session)) -> Any:
+    def handler(session: SessionDep, vm_id: int, actor: Actor = Depends(actor_ops)) -> Any:
         job = service.vm_action(session, actor=actor, vm_id=vm_id, action=action)
         return JobPublic.model_validate(job, from_attributes=True)
 
@@ -89,8 +88,7 @@ for _action in ("start", "stop", "decommission"):
 
 
 @router.post("/vms/{vm_id}/resize", response_model=JobPublic, status_code=202)
-def vm_resize(vm_id: int, body: ResizeBody, actor: Actor = Depends(actor_ops),
-              session: Session = Depends(get_session)) -> Any:
+def vm_resize(session: SessionDep, vm_id: int, body: ResizeBody, actor: Actor = Depends(actor_ops)) -> Any:
     """Queue a job to resize the VM (vCPU and RAM; it is stopped and started again)."""
     job = service.vm_action(session, actor=actor, vm_id=vm_id, action="resize", vcpus=body.vcpus,
                             ram_gib=body.ram_gib)
@@ -98,20 +96,19 @@ def vm_resize(vm_id: int, body: ResizeBody, actor: Actor = Depends(actor_ops),
 
 
 @router.get("/hypervisors", response_model=list[HypervisorPublic])
-def list_hypervisors(actor: Actor = Depends(staff), session: Session = Depends(get_session)) -> Any:
+def list_hypervisors(session: SessionDep, actor: Actor = Depends(staff)) -> Any:
     """List registered hypervisors with their pinned host keys and last pre-flight."""
     return [service.hypervisor_public(session, a) for a in service.list_hypervisors(session)]
 
 
 @router.post("/hypervisors", response_model=HypervisorPublic, status_code=201)
-def register_hypervisor(body: HypervisorRegister, actor: Actor = Depends(actor_ops),
-                        session: Session = Depends(get_session)) -> Any:
+def register_hypervisor(session: SessionDep, body: HypervisorRegister, actor: Actor = Depends(actor_ops)) -> Any:
     """Register (or update) a hypervisor: pin its host key, store its SSH key encrypted, run the pre-flight."""
     return service.hypervisor_public(session, service.register_hypervisor(session, actor=actor, data=body))
 
 
 @router.post("/hypervisors/{name}/preflight", response_model=HypervisorPublic)
-def preflight(name: str, actor: Actor = Depends(actor_ops), session: Session = Depends(get_session)) -> Any:
+def preflight(session: SessionDep, name: str, actor: Actor = Depends(actor_ops)) -> Any:
     """Run the pre-flight checks of a hypervisor again."""
     access = service.hypervisor_by_name(session, name)
     service.run_preflight(session, access=access)
@@ -119,14 +116,14 @@ def preflight(name: str, actor: Actor = Depends(actor_ops), session: Session = D
 
 
 @router.put("/agencies/{agency_id}/ssh-keys", status_code=204)
-def set_agency_keys(agency_id: int, body: AgencySSHKeysUpdate, actor: Actor = Depends(actor_ops),
-                    session: Session = Depends(get_session)) -> None:
+def set_agency_keys(session: SessionDep, agency_id: int, body: AgencySSHKeysUpdate,
+                    actor: Actor = Depends(actor_ops)) -> None:
     """Set the public SSH keys installed in the agency's new VMs."""
     service.set_agency_keys(session, actor=actor, agency_id=agency_id, authorized_keys=body.authorized_keys)
 
 
 @router.get("/reconcile")
-def reconcile_report(actor: Actor = Depends(staff), session: Session = Depends(get_session)) -> dict[str, Any]:
+def reconcile_report(session: SessionDep, actor: Actor = Depends(staff)) -> dict[str, Any]:
     """Compare every hypervisor's domains with dcops: orphans, ghosts, drift (reports only)."""
     from dcops.provisioning.reconcile import reconcile
 

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from dcops.auth.actor import Actor
 from dcops.auth.scopes import require_serves
+from dcops.capacity.hosts import host_fits
 from dcops.crud import ListQuery, Resource
 from dcops.database import utcnow
 from dcops.dcim.choices import CredentialKind, DeviceRole
@@ -304,9 +305,7 @@ def vm_action(session: Session, *, actor: Actor, vm_id: int, action: str, vcpus:
 
 
 def _check_host_fits(session: Session, vm: VirtualMachine, *, vcpus: int, ram_gib: int) -> None:
-    from dcops.capacity.service import host_fits  # capacity owns the host arithmetic
-
-    problems = host_fits(session, host_id=vm.host_id, vcpus=vcpus, ram_gib=ram_gib,  # type: ignore[arg-type]
+    problems = host_fits(session, host_id=vm.host_id or 0, vcpus=vcpus, ram_gib=ram_gib,
                          disk_gib=vm.disk_gib, exclude_vm_id=vm.id)
     if problems:
         raise CapacityError(f"host cannot take VM '{vm.name}' at that size: " + "; ".join(problems))
@@ -367,12 +366,12 @@ def retry(session: Session, *, actor: Actor, job_id: int) -> Job:
 # --- reading jobs ------------------------------------------------------------------------------------------
 
 
-def get_job(session: Session, *, actor: Actor, job_id: int) -> Job:
-    """Return job ``job_id`` (agency viewers: only their agency's)."""
-    return jobs.get(session, actor=actor, id=job_id)
+def get(session: Session, *, actor: Actor, id: int) -> Job:
+    """Return job ``id`` (agency viewers: only their agency's)."""
+    return jobs.get(session, actor=actor, id=id)
 
 
-def list_jobs(session: Session, *, actor: Actor, query: ListQuery) -> tuple[list[Job], int]:
+def get_all(session: Session, *, actor: Actor, query: ListQuery) -> tuple[list[Job], int]:
     """Return one page of jobs, newest first."""
     return jobs.get_all(session, actor=actor, query=query)
 

@@ -104,7 +104,7 @@ def test_hundred_concurrent_approvals_never_overcommit(app, tokens, factory, ses
             continue
         request = service.get(session, actor=SYSTEM, id=int(r.request.url.path.split("/")[-2]))
         assert request.status == "requested"
-        (item,) = service._items(session, request.id)
+        (item,) = service.request_items(session, request.id)
         if item.count == 1:  # a single VM refused must truly have no host left with room for it
             assert not any(f[0] >= item.vcpus and f[1] >= item.ram_gib for f in free), (item, free)
     session.rollback()

@@ -10,13 +10,13 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from dcops.auth.choices import ADMIN, ADMIN_OPERATOR, EVERYONE, Role
+from dcops.capacity import flows, service
 from dcops.capacity import headroom as hr
-from dcops.capacity import service
-from dcops.capacity.models import CapacityRequestCreate, RequestStatus
-from dcops.capacity.router import to_public
+from dcops.capacity.models import CapacityRequestCreate, RequestStatus, VMSpec
 from dcops.crud import ListQuery
 from dcops.database import SessionDep
 from dcops.exceptions import DcopsError
+from dcops.provisioning import service as jobs
 from dcops.web import forms
 from dcops.web.auth import Page, Viewer
 from dcops.web.catalog import choices
@@ -49,7 +49,7 @@ def _fields(session: Session, viewer: Viewer) -> list[FormField]:
         FormField("agency_id", "Agency", "select", agencies, True),
         FormField("cluster_id", "Cluster", "select", clusters),
         FormField("justification", "Justification", "textarea", required=True),
-        *(forms.widget(service.VMSpec, name, LINE_LABELS[name]) for name in LINE_FIELDS),
+        *(forms.widget(VMSpec, name, LINE_LABELS[name]) for name in LINE_FIELDS),
     ]
 
 
@@ -128,7 +128,7 @@ def requests_page(request: Request, session: SessionDep, status: str = "", offse
     filters = {"status": RequestStatus(status)} if status in RequestStatus.__members__.values() else {}
     rows, total = service.get_all(session, actor=viewer.actor, query=ListQuery(limit=50, offset=max(offset, 0),
                                                                               filters=filters))
-    items = [to_public(session, r, detail=False) for r in rows]
+    items = [service.public(session, r, detail=False) for r in rows]
     return render(request, "requests.html", session, active="requests", title="Requests", items=items, total=total,
                   offset=max(offset, 0), limit=50, status=status, statuses=[s.value for s in RequestStatus],
                   can_file=viewer.can(FILERS))
@@ -141,7 +141,7 @@ def request_page(id: int, request: Request, session: SessionDep,
     from dcops.auth.actor import SYSTEM
 
     req = service.sync_status(session, service.get(session, actor=viewer.actor, id=id), SYSTEM)
-    public = to_public(session, req)
+    public = service.public(session, req)
     preview = None
     if req.status == RequestStatus.REQUESTED and viewer.role != Role.AGENCY_VIEWER:
         preview = service.preview(session, actor=viewer.actor, id=id)
@@ -153,11 +153,7 @@ def request_page(id: int, request: Request, session: SessionDep,
 
 
 def _jobs_of(session: Session, viewer: Viewer, request_id: int) -> list[Any]:
-    try:
-        from dcops.provisioning.service import list_jobs
-    except ImportError:
-        return []
-    rows, _ = list_jobs(session, actor=viewer.actor, query=ListQuery(limit=100, filters={"request_id": request_id}))
+    rows, _ = jobs.get_all(session, actor=viewer.actor, query=ListQuery(limit=100, filters={"request_id": request_id}))
     return rows
 
 
@@ -165,7 +161,7 @@ def _jobs_of(session: Session, viewer: Viewer, request_id: int) -> list[Any]:
 def approve(id: int, request: Request, session: SessionDep, reason: str = Form(""),
             viewer: Viewer = Depends(Page(ADMIN))) -> Response:
     """Approve: reserve the capacity and launch provisioning."""
-    _, warnings = service.approve(session, actor=viewer.actor, id=id, note=reason.strip()[:2000])
+    _, warnings = flows.approve(session, actor=viewer.actor, id=id, note=reason.strip()[:2000])
     for warning in warnings:
         flash(request, session, translate_message(lang_of(request), warning), "warn")
     release(session)
@@ -179,7 +175,7 @@ def provision(id: int, request: Request, session: SessionDep, viewer: Viewer = D
 
     t = translator(lang_of(request))
     try:
-        service.provision(session, actor=viewer.actor, id=id)
+        flows.provision(session, actor=viewer.actor, id=id)
         flash(request, session, t("Provisioning launched."), "info")
     except ConflictError as exc:
         session.rollback()

@@ -23,14 +23,14 @@ def jobs_page(request: Request, session: SessionDep, status: str = "", offset: i
               viewer: Viewer = Depends(Page(EVERYONE))) -> Response:
     """List jobs, newest first (agency viewers: their agency's)."""
     filters = {"status": status} if status in JobStatus.__members__.values() else {}
-    rows, total = service.list_jobs(session, actor=viewer.actor, query=ListQuery(
+    rows, total = service.get_all(session, actor=viewer.actor, query=ListQuery(
         limit=50, offset=max(offset, 0), ordering="-id", filters=filters))
     return render(request, "jobs.html", session, active="jobs", title="Jobs", jobs=rows, total=total,
                   offset=max(offset, 0), limit=50, status=status, statuses=[s.value for s in JobStatus])
 
 
 def _live(request: Request, session: SessionDep, viewer: Viewer, id: int, template: str) -> Response:
-    job = service.get_job(session, actor=viewer.actor, job_id=id)
+    job = service.get(session, actor=viewer.actor, id=id)
     events = service.job_events(session, id)
     finished = job.status in FINISHED
     return render(request, template, session, active="jobs", title="Job", job=job, events=events,
