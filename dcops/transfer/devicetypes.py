@@ -23,8 +23,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from dcops.auth.actor import Actor
 from dcops.dcim.models import DeviceType, DeviceTypeCreate, Manufacturer
@@ -127,12 +126,12 @@ def import_device_types(session: Session, *, actor: Actor, files: list[Path]) ->
 
 def _save(session: Session, actor: Actor, values: dict[str, Any]) -> str:
     vendor_name = values.pop("manufacturer")
-    vendor = session.execute(select(Manufacturer).where(Manufacturer.name == vendor_name)).scalars().first()
+    vendor = session.exec(select(Manufacturer).where(Manufacturer.name == vendor_name)).first()
     if vendor is None:
         vendor, _ = manufacturers.create(session, actor=actor, data={"name": vendor_name}, commit=False)
     values["manufacturer_id"] = vendor.id
     data = DeviceTypeCreate.model_validate(values)
-    existing = session.execute(select(DeviceType).where(DeviceType.slug == data.slug)).scalars().first()
+    existing = session.exec(select(DeviceType).where(DeviceType.slug == data.slug)).first()
     if existing is None:
         device_types.create(session, actor=actor, data=data)
         return "created"
@@ -140,5 +139,6 @@ def _save(session: Session, actor: Actor, values: dict[str, Any]) -> str:
     if not changes:
         session.rollback()
         return "unchanged"
-    device_types.update(session, actor=actor, id=existing.id, data=changes)  # type: ignore[arg-type]
+    assert existing.id is not None  # loaded from the database
+    device_types.update(session, actor=actor, id=existing.id, data=changes)
     return "updated"

@@ -13,7 +13,7 @@ from dcops.auth.actor import Actor
 from dcops.auth.choices import ADMIN_OPERATOR, STAFF
 from dcops.auth.deps import Allow
 from dcops.config import get_settings
-from dcops.database import get_session
+from dcops.database import SessionDep
 from dcops.exceptions import PayloadTooLargeError, ValidationError
 from dcops.transfer.formats import format_for, read_rows, write_rows
 from dcops.transfer.service import ImportRefused, export_records, import_rows, kind_named
@@ -99,11 +99,11 @@ def _import(session: Session, actor: Actor, kind: str, raw: bytes, fmt: str, dry
 async def import_file(
     kind: str,
     request: Request,
+    session: SessionDep,
     dry_run: bool = Query(False, description="check every row, write nothing"),
     format: str | None = Query(None, description="csv or yaml (default: from the file name or content type)"),
     allow_power_overcommit: bool = Query(False),
     actor: Actor = Depends(Allow(ADMIN_OPERATOR)),
-    session: Session = Depends(get_session),
 ) -> Any:
     """Send CSV or YAML as the body (or a multipart field ``file``). Refused imports answer 422 with
     ``errors``: every bad row with its line number; nothing is written. Files above the upload limit
@@ -118,9 +118,9 @@ async def import_file(
             response_class=PlainTextResponse)
 def export_file(
     kind: str,
+    session: SessionDep,
     format: str = Query("csv", description="csv or yaml"),
     actor: Actor = Depends(Allow(STAFF)),
-    session: Session = Depends(get_session),
 ) -> PlainTextResponse:
     """The same rows ``/import`` takes back."""
     spec = kind_named(kind)

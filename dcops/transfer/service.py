@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
@@ -65,6 +65,9 @@ class ImportRefused(ValidationError):
         self.result = result
 
 
+M = TypeVar("M", bound=SQLModel)
+
+
 class Lookup:
     """Finds related objects by natural key, caching hits (rows created earlier in the file are found too)."""
 
@@ -72,7 +75,7 @@ class Lookup:
         self.session = session
         self._cache: dict[tuple[Any, ...], Any] = {}
 
-    def one(self, model: type[SQLModel], label: str, /, **by: Any) -> Any:
+    def one(self, model: type[M], label: str, /, **by: Any) -> M:
         key = (model, *sorted(by.items()))
         if key not in self._cache:
             obj = self.session.execute(select(model).filter_by(**by)).scalars().first()
@@ -80,24 +83,25 @@ class Lookup:
                 shown = " ".join(f"{v}" for v in by.values() if not isinstance(v, int))
                 raise NotFoundError(f"{label} '{shown}' not found")
             self._cache[key] = obj
-        return self._cache[key]
+        found: M = self._cache[key]
+        return found
 
     def site(self, name: Any) -> Site:
-        return self.one(Site, "site", name=_required(name, "site"))  # type: ignore[no-any-return]
+        return self.one(Site, "site", name=_required(name, "site"))
 
     def rack(self, site: Site, name: Any) -> Rack:
         try:
-            return self.one(Rack, "rack", site_id=site.id, name=str(name))  # type: ignore[no-any-return]
+            return self.one(Rack, "rack", site_id=site.id, name=str(name))
         except NotFoundError:
             raise NotFoundError(f"rack '{name}' not found at site '{site.name}'") from None
 
     def device_type(self, ref: Any) -> DeviceType:
         ref = _required(ref, "device_type")
         try:
-            return self.one(DeviceType, "device type", slug=ref)  # type: ignore[no-any-return]
+            return self.one(DeviceType, "device type", slug=ref)
         except NotFoundError:
             try:
-                return self.one(DeviceType, "device type", model=ref)  # type: ignore[no-any-return]
+                return self.one(DeviceType, "device type", model=ref)
             except NotFoundError:
                 raise NotFoundError(f"device type '{ref}' not found (give its slug or model)") from None
 
