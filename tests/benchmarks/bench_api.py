@@ -4,11 +4,12 @@ Run: ``python -m tests.benchmarks.bench_api [--seconds 60] [--clients 50] [--bac
 
 A real server (uvicorn, one process, background services off) runs on loopback over a database seeded with
 the demo data and 150 more devices. Each scenario runs ``clients`` concurrent keep-alive clients for
-``seconds``: ``GET /api/v1/dcim/devices?limit=100`` (100 rows per page), ``PATCH /api/v1/dcim/devices/{id}``
+``seconds`` (wrk, a C load generator, so that the clients' own CPU does not take the server's cores):
+``GET /api/v1/dcim/devices?limit=100`` (100 rows per page), ``PATCH /api/v1/dcim/devices/{id}``
 (rotating over the devices) and, as the reference measured in the same run, ``GET /healthz``. It prints
 throughput, p50/p99 latency and the server's CPU time per request (from /proc: user + system of the server
 process over the scenario, divided by the requests answered). While the list and PATCH scenarios run, one
-more client probes /healthz every 200 ms and its p99 is printed too.
+more client probes /healthz every 200 ms and its p99 is printed too. Needs ``wrk`` (Debian package).
 
 Goals (issue 14): at most 5 ms of server CPU per list request; p99 under 1 s with 50 clients.
 """
@@ -102,38 +103,51 @@ def _start(url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the server did not start")
 
 
+_WRK_SCRIPT = """
+local ids = {%(ids)s}
+local kind = "%(kind)s"
+local n = 0
+wrk.headers["Authorization"] = "Bearer %(token)s"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  n = n + 1
+  if kind == "patch" then
+    return wrk.format("PATCH", "/api/v1/dcim/devices/" .. ids[(n %% #ids) + 1], nil,
+                      '{"description": "bench ' .. n .. '"}')
+  elseif kind == "list" then
+    return wrk.format("GET", "/api/v1/dcim/devices?limit=100")
+  end
+  return wrk.format("GET", "/healthz")
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.status + e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def _check(base: str, token: str, ids: list[int]) -> None:
+    """Make sure each scenario's request succeeds (and the list returns 100 rows) before it is hammered."""
+    headers = {"Authorization": f"Bearer {token}"}
+    listed = httpx.get(f"{base}/api/v1/dcim/devices", params={"limit": 100}, headers=headers, timeout=30)
+    patched = httpx.patch(f"{base}/api/v1/dcim/devices/{ids[0]}", json={"description": "check"}, headers=headers,
+                          timeout=30)
+    if listed.status_code != 200 or len(listed.json()["data"]) != 100 or patched.status_code != 200:
+        raise SystemExit(f"the scenarios do not work: list {listed.status_code}, patch {patched.status_code}")
+
+
 async def _scenario(base: str, pid: int, token: str, ids: list[int], kind: str, clients: int,
                     seconds: float) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"}
-    latencies: list[float] = []
+    """Run ``clients`` keep-alive connections of wrk (a C load generator, so that the client's own CPU does not
+    compete with the server's on a small machine) for ``seconds``, with a Python probe of /healthz beside it."""
     health: list[float] = []
-    errors = 0
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(_WRK_SCRIPT % {"ids": ", ".join(map(str, ids)), "kind": kind, "token": token})
     stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as client:
-        async def worker(n: int) -> None:
-            nonlocal errors
-            i = n
-            while time.perf_counter() < stop:
-                t = time.perf_counter()
-                try:
-                    if kind == "list":
-                        r = await client.get("/api/v1/dcim/devices", params={"limit": 100})
-                        ok = r.status_code == 200 and len(r.json()["data"]) == 100
-                    elif kind == "patch":
-                        r = await client.patch(f"/api/v1/dcim/devices/{ids[i % len(ids)]}",
-                                               json={"description": f"bench {i}"})
-                        ok = r.status_code == 200
-                    else:
-                        r = await client.get("/healthz")
-                        ok = r.status_code == 200
-                except httpx.TransportError:  # e.g. a keep-alive connection the server closed: count it, go on
-                    ok = False
-                latencies.append(time.perf_counter() - t)
-                errors += 0 if ok else 1
-                i += clients
 
-        async def prober() -> None:
+    async def prober() -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             while time.perf_counter() < stop:
                 t = time.perf_counter()
                 with contextlib.suppress(httpx.TransportError):
@@ -141,12 +155,21 @@ async def _scenario(base: str, pid: int, token: str, ids: list[int], kind: str, 
                 health.append(time.perf_counter() - t)
                 await asyncio.sleep(0.2)
 
-        cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
-        await asyncio.gather(*(worker(n) for n in range(clients)), *([prober()] if kind != "healthz" else []))
-        cpu, wall = _cpu_seconds(pid) - cpu0, time.perf_counter() - t0
-    n = len(latencies)
-    return {"kind": kind, "requests": n, "errors": errors, "rps": n / wall, "p50": _pct(latencies, 50),
-            "p99": _pct(latencies, 99), "cpu_ms": 1000 * cpu / max(n, 1), "health_p99": _pct(health, 99)}
+    cpu0 = _cpu_seconds(pid)
+    wrk = await asyncio.create_subprocess_exec(
+        "wrk", "-t1", f"-c{clients}", f"-d{seconds:.0f}s", "--timeout", "60s", "-s", str(script), base,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    probing = [asyncio.create_task(prober())] if kind != "healthz" else []
+    out, err = await wrk.communicate()
+    cpu = _cpu_seconds(pid) - cpu0
+    await asyncio.gather(*probing)
+    script.unlink()
+    line = next((x for x in out.decode().splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk gave no result: {out.decode()} {err.decode()}")
+    n, duration_us, errors, p50_us, p99_us = map(int, line.split()[1:])
+    return {"kind": kind, "requests": n, "errors": errors, "rps": n / (duration_us / 1e6), "p50": p50_us / 1e6,
+            "p99": p99_us / 1e6, "cpu_ms": 1000 * cpu / max(n, 1), "health_p99": _pct(health, 99)}
 
 
 def _database(backend: str, tmp: Path) -> tuple[str, Any]:
@@ -177,6 +200,7 @@ def run(backend: str, seconds: float, clients: int) -> list[dict[str, Any]]:
 
         dispose_engines()
         proc, base = _start(url, tmp / "data")
+        _check(base, token, ids)
         results = [asyncio.run(_scenario(base, proc.pid, token, ids, kind, clients, seconds))
                    for kind in ("healthz", "list", "patch")]
     finally:
