@@ -9,6 +9,7 @@ public schema.
 import copy
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from enum import Enum
 from types import NoneType, SimpleNamespace
 from typing import Any
 
@@ -140,7 +141,8 @@ def read_model(public: type[BaseModel]) -> type[BaseModel]:
         if len(inspect.signature(dec.func).parameters) != 1:
             return public  # a validator that reads other fields: keep the original
         validators[f"_v_{dec_name}"] = field_validator(*dec.info.fields, mode=dec.info.mode)(_memoised(dec.func))
-    config = ConfigDict(**{k: v for k, v in public.model_config.items() if k in ConfigDict.__annotations__})
+    config = ConfigDict()
+    config.update({k: v for k, v in public.model_config.items() if k in ConfigDict.__annotations__})  # type: ignore[typeddict-item]  # keys filtered to ConfigDict's own
     return create_model(f"{public.__name__}Row", __base__=None, __config__=config,  # type: ignore[call-overload]
                         __validators__=validators, **fields)
 
@@ -168,7 +170,7 @@ def to_public(public: type[BaseModel], obj: Any, warnings: list[str] | None = No
 
 def _filter_annotation(public: type[BaseModel], name: str) -> Any:
     field = public.model_fields.get(name)
-    annotation = field.annotation if field else str
+    annotation: Any = field.annotation if field else str
     return annotation | None
 
 
@@ -181,7 +183,7 @@ def crud_router(
     update: type[BaseModel],
     read: Iterable[Role],
     write: Iterable[Role],
-    tags: list[str],
+    tags: list[str | Enum],
     create_fn: CreateFn | None = None,
     update_fn: UpdateFn | None = None,
 ) -> APIRouter:

@@ -1,5 +1,6 @@
 """DCIM API: /api/v1/dcim/..."""
 
+from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -16,7 +17,7 @@ from dcops.dcim.choices import RackFace
 from dcops.routing import crud_router
 
 router = APIRouter(prefix="/dcim")
-_tags = ["dcim"]
+_tags: list[str | Enum] = ["dcim"]
 for resource, path, public, create, update in (
     (service.sites, "/sites", m.SitePublic, m.SiteCreate, m.SiteUpdate),
     (service.rooms, "/rooms", m.RoomPublic, m.RoomCreate, m.RoomUpdate),
