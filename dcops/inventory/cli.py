@@ -57,21 +57,22 @@ def _resource(view: View) -> Resource[Any]:
     import importlib
 
     module, attr = view.resource_path.split(":")
-    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    resource: Resource[Any] = getattr(importlib.import_module(module), attr)
+    return resource
 
 
 def _referenced(resource: Resource[Any], column: str) -> Resource[Any] | None:
     """The resource a ``*_id`` column points at (through its foreign key), if it is one."""
     import importlib
 
-    from dcops.crud import _registry
+    from dcops.crud import registered
 
     for view in VIEWS:  # every inventory resource registered, whichever one this command started from
         importlib.import_module(view.resource_path.split(":")[0])
     col = resource.table.columns.get(column)
     if col is None or not col.foreign_keys:
         return None
-    return _registry.get(next(iter(col.foreign_keys)).column.table.name)
+    return registered().get(next(iter(col.foreign_keys)).column.table.name)
 
 
 def _parse_filters(session: Any, resource: Resource[Any], pairs: list[str]) -> dict[str, Any]:
@@ -110,7 +111,7 @@ def _filter_names(resource: Resource[Any]) -> list[str]:
 
 def _with_names(session: Any, resource: Resource[Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Add the name of every referenced object beside its id (``rack`` beside ``rack_id``), one query per kind."""
-    from sqlalchemy import select
+    from dcops.inventory.service import names_by_id
 
     for column in resource.table.columns:
         target = _referenced(resource, column.name) if column.name.endswith("_id") else None
@@ -119,10 +120,10 @@ def _with_names(session: Any, resource: Resource[Any], rows: list[dict[str, Any]
         ids = {r[column.name] for r in rows if r.get(column.name) is not None}
         if not ids:
             continue
-        names = dict(session.execute(select(target.column("id"), target.column(target.repr_field))
-                                     .where(target.column("id").in_(ids))).all())
+        names = names_by_id(session, target, ids)
         for r in rows:
-            r[column.name[:-3]] = names.get(r.get(column.name))
+            ref = r.get(column.name)
+            r[column.name[:-3]] = None if ref is None else names.get(ref)
     return rows
 
 
@@ -191,13 +192,11 @@ for _view in VIEWS:
 @app.command("changelog")
 def changelog(limit: Annotated[int, typer.Option("--limit")] = 50, as_json: JsonOpt = False) -> None:
     """The latest changes: who changed what, when."""
-    from sqlalchemy import select
-
-    from dcops.auth.models import ChangeLogEntry
+    from dcops.changelog import get_page
     from dcops.database import session_scope
 
     with session_scope() as session:
-        rows = session.execute(select(ChangeLogEntry).order_by(ChangeLogEntry.id.desc()).limit(limit)).scalars()
+        rows, _ = get_page(session, limit=limit)
         data = [{"id": e.id, "time": e.time.isoformat(timespec="seconds"), "user": e.username, "action": e.action,
                  "object": f"{e.object_type} {e.object_repr}", "before": e.before, "after": e.after} for e in rows]
     print_rows(data, ["id", "time", "user", "action", "object"], title="Change log", as_json=as_json)
