@@ -53,7 +53,8 @@ def _inventories(session: Session, devices: dict[int, Device]) -> dict[int, dict
         select(MonitoringSetting).where(col(MonitoringSetting.device_id).in_(ids))).scalars()}
     unused: dict[int, set[str]] = {d: set() for d in ids}
     in_use: dict[int, set[str]] = {d: set() for d in ids}
-    for device_id, name, is_unused in session.execute(select(Interface.device_id, Interface.name, Interface.unused)
+    for device_id, name, is_unused in session.execute(select(col(Interface.device_id), col(Interface.name),
+                                                             col(Interface.unused))
                                                       .where(col(Interface.device_id).in_(ids),
                                                              col(Interface.unused).is_(True)
                                                              | (col(Interface.alias) != ""))).all():

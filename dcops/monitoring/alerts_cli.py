@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dcops.cli import JsonOpt, cli_actor, console, local_time, prepare_database, print_rows
 from dcops.crud import ListQuery
 from dcops.database import session_scope, utcnow
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 app = typer.Typer()
 alerts_app = typer.Typer(help="Alerts: list, acknowledge, resolve, silence.", no_args_is_help=True)
@@ -28,28 +31,16 @@ def _row(alert: Any) -> dict[str, Any]:
 
 
 
-def _device_id(session: Any, name: str | None) -> int | None:
+def _device_id(session: Session, name: str | None) -> int | None:
     """Return the id of the device named ``name`` (None for no name); a wrong name is a usage error."""
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from dcops.dcim.models import Device
+    from dcops.monitoring.device_reads import device_id_named
 
     if not name:
         return None
-    device_id = session.execute(select(col(Device.id)).where(col(Device.name) == name)).scalar_one_or_none()
+    device_id = device_id_named(session, name)
     if device_id is None:
         raise typer.BadParameter(f"no device named '{name}'", param_hint="--device")
-    return int(device_id)
-
-def _device_names(session: Any, ids: set[int]) -> dict[int, str]:
-    from sqlalchemy import select
-
-    from dcops.dcim.models import Device
-
-    if not ids:
-        return {}
-    return dict(session.execute(select(Device.id, Device.name).where(Device.id.in_(ids))).all())  # type: ignore
+    return device_id
 
 
 @alerts_app.command("list")
@@ -152,14 +143,15 @@ def silence(
 @alerts_app.command("silences")
 def list_silences(as_json: JsonOpt = False) -> None:
     """List the silences still in force."""
+    from dcops.monitoring import device_reads
     from dcops.monitoring.alerting import silences
 
     prepare_database()
     with session_scope() as session:
         rows, _ = silences.get_all(session, actor=cli_actor(), query=ListQuery(limit=1000))
         now = utcnow()
-        names = _device_names(session, {s.device_id for s in rows if s.device_id})
-        shown = [{"id": s.id, "device_id": s.device_id, "device": names.get(s.device_id), "rule": s.rule,
+        names = device_reads.device_names(session, {s.device_id for s in rows if s.device_id})
+        shown = [{"id": s.id, "device_id": s.device_id, "device": names.get(s.device_id or 0), "rule": s.rule,
                   "severity": s.severity, "ends_at": s.ends_at.isoformat(), "created_by": s.created_by,
                   "comment": s.comment}
                  for s in rows if s.ends_at > now]

@@ -25,15 +25,17 @@ from fastapi import APIRouter, Depends, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import bindparam, func, select
-from sqlmodel import Session
+from sqlalchemy import BindParameter, bindparam, func, select
+from sqlmodel import Session, col
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import STAFF
 from dcops.auth.deps import Allow
+from dcops.capacity.headroom import headroom
 from dcops.database import SessionDep
 from dcops.dcim.choices import DeviceRole
 from dcops.dcim.models import Device, DeviceType, Rack, Site
+from dcops.monitoring.alert_models import Alert, AlertState
 from dcops.monitoring.state_models import DeviceState, PollerStatus
 from dcops.monitoring.types import METRICS, PROMETHEUS_EXTRA
 
@@ -55,24 +57,22 @@ class Snapshot:
 
 
 def _alerts(session: Session) -> dict[str, int]:
-    try:
-        from dcops.monitoring.alert_models import Alert, AlertState
-    except ImportError:
-        return {}
-    rows = session.execute(select(Alert.severity, func.count()).where(
-        Alert.state.in_((AlertState.FIRING, AlertState.ACKNOWLEDGED)))  # type: ignore[attr-defined]
-        .group_by(Alert.severity)).all()
+    rows = session.execute(select(col(Alert.severity), func.count()).where(
+        col(Alert.state).in_((AlertState.FIRING, AlertState.ACKNOWLEDGED)))
+        .group_by(col(Alert.severity))).all()
     return {str(sev): int(n) for sev, n in rows}
 
 
 def _racks(session: Session, pdu_watts: dict[int, float]) -> list[tuple[str, str, float, float]]:
     rows = session.execute(
-        select(Rack.id, Rack.name, Site.name, Rack.power_budget_w).join(Site, Site.id == Rack.site_id)  # type: ignore
+        select(col(Rack.id), col(Rack.name), col(Site.name), col(Rack.power_budget_w))
+        .join(Site, col(Site.id) == col(Rack.site_id))
     ).all()
-    nameplate = dict(session.execute(
-        select(Device.rack_id, func.coalesce(func.sum(DeviceType.max_power_w), 0)).join(DeviceType)
-        .where(Device.rack_id.is_not(None)).group_by(Device.rack_id)).all())  # type: ignore[union-attr]
-    pdus = session.execute(select(Device.id, Device.rack_id).where(Device.role == DeviceRole.PDU)).all()
+    nameplate: dict[int | None, float] = {rack_id: float(watts) for rack_id, watts in session.execute(
+        select(col(Device.rack_id), func.coalesce(func.sum(col(DeviceType.max_power_w)), 0)).join(DeviceType)
+        .where(col(Device.rack_id).is_not(None)).group_by(col(Device.rack_id))).all()}
+    pdus = session.execute(select(col(Device.id), col(Device.rack_id)).where(col(Device.role) == DeviceRole.PDU)
+                           ).all()
     measured: dict[int, float] = {}
     for device_id, rack_id in pdus:
         if rack_id is not None and device_id in pdu_watts:
@@ -81,16 +81,20 @@ def _racks(session: Session, pdu_watts: dict[int, float]) -> list[tuple[str, str
             for rid, name, site, budget in rows]
 
 
+_clusters_failing = False
+
+
 def _clusters(session: Session) -> list[tuple[str, str, float, float]]:
-    try:
-        from dcops.capacity.headroom import headroom
-    except ImportError:
-        return []
+    global _clusters_failing
     try:
         report = headroom(session)
     except Exception:  # capacity data incomplete: the rest of /metrics still answers
-        log.debug("no cluster capacity for /metrics", exc_info=True)
+        # said once per failing spell (each scrape would repeat it), then again after it recovered
+        log.log(logging.DEBUG if _clusters_failing else logging.WARNING,
+                "no cluster capacity for /metrics; its cluster families stay empty", exc_info=True)
+        _clusters_failing = True
         return []
+    _clusters_failing = False
     return [(c.name, r, float(v.get("usable", 0.0)), float(v.get("allocated", 0.0)))
             for c in report.clusters for r, v in c.resources.items()]
 
@@ -99,9 +103,9 @@ def read_snapshot(session: Session) -> Snapshot:
     """Read everything /metrics exports."""
     snap = Snapshot()
     rows = session.execute(
-        select(Device.id, Device.name, Site.name, Device.role, DeviceState.samples)
-        .join(DeviceState, DeviceState.device_id == Device.id)  # type: ignore[arg-type]
-        .join(Site, Site.id == Device.site_id)  # type: ignore[arg-type]
+        select(col(Device.id), col(Device.name), col(Site.name), col(Device.role), col(DeviceState.samples))
+        .join(DeviceState, col(DeviceState.device_id) == col(Device.id))
+        .join(Site, col(Site.id) == col(Device.site_id))
     ).all()
     pdu_watts: dict[int, float] = {}
     for device_id, name, site, role, samples in rows:
@@ -257,28 +261,31 @@ def _fragments(session: Session, changed: list[int], total: int) -> list[tuple[i
     if conn.dialect.name == "postgresql":  # UTF-8 bytes straight from the server (binary rows: no hex, no decoding)
         raw = conn.connection.driver_connection
         where = "" if len(changed) * 2 >= total else " WHERE device_id = ANY(%s)"
-        with raw.cursor(binary=True) as cur:  # type: ignore[union-attr]
+        assert raw is not None  # a live connection of this session: psycopg's own
+        with raw.cursor(binary=True) as cur:
             cur.execute("SELECT device_id, convert_to(exposition, 'UTF8') FROM device_state" + where,
                         [changed] if where else None)
             found = cur.fetchall()
         wanted = set(changed)
         return [(int(d), data) for d, data in found if d in wanted]
-    query = select(DeviceState.device_id, DeviceState.exposition)  # Core rows: no ORM work per row
+    query = select(col(DeviceState.device_id), col(DeviceState.exposition))  # Core rows: no ORM work per row
     rows: list[Any] = []
     for start in range(0, len(changed), 1000):
-        ids = bindparam("ids", changed[start:start + 1000], expanding=True, literal_execute=True)  # ints inline
-        rows.extend(conn.execute(query.where(DeviceState.device_id.in_(ids))).all())  # type: ignore[attr-defined]
+        # ints inline (literal_execute): one statement shape per chunk size, not per id list
+        ids: BindParameter[int] = bindparam("ids", changed[start:start + 1000], expanding=True, literal_execute=True)
+        rows.extend(conn.execute(query.where(col(DeviceState.device_id).in_(ids))).all())
     return [(d, None if text is None else text.encode()) for d, text in rows]
 
 
 def _refresh(session: Session, cache: _DeviceCache) -> dict[int, float]:
     """Bring the device fragments up to date (only devices polled since the last scrape); return PDU watts."""
     rows = session.connection().execute(
-        select(Device.id, DeviceState.last_poll_at, Device.name, Site.name, Device.role)
-        .join(DeviceState, DeviceState.device_id == Device.id)  # type: ignore[arg-type]
-        .join(Site, Site.id == Device.site_id)  # type: ignore[arg-type]
+        select(col(Device.id), col(DeviceState.last_poll_at), col(Device.name), col(Site.name), col(Device.role))
+        .join(DeviceState, col(DeviceState.device_id) == col(Device.id))
+        .join(Site, col(Site.id) == col(Device.site_id))
     ).all()
-    keys = {device_id: (at, name, site, str(role)) for device_id, at, name, site, role in rows}
+    keys = {device_id: (at, name, site, str(role)) for device_id, at, name, site, role in rows
+            if device_id is not None}
     changed = [d for d, key in keys.items() if (e := cache.entries.get(d)) is None or e.key != key]
     redo: list[int] = []
     for device_id, exposition in _fragments(session, changed, len(keys)) if changed else ():
@@ -294,8 +301,8 @@ def _refresh(session: Session, cache: _DeviceCache) -> dict[int, float]:
         cache.entries[device_id] = _Entry(key, lines, watts)
     for start in range(0, len(redo), 1000):
         for device_id, samples in session.execute(
-                select(DeviceState.device_id, DeviceState.samples)
-                .where(DeviceState.device_id.in_(redo[start:start + 1000]))).all():  # type: ignore[attr-defined]
+                select(col(DeviceState.device_id), col(DeviceState.samples))
+                .where(col(DeviceState.device_id).in_(redo[start:start + 1000]))).all():
             key = keys[device_id]
             _at, name, site, role = key
             lines = _columns(device_fragment(name, site, role, samples or []).encode()) or _NONE

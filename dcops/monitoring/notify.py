@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dcops.auth.actor import Actor
 from dcops.crud import Resource
@@ -257,7 +257,7 @@ def stage(session: Session, items: list[tuple[int, str]]) -> list[int]:
         if alert is None or not any(c.routes(rule=alert.rule, severity=str(alert.severity)) for c in routed):
             continue  # no channel takes it: nothing to deliver, as before the outbox
         key = dedup_id(alert, status)
-        if session.execute(select(NotificationOutbox.id).where(NotificationOutbox.dedup_id == key)).first():
+        if session.execute(select(col(NotificationOutbox.id)).where(col(NotificationOutbox.dedup_id) == key)).first():
             continue  # this very change is already in the outbox
         row = NotificationOutbox(dedup_id=key, alert_id=alert_id, status=status)
         session.add(row)
@@ -297,9 +297,9 @@ def _claim(outbox_id: int) -> tuple[int, str, str] | None:
     now = utcnow()
     with session_scope() as session:
         taken = session.execute(
-            update(Box).where(Box.id == outbox_id, Box.state == "pending",
-                              or_(Box.claimed_until.is_(None), Box.claimed_until < now))  # type: ignore
-            .values(claimed_until=now + _timedelta(CLAIM_S), claimed_by=worker_id(), tries=Box.tries + 1))
+            update(Box).where(col(Box.id) == outbox_id, col(Box.state) == "pending",
+                              or_(col(Box.claimed_until).is_(None), col(Box.claimed_until) < now))
+            .values(claimed_until=now + _timedelta(CLAIM_S), claimed_by=worker_id(), tries=col(Box.tries) + 1))
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             return None
         row = session.get(Box, outbox_id)
@@ -327,7 +327,7 @@ def deliver_outbox(outbox_id: int) -> bool:
     alert_id, status, key = claimed
     _deliver(alert_id, status, key)
     with session_scope() as session:
-        session.execute(update(Box).where(Box.id == outbox_id, Box.claimed_by == worker_id())
+        session.execute(update(Box).where(col(Box.id) == outbox_id, col(Box.claimed_by) == worker_id())
                         .values(state="delivered", delivered_at=utcnow(), claimed_until=None))
     return True
 

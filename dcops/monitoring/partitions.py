@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from dcops.database import is_postgresql, session_scope, utcnow
-from dcops.monitoring.state import DOWNSAMPLE_STEP_S, DOWNSAMPLED_KEEP, RAW_KEEP, _bucket, compact_history
+from dcops.monitoring.history import DOWNSAMPLE_STEP_S, DOWNSAMPLED_KEEP, RAW_KEEP, _bucket, compact_history
 
 log = logging.getLogger("dcops.partitions")
 AHEAD_DAYS = 3

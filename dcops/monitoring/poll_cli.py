@@ -97,20 +97,6 @@ async def _poll_address(host: str, port: int, *, role: str, name: str, snmp: dic
     return result, target.discovery.as_dict() if target.discovery else None
 
 
-def _device_id(session: Any, device: str) -> int:
-    from sqlalchemy import select
-
-    from dcops.dcim.models import Device
-    from dcops.exceptions import NotFoundError
-
-    query = select(Device.id).where(Device.id == int(device)) if device.isdigit() else select(Device.id).where(
-        Device.name == device)
-    found = session.execute(query).scalar_one_or_none()
-    if found is None:
-        raise NotFoundError(f"device '{device}' not found")
-    return int(found)
-
-
 @app.command()
 def poll(
     device: Annotated[str | None, typer.Argument(help="device name or id (default: every pollable device)")] = None,
@@ -149,12 +135,13 @@ def poll(
         _print_result(result, as_json, found)
         raise typer.Exit(0 if result.reachable else 1)
     from dcops.database import session_scope
+    from dcops.monitoring.device_reads import device_id_of
     from dcops.monitoring.poller import PollerOptions, load_targets, poll_device
 
     prepare_database()
     options = PollerOptions(timeout_s=timeout, retries=retries)
     with session_scope() as session:
-        ids = [_device_id(session, device)] if device else [t.device_id for t in load_targets(session)]
+        ids = [device_id_of(session, device)] if device else [t.device_id for t in load_targets(session)]
     results = [asyncio.run(poll_device(i, options=options)) for i in ids if i is not None]
     if device:
         from dcops.monitoring.sensor_state import discovery_view

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dcops.database import utcnow
 from dcops.exceptions import NotFoundError, ValidationError
@@ -183,8 +183,8 @@ def sensors_view(session: Session, device_id: int) -> list[dict[str, Any]]:
 
 def overrides_of(session: Session, device_id: int) -> list[SensorThreshold]:
     """Return the threshold overrides of a device."""
-    return list(session.execute(select(SensorThreshold).where(SensorThreshold.device_id == device_id)
-                                .order_by(SensorThreshold.id)).scalars().all())  # type: ignore[arg-type]
+    return list(session.execute(select(SensorThreshold).where(col(SensorThreshold.device_id) == device_id)
+                                .order_by(col(SensorThreshold.id))).scalars().all())
 
 
 def set_override(session: Session, device_id: int, data: Mapping[str, Any], *, actor: Any = None) -> SensorThreshold:
@@ -202,8 +202,8 @@ def set_override(session: Session, device_id: int, data: Mapping[str, Any], *, a
         raise ValidationError("low must be under high", field="low")
     sensor = str(data.get("sensor", "") or "")
     row = session.execute(select(SensorThreshold).where(
-        SensorThreshold.device_id == device_id, SensorThreshold.sensor_class == sensor_class,  # type: ignore
-        SensorThreshold.sensor == sensor)).scalars().first()
+        col(SensorThreshold.device_id) == device_id, col(SensorThreshold.sensor_class) == sensor_class,
+        col(SensorThreshold.sensor) == sensor)).scalars().first()
     before = row.model_dump(mode="json") if row is not None else None
     row = row or SensorThreshold(device_id=device_id, sensor_class=sensor_class, sensor=sensor)
     for name, value in values.items():

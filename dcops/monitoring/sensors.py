@@ -36,9 +36,16 @@ INDEX_COLUMN = re.compile(r"^index(\[\d+\])?$")
 
 
 class VarbindLike(Protocol):
-    oid: str
-    type: str
-    value: Any
+    """What the engine reads of a varbind (read-only: the client's varbinds and :class:`Pseudo` are frozen)."""
+
+    @property
+    def oid(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def value(self) -> Any: ...
 
 
 def present(vb: VarbindLike | None) -> bool:
@@ -312,7 +319,9 @@ def reading(spec: SensorSpec, *, index: str, row: Mapping[str, VarbindLike], vb:
     if spec.unit == "fahrenheit":
         value = fahrenheit_to_celsius(value)
         limits = {name: None if lim is None else fahrenheit_to_celsius(lim) for name, lim in limits.items()}
-    return SensorReading(spec.sensor_class, descr, index, oid, value, group=spec.group, profile=profile, **limits)
+    return SensorReading(spec.sensor_class, descr, index, oid, value, group=spec.group, profile=profile,
+                         high=limits["high"], low=limits["low"], high_warn=limits["high_warn"],
+                         low_warn=limits["low_warn"])
 
 
 def fahrenheit_to_celsius(value: float) -> float:

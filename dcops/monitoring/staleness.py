@@ -26,7 +26,8 @@ def late_devices(now: datetime | None = None) -> tuple[list[int], list[int]]:
     now = now or utcnow()
     with session_scope() as session:
         rows = pollable_rows(session)
-    late, fresh = [], []
+    late: list[int] = []
+    fresh: list[int] = []
     for device_id, interval, last in rows:
         window = timedelta(seconds=2 * interval)
         since = last or _first_seen.setdefault(device_id, now)

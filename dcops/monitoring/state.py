@@ -1,45 +1,38 @@
-"""Record poll results: the latest state per device, interfaces, bounded history and its downsampling.
+"""Record poll results and read them back: the latest state per device, interfaces, the poller's own status.
 
-History keeps every poll for ``RAW_KEEP`` (24 h), then 5-minute averages for ``DOWNSAMPLED_KEEP``
-(30 days); :func:`compact_history` does both and is called by the poller every few minutes.
+Metric history (its reading and downsampling) is :mod:`dcops.monitoring.history`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from dcops.database import utcnow
 from dcops.exceptions import NotFoundError, ValidationError
+from dcops.monitoring.history import (
+    DOWNSAMPLE_STEP_S,
+    DOWNSAMPLED_KEEP,
+    MAX_POINTS,
+    RAW_KEEP,
+    Series,
+    compact_history,
+    history,
+    parse_series_key,
+    series_key,
+)
 from dcops.monitoring.profiles import InterfaceRow
 from dcops.monitoring.state_models import DeviceState, Interface, MetricHistory, PollerStatus
 from dcops.monitoring.types import PollResult, Sample
 
-RAW_KEEP = timedelta(hours=24)
-DOWNSAMPLE_STEP_S = 300
-DOWNSAMPLED_KEEP = timedelta(days=30)
-MAX_POINTS = 11_000
-
-
-def series_key(sample: Sample) -> str:
-    """Return the history key of a sample: ``metric`` or ``metric{label=value,...}``."""
-    if not sample.labels:
-        return sample.metric
-    return sample.metric + "{" + ",".join(f"{k}={v}" for k, v in sample.labels) + "}"
-
-
-def parse_series_key(key: str) -> tuple[str, dict[str, str]]:
-    """Split a history key into its metric and labels."""
-    if not key.endswith("}") or "{" not in key:
-        return key, {}
-    metric, _, rest = key.partition("{")
-    labels = dict(part.split("=", 1) for part in rest[:-1].split(",") if "=" in part)
-    return metric, labels
+# history's names, read from here by older callers
+__all__ = ["DOWNSAMPLED_KEEP", "DOWNSAMPLE_STEP_S", "MAX_POINTS", "RAW_KEEP", "Series", "compact_history", "history",
+           "parse_series_key", "series_key"]
 
 
 def _samples_json(samples: Iterable[Sample]) -> list[Any]:
@@ -79,8 +72,8 @@ def latest_samples(session: Session, device_ids: Iterable[int]) -> dict[int, lis
     ids = list(device_ids)
     if not ids:
         return {}
-    rows = session.execute(select(DeviceState.device_id, DeviceState.samples)
-                           .where(DeviceState.device_id.in_(ids))).all()  # type: ignore[attr-defined]
+    rows = session.execute(select(col(DeviceState.device_id), col(DeviceState.samples))
+                           .where(col(DeviceState.device_id).in_(ids))).all()
     return {device_id: _samples_from_json(samples) for device_id, samples in rows}
 
 
@@ -143,7 +136,7 @@ def apply_state(state: DeviceState, result: PollResult, extras: PollExtras) -> N
 
 
 def record_interfaces_batch(session: Session,
-                            polls: dict[int, tuple[Sequence[InterfaceRow], datetime, int | None]]) -> None:
+                            polls: Mapping[int, tuple[Sequence[InterfaceRow], datetime, int | None]]) -> None:
     """Update the interfaces of many devices: one read for all, writes only for the rows that changed."""
     by_device: dict[int, dict[int, Interface]] = {d: {} for d in polls}
     for iface in session.execute(select(Interface).where(Interface.device_id.in_(list(polls)))).scalars():  # type: ignore
@@ -155,8 +148,8 @@ def record_interfaces_batch(session: Session,
 def _record_interfaces(session: Session, device_id: int, rows: Sequence[InterfaceRow], at: datetime,
                        uptime_ticks: int | None, existing: dict[int, Interface] | None = None) -> None:
     if existing is None:
-        existing = {i.ifindex: i for i in session.execute(select(Interface).where(Interface.device_id == device_id))
-                    .scalars()}
+        existing = {i.ifindex: i for i in session.execute(
+            select(Interface).where(col(Interface.device_id) == device_id)).scalars()}
     for row in rows:
         iface = existing.get(row.ifindex)
         if iface is None:
@@ -182,82 +175,6 @@ def record_poller_status(session: Session, **values: Any) -> PollerStatus:
     for key, value in values.items():
         setattr(status, key, value)
     return status
-
-
-# --- history ------------------------------------------------------------------------------------------
-
-
-def _bucket(at: datetime, step: int) -> datetime:
-    epoch = int(at.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % step, UTC)
-
-
-def compact_history(session: Session, *, now: datetime | None = None, raw_keep: timedelta = RAW_KEEP,
-                    step_s: int = DOWNSAMPLE_STEP_S, keep: timedelta = DOWNSAMPLED_KEEP) -> int:
-    """Average raw rows older than ``raw_keep`` into ``step_s`` buckets, prune old rows; return raw rows folded."""
-    now = now or utcnow()
-    cutoff = _bucket(now - raw_keep, step_s)  # whole buckets only: a bucket is never folded twice
-    folded = 0
-    device_ids = session.execute(
-        select(MetricHistory.device_id).where(MetricHistory.resolution_s == 0, MetricHistory.at < cutoff).distinct()
-    ).scalars().all()
-    for device_id in device_ids:
-        rows = session.execute(
-            select(MetricHistory.at, MetricHistory.values)
-            .where(MetricHistory.device_id == device_id, MetricHistory.resolution_s == 0, MetricHistory.at < cutoff)
-        ).all()
-        buckets: dict[datetime, dict[str, list[float]]] = {}
-        for at, values in rows:
-            acc = buckets.setdefault(_bucket(at, step_s), {})
-            for key, value in values.items():
-                acc.setdefault(key, []).append(float(value))
-        for start, acc in buckets.items():
-            session.add(MetricHistory(device_id=device_id, at=start, resolution_s=step_s,
-                                      values={k: sum(v) / len(v) for k, v in acc.items()}))
-        session.execute(delete(MetricHistory).where(
-            MetricHistory.device_id == device_id, MetricHistory.resolution_s == 0, MetricHistory.at < cutoff))
-        folded += len(rows)
-    session.execute(delete(MetricHistory).where(MetricHistory.resolution_s > 0, MetricHistory.at < now - keep))
-    return folded
-
-
-@dataclass
-class Series:
-    """The points of one series (metric + labels) over a time range."""
-
-    metric: str
-    labels: dict[str, str]
-    points: list[tuple[datetime, float]]
-
-
-def history(session: Session, *, device_id: int, metric: str, labels: dict[str, str] | None = None,
-            start: datetime, end: datetime, step_s: int) -> list[Series]:
-    """Return the series of ``metric`` (matching ``labels``) between start and end, averaged per ``step_s``."""
-    if end <= start:
-        raise ValidationError("end must be after start", field="end")
-    if step_s < 1:
-        raise ValidationError("step must be at least 1 second", field="step")
-    if (end - start).total_seconds() / step_s > MAX_POINTS:
-        raise ValidationError(f"too many points: (end - start) / step must stay under {MAX_POINTS}", field="step")
-    wanted = labels or {}
-    rows = session.execute(
-        select(MetricHistory.at, MetricHistory.values)
-        .where(MetricHistory.device_id == device_id, MetricHistory.at >= start, MetricHistory.at <= end)
-        .order_by(MetricHistory.at)
-    ).all()
-    found: dict[str, dict[datetime, list[float]]] = {}
-    for at, values in rows:
-        for key, value in values.items():
-            name, key_labels = parse_series_key(key)
-            if name != metric or any(key_labels.get(k) != v for k, v in wanted.items()):
-                continue
-            found.setdefault(key, {}).setdefault(_bucket(at, step_s), []).append(float(value))
-    out = []
-    for key in sorted(found):
-        name, key_labels = parse_series_key(key)
-        points = [(t, sum(v) / len(v)) for t, v in sorted(found[key].items())]
-        out.append(Series(name, key_labels, points))
-    return out
 
 
 def get_interface(session: Session, interface_id: int) -> Interface:
@@ -299,9 +216,9 @@ def health_list(session: Session, *, site_id: int | None = None, role: str | Non
              .where((Device.snmp_credential_id.is_not(None)) | (DeviceState.device_id.is_not(None)))  # type: ignore
              .order_by(Device.name))
     if site_id is not None:
-        query = query.where(Device.site_id == site_id)
+        query = query.where(col(Device.site_id) == site_id)
     if role is not None:
-        query = query.where(Device.role == role)
+        query = query.where(col(Device.role) == role)
     out = []
     for device, state in session.execute(query).all():
         line = _health_line(device, state)
@@ -335,8 +252,8 @@ def device_health(session: Session, device_id: int) -> dict[str, Any]:
     state = session.get(DeviceState, device_id)
     line = _health_line(device, state)
     samples = [{"metric": m, "labels": labels, "value": v} for m, labels, v in (state.samples if state else [])]
-    interfaces = session.execute(select(Interface).where(Interface.device_id == device_id)
-                                 .order_by(Interface.ifindex)).scalars().all()
+    interfaces = session.execute(select(Interface).where(col(Interface.device_id) == device_id)
+                                 .order_by(col(Interface.ifindex))).scalars().all()
     public_facts = {k: v for k, v in (state.facts if state else {}).items()}
     return line | {
         "facts": public_facts,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import defer
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from dcops.dcim.choices import CredentialKind, DeviceStatus
 from dcops.dcim.models import Credential, Device
@@ -23,6 +23,8 @@ DEFAULT_INTERVAL_S = 60
 POLLED_STATUSES = (DeviceStatus.ACTIVE, DeviceStatus.MAINTENANCE)
 _VERSIONS = {CredentialKind.SNMP_V1: "1", CredentialKind.SNMP_V2C: "2c", CredentialKind.SNMP_V3: "3"}
 _PRIV = {"aes128": "aes"}
+#: columns of the last state a poll does not need (read as ORM attributes by name: mypy types them as values)
+_UNNEEDED = ("samples", "facts", "exposition")
 
 
 @dataclass
@@ -82,16 +84,16 @@ def load_targets(session: Session, *, device_ids: Iterable[int] | None = None,
     options = options or PollerOptions()
     query = (
         select(Device, Credential, MonitoringSetting, DeviceState)
-        .join(Credential, Credential.id == Device.snmp_credential_id)  # type: ignore[arg-type]
-        .outerjoin(MonitoringSetting, MonitoringSetting.device_id == Device.id)  # type: ignore[arg-type]
-        .outerjoin(DeviceState, DeviceState.device_id == Device.id)  # type: ignore[arg-type]
-        .where(Device.status.in_(POLLED_STATUSES), Device.mgmt_address.is_not(None))  # type: ignore[union-attr]
-        .order_by(Device.id)
+        .join(Credential, col(Credential.id) == col(Device.snmp_credential_id))
+        .outerjoin(MonitoringSetting, col(MonitoringSetting.device_id) == col(Device.id))
+        .outerjoin(DeviceState, col(DeviceState.device_id) == col(Device.id))
+        .where(col(Device.status).in_(POLLED_STATUSES), col(Device.mgmt_address).is_not(None))
+        .order_by(col(Device.id))
         # a target needs the counters and table sizes, not the last samples, facts or /metrics lines
-        .options(defer(DeviceState.samples), defer(DeviceState.facts), defer(DeviceState.exposition))  # type: ignore
+        .options(*(defer(getattr(DeviceState, name)) for name in _UNNEEDED))
     )
     if device_ids is not None:
-        query = query.where(Device.id.in_(list(device_ids)))  # type: ignore[union-attr]
+        query = query.where(col(Device.id).in_(list(device_ids)))
     targets = []
     for device, credential, setting, state in session.execute(query).all():
         if setting is not None and not setting.enabled:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import defer
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dcops.database import is_postgresql
 from dcops.monitoring.metrics import device_fragment
@@ -69,10 +69,10 @@ def _previous(state: DeviceState) -> PollResult:
 def _labels(session: Session, ids: list[int]) -> dict[int, tuple[str, str, str]]:
     from dcops.dcim.models import Device, Site
 
-    rows = session.execute(select(Device.id, Device.name, Site.name, Device.role)
-                           .join(Site, Site.id == Device.site_id)  # type: ignore[arg-type]
-                           .where(Device.id.in_(ids))).all()  # type: ignore[union-attr]
-    return {d: (name, site, str(role)) for d, name, site, role in rows}
+    rows = session.execute(select(col(Device.id), col(Device.name), col(Site.name), col(Device.role))
+                           .join(Site, col(Site.id) == col(Device.site_id))
+                           .where(col(Device.id).in_(ids))).all()
+    return {d: (name, site, str(role)) for d, name, site, role in rows if d is not None}
 
 
 def _load_sensor_rows(session: Session, ids: list[int]) -> list[object]:

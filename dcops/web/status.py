@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dcops.database import utcnow
 from dcops.dcim.choices import DeviceStatus
@@ -41,13 +41,13 @@ def health_of(status: str, reachable: bool | None, polled: bool, alerting: bool)
 
 def alerting_devices(session: Session, where: Any = None) -> set[int]:
     """Return the devices (matching the condition ``where`` on Device) with an open critical/warning alert."""
-    stmt = select(Alert.device_id).where(
-        Alert.state.in_((AlertState.FIRING, AlertState.ACKNOWLEDGED)),  # type: ignore[attr-defined]
-        Alert.severity.in_((Severity.CRITICAL, Severity.WARNING)),  # type: ignore[attr-defined]
-        Alert.device_id.is_not(None),  # type: ignore[union-attr]
+    stmt = select(col(Alert.device_id)).where(
+        col(Alert.state).in_((AlertState.FIRING, AlertState.ACKNOWLEDGED)),
+        col(Alert.severity).in_((Severity.CRITICAL, Severity.WARNING)),
+        col(Alert.device_id).is_not(None),
     ).distinct()
     if where is not None:
-        stmt = stmt.join(Device, Device.id == Alert.device_id).where(where)
+        stmt = stmt.join(Device, col(Device.id) == col(Alert.device_id)).where(where)
     return {i for (i,) in session.execute(stmt).all()}
 
 
@@ -55,10 +55,10 @@ def device_health(session: Session, where: Any) -> dict[int, str]:
     """Return the health of each device matching ``where`` (a condition on Device, e.g. its rack)."""
     alerting = alerting_devices(session, where)
     rows = session.execute(
-        select(Device.id, Device.status, DeviceState.reachable, DeviceState.last_poll_at)
-        .outerjoin(DeviceState, DeviceState.device_id == Device.id).where(where)
+        select(col(Device.id), col(Device.status), col(DeviceState.reachable), col(DeviceState.last_poll_at))
+        .outerjoin(DeviceState, col(DeviceState.device_id) == col(Device.id)).where(where)
     ).all()
-    return {i: health_of(s, r, p is not None, i in alerting) for i, s, r, p in rows}
+    return {i: health_of(s, r, p is not None, i in alerting) for i, s, r, p in rows if i is not None}
 
 
 @dataclass
@@ -77,10 +77,11 @@ def sites_health(session: Session) -> list[SiteHealth]:
     """Count devices by health per site (decommissioned devices left out)."""
     alerting = alerting_devices(session)
     rows = session.execute(
-        select(Site.name, Device.id, Device.status, DeviceState.reachable, DeviceState.last_poll_at)
-        .join(Site, Site.id == Device.site_id)
-        .outerjoin(DeviceState, DeviceState.device_id == Device.id)
-        .where(Device.status != DeviceStatus.DECOMMISSIONED)
+        select(col(Site.name), col(Device.id), col(Device.status), col(DeviceState.reachable),
+               col(DeviceState.last_poll_at))
+        .join(Site, col(Site.id) == col(Device.site_id))
+        .outerjoin(DeviceState, col(DeviceState.device_id) == col(Device.id))
+        .where(col(Device.status) != DeviceStatus.DECOMMISSIONED)
     ).all()
     by_site: dict[str, SiteHealth] = {}
     for site, device_id, status, reachable, polled in rows:
@@ -91,11 +92,11 @@ def sites_health(session: Session) -> list[SiteHealth]:
 
 def open_alerts(session: Session, *, limit: int = 200, device_id: int | None = None) -> list[Alert]:
     """Return firing and acknowledged alerts, most severe and newest first."""
-    severity_rank = case({s: i for i, s in enumerate(SEVERITY_ORDER)}, value=Alert.severity, else_=9)
-    stmt = (select(Alert).where(Alert.state.in_((AlertState.FIRING, AlertState.ACKNOWLEDGED)))  # type: ignore
-            .order_by(severity_rank, Alert.started_at.desc()).limit(limit))  # type: ignore[attr-defined]
+    severity_rank = case({s: i for i, s in enumerate(SEVERITY_ORDER)}, value=col(Alert.severity), else_=9)
+    stmt = (select(Alert).where(col(Alert.state).in_((AlertState.FIRING, AlertState.ACKNOWLEDGED)))
+            .order_by(severity_rank, col(Alert.started_at).desc()).limit(limit))
     if device_id is not None:
-        stmt = stmt.where(Alert.device_id == device_id)
+        stmt = stmt.where(col(Alert.device_id) == device_id)
     return list(session.execute(stmt).scalars().all())
 
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
-from sqlmodel import Session
 
 from dcops.auth.choices import STAFF
-from dcops.database import SessionDep, utcnow
+from dcops.database import SessionDep
 from dcops.exceptions import DcopsError
 from dcops.monitoring import alerting
-from dcops.monitoring.alert_models import Alert, AlertState, Silence
+from dcops.monitoring.alert_models import AlertState
+from dcops.monitoring.alert_views import alert_history, silenced_until
 from dcops.web.auth import Page, Viewer
 from dcops.web.flash import flash
 from dcops.web.i18n import translator
@@ -26,23 +23,6 @@ PAGE = 50
 STATES = [s.value for s in AlertState]
 
 
-def silenced_until(session: Session, alerts: list[Alert]) -> dict[int, Any]:
-    """For each open alert an active silence matches: when that silence ends (one query for all)."""
-    now = utcnow()
-    active = list(session.execute(select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now))
-                  .scalars())
-    out: dict[int, Any] = {}
-    for alert in alerts:
-        if str(getattr(alert.state, "value", alert.state)) == AlertState.RESOLVED:
-            continue
-        ends = [s.ends_at for s in active if s.matches(device_id=alert.device_id, rule=alert.rule,
-                                                       severity=str(getattr(alert.severity, "value", alert.severity)),
-                                                       at=now)]
-        if ends:
-            out[int(alert.id)] = max(ends)  # type: ignore[arg-type]
-    return out
-
-
 def _safe_back(back: str, default: str = "/alerts") -> str:
     return back if back.startswith("/") and not back.startswith("//") else default
 
@@ -51,21 +31,8 @@ def _safe_back(back: str, default: str = "/alerts") -> str:
 def history(request: Request, session: SessionDep, state: str = "", severity: str = "", q: str = "",
             offset: int = 0, viewer: Viewer = Depends(Page(STAFF))) -> Response:
     """Every alert, newest first, with its state, who acknowledged it and whether a silence holds it."""
-    stmt = select(Alert)
-    count = select(func.count()).select_from(Alert)
-    conditions = []
-    if state in STATES:
-        conditions.append(Alert.state == state)
-    if severity in ("critical", "warning", "info"):
-        conditions.append(Alert.severity == severity)
-    if q.strip():
-        pattern = f"%{q.strip().lower()}%"
-        conditions.append(func.lower(Alert.device_name).like(pattern) | func.lower(Alert.rule).like(pattern))
-    for cond in conditions:
-        stmt, count = stmt.where(cond), count.where(cond)
     offset = max(offset, 0)
-    rows = list(session.execute(stmt.order_by(Alert.id.desc()).limit(PAGE).offset(offset)).scalars())
-    total = session.execute(count).scalar_one()
+    rows, total = alert_history(session, state=state, severity=severity, q=q, offset=offset, limit=PAGE)
     return render(request, "alerts.html", session, active="alerts", title="Alert history", alerts=rows,
                   total=total, offset=offset, limit=PAGE, state=state, severity=severity, q=q, states=STATES,
                   silenced=silenced_until(session, rows), can_respond=viewer.role in RESPONDERS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
@@ -10,6 +11,7 @@ from fastapi.responses import Response
 from dcops.auth.choices import STAFF, Role
 from dcops.database import SessionDep, utcnow
 from dcops.monitoring import alerting
+from dcops.monitoring.alert_views import silenced_until
 from dcops.web import status
 from dcops.web.auth import Page, Viewer
 from dcops.web.render import redirect, release, render
@@ -19,9 +21,7 @@ RESPONDERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.ONCALL})
 REFRESH_S = 15
 
 
-def _values(session: SessionDep) -> dict[str, object]:
-    from dcops.web.pages.alerts import silenced_until
-
+def _values(session: SessionDep) -> dict[str, Any]:
     alerts = status.open_alerts(session)
     return {
         "silenced": silenced_until(session, alerts),
