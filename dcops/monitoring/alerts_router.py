@@ -6,13 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
-from sqlmodel import Session
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ADMIN, STAFF, Role
 from dcops.auth.deps import Allow
 from dcops.crud import MAX_LIMIT, ListQuery
-from dcops.database import get_session
+from dcops.database import SessionDep
 from dcops.monitoring import alert_models as m
 from dcops.monitoring import alerting, notify
 from dcops.monitoring.rules import default_rules
@@ -27,8 +26,8 @@ RESPONDERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.ONCALL})
 
 @router.get("/alerts", response_model=Page[m.AlertPublic], summary="List alerts")
 def list_alerts(
+    session: SessionDep,
     actor: Actor = Depends(Allow(STAFF)),
-    session: Session = Depends(get_session),
     state: m.AlertState | None = None,
     severity: m.Severity | None = None,
     device_id: int | None = Query(None, ge=1, le=MAX_ID),
@@ -48,28 +47,27 @@ def list_alerts(
 
 
 @router.get("/alerts/{id}", response_model=m.AlertPublic, summary="Get an alert")
-def get_alert(id: int = AlertId, actor: Actor = Depends(Allow(STAFF)), session: Session = Depends(get_session)) -> Any:
+def get_alert(session: SessionDep, id: int = AlertId, actor: Actor = Depends(Allow(STAFF))) -> Any:
     """Return one alert."""
     return alerting.alerts.get(session, actor=actor, id=id)
 
 
 @router.get("/alerts/{id}/events", response_model=list[m.AlertEventPublic], summary="History of an alert")
-def alert_events(id: int = AlertId, actor: Actor = Depends(Allow(STAFF)),
-                 session: Session = Depends(get_session)) -> Any:
+def alert_events(session: SessionDep, id: int = AlertId, actor: Actor = Depends(Allow(STAFF))) -> Any:
     """Return what happened to an alert: fired, notified, acknowledged, resolved..."""
     return alerting.events_of(session, actor=actor, id=id)
 
 
 @router.post("/alerts/{id}/acknowledge", response_model=m.AlertPublic, summary="Acknowledge an alert")
-def acknowledge(id: int = AlertId, body: m.AlertAck | None = None, actor: Actor = Depends(Allow(RESPONDERS)),
-                session: Session = Depends(get_session)) -> Any:
+def acknowledge(session: SessionDep, id: int = AlertId, body: m.AlertAck | None = None,
+                actor: Actor = Depends(Allow(RESPONDERS))) -> Any:
     """Take ownership of a firing alert (admin, operator, on-call)."""
     return alerting.acknowledge(session, actor=actor, id=id, comment=body.comment if body else "")
 
 
 @router.post("/alerts/{id}/resolve", response_model=m.AlertPublic, summary="Resolve an alert by hand")
-def resolve(id: int = AlertId, body: m.AlertAck | None = None, actor: Actor = Depends(Allow(RESPONDERS)),
-            session: Session = Depends(get_session)) -> Any:
+def resolve(session: SessionDep, id: int = AlertId, body: m.AlertAck | None = None,
+            actor: Actor = Depends(Allow(RESPONDERS))) -> Any:
     """Resolve an open alert (it fires again if its condition still holds)."""
     return alerting.resolve(session, actor=actor, id=id, comment=body.comment if body else "")
 

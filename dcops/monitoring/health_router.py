@@ -6,25 +6,23 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlmodel import Session
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ADMIN_OPERATOR, STAFF
 from dcops.auth.deps import Allow
-from dcops.database import get_session, utcnow
+from dcops.database import SessionDep, utcnow
 from dcops.exceptions import NotFoundError, ValidationError
 from dcops.monitoring import state
 from dcops.monitoring.sensor_models import SensorThresholdIn
 from dcops.monitoring.state_models import InterfaceUpdate, MonitoringSetting, MonitoringSettingUpdate
 
 router = APIRouter(tags=["monitoring"])
-Db = Annotated[Session, Depends(get_session)]
 Staff = Annotated[Actor, Depends(Allow(STAFF))]
 Writer = Annotated[Actor, Depends(Allow(ADMIN_OPERATOR))]
 
 
 @router.get("/devices/health", summary="Health of every monitored device")
-def list_health(session: Db, actor: Staff, site_id: int | None = None, role: str | None = None,
+def list_health(session: SessionDep, actor: Staff, site_id: int | None = None, role: str | None = None,
                 reachable: bool | None = None) -> dict[str, Any]:
     """Up/down, last poll and key figures per device."""
     data = state.health_list(session, site_id=site_id, role=role, reachable=reachable)
@@ -32,7 +30,7 @@ def list_health(session: Db, actor: Staff, site_id: int | None = None, role: str
 
 
 @router.get("/devices/{device_id}/health", summary="Latest values, interfaces, sensors and power of a device")
-def get_health(device_id: int, session: Db, actor: Staff) -> dict[str, Any]:
+def get_health(device_id: int, session: SessionDep, actor: Staff) -> dict[str, Any]:
     """Everything the last poll of a device gave."""
     return state.device_health(session, device_id)
 
@@ -49,7 +47,7 @@ def _labels(values: list[str]) -> dict[str, str]:
 
 @router.get("/devices/{device_id}/history", summary="History of one metric of a device")
 def get_history(
-    device_id: int, session: Db, actor: Staff,
+    device_id: int, session: SessionDep, actor: Staff,
     metric: str = Query(description="metric name, e.g. if_in_bps"),
     label: list[str] = Query(default=[], description="label filter name=value, repeatable (e.g. ifname=eth0)"),
     start: datetime | None = Query(default=None, description="default: end - 1 hour"),
@@ -73,7 +71,7 @@ def get_history(
 
 
 @router.get("/devices/{device_id}/settings", summary="How a device is polled")
-def get_settings(device_id: int, session: Db, actor: Staff) -> MonitoringSetting:
+def get_settings(device_id: int, session: SessionDep, actor: Staff) -> MonitoringSetting:
     """Interval, SNMP port, v3-only flag and enabled flag of a device."""
     from dcops.dcim.models import Device
 
@@ -83,19 +81,20 @@ def get_settings(device_id: int, session: Db, actor: Staff) -> MonitoringSetting
 
 
 @router.patch("/devices/{device_id}/settings", summary="Change how a device is polled")
-def patch_settings(device_id: int, body: MonitoringSettingUpdate, session: Db, actor: Writer) -> MonitoringSetting:
+def patch_settings(device_id: int, body: MonitoringSettingUpdate, session: SessionDep,
+                   actor: Writer) -> MonitoringSetting:
     """Set the interval, SNMP port, v3-only flag or enabled flag of a device."""
     return state.update_settings(session, actor=actor, device_id=device_id, data=body.model_dump(exclude_unset=True))
 
 
 @router.patch("/interfaces/{interface_id}", summary="Mark a port as unused (or not)")
-def patch_interface(interface_id: int, body: InterfaceUpdate, session: Db, actor: Writer) -> dict[str, Any]:
+def patch_interface(interface_id: int, body: InterfaceUpdate, session: SessionDep, actor: Writer) -> dict[str, Any]:
     """Flag an interface that must stay down: it coming up raises a security alert."""
     return state.set_interface_unused(session, actor=actor, interface_id=interface_id, unused=body.unused).model_dump()
 
 
 @router.get("/devices/{device_id}/sensor-thresholds", summary="Threshold overrides of a device's sensors")
-def list_sensor_thresholds(device_id: int, session: Db, actor: Staff) -> dict[str, Any]:
+def list_sensor_thresholds(device_id: int, session: SessionDep, actor: Staff) -> dict[str, Any]:
     """The operator's limits per sensor (by description) or per class; they replace the device's own limits."""
     from dcops.dcim.models import Device
     from dcops.monitoring.sensor_state import overrides_of
@@ -107,7 +106,7 @@ def list_sensor_thresholds(device_id: int, session: Db, actor: Staff) -> dict[st
 
 
 @router.put("/devices/{device_id}/sensor-thresholds", summary="Set the limits of a sensor or a sensor class")
-def put_sensor_threshold(device_id: int, body: SensorThresholdIn, session: Db, actor: Writer) -> dict[str, Any]:
+def put_sensor_threshold(device_id: int, body: SensorThresholdIn, session: SessionDep, actor: Writer) -> dict[str, Any]:
     """Create or replace an override: ``sensor`` empty means every sensor of ``sensor_class`` on the device."""
     from dcops.monitoring.sensor_state import set_override
 
@@ -116,7 +115,7 @@ def put_sensor_threshold(device_id: int, body: SensorThresholdIn, session: Db, a
 
 @router.delete("/devices/{device_id}/sensor-thresholds/{override_id}", status_code=204,
                summary="Remove a threshold override")
-def delete_sensor_threshold(device_id: int, override_id: int, session: Db, actor: Writer) -> None:
+def delete_sensor_threshold(device_id: int, override_id: int, session: SessionDep, actor: Writer) -> None:
     """The sensor goes back to the device's own limits (else the default of its class)."""
     from dcops.monitoring.sensor_state import delete_override
 
@@ -124,6 +123,6 @@ def delete_sensor_threshold(device_id: int, override_id: int, session: Db, actor
 
 
 @router.get("/poller", summary="The poller's own health")
-def get_poller(session: Db, actor: Staff) -> dict[str, Any]:
+def get_poller(session: SessionDep, actor: Staff) -> dict[str, Any]:
     """Heartbeat, devices, last cycle duration, polls, errors and overruns."""
     return state.poller_status(session)

@@ -1,9 +1,10 @@
-"""Monitoring's work for the engine (poll slices, notifications, history, audit, staleness), and its readings."""
+"""Register monitoring's work for the engine (polls, notifications, history, audit) and its host use for capacity."""
 
 from __future__ import annotations
 
 import os
 
+from dcops.capacity.hooks import MEASURED_USE
 from dcops.engine.hooks import PERIODIC, SCHEDULE, TASKS, Periodic, Task
 from dcops.monitoring.audit import audit_all
 from dcops.monitoring.notify import deliver_outbox, drain_outbox
@@ -11,6 +12,7 @@ from dcops.monitoring.partitions import maintain_history
 from dcops.monitoring.poll_schedule import schedule_polls
 from dcops.monitoring.slices import poll_slice
 from dcops.monitoring.staleness import check as check_stale_polls
+from dcops.monitoring.state import measured_use
 
 # acknowledged once done: a poll slice and a notification last seconds, and a redelivered one is harmless
 TASKS.register(Task("dcops.poll_slice", poll_slice, acks_late=True))
@@ -23,3 +25,5 @@ PERIODIC.register(Periodic("snmp_audit", audit_all, queue="poll",
                            period_s=float(os.environ.get("DCOPS_AUDIT_INTERVAL", "0") or 0)))
 
 SCHEDULE.register(schedule_polls)
+
+MEASURED_USE.register(measured_use)

@@ -77,6 +77,20 @@ def latest_samples(session: Session, device_ids: Iterable[int]) -> dict[int, lis
     return {device_id: _samples_from_json(samples) for device_id, samples in rows}
 
 
+#: the host readings capacity's headroom uses for its right-sizing hints
+MEASURED_METRICS = ("cpu_load_percent", "memory_used_percent")
+
+
+def measured_use(session: Session, host_ids: list[int]) -> dict[int, dict[str, float]]:
+    """Return the latest CPU load and memory use (percent) of each host polled (capacity's MEASURED_USE)."""
+    out: dict[int, dict[str, float]] = {}
+    for host_id, samples in latest_samples(session, host_ids).items():
+        for sample in samples:
+            if sample.metric in MEASURED_METRICS:
+                out.setdefault(host_id, {})[sample.metric] = sample.value
+    return out
+
+
 # --- recording a poll ---------------------------------------------------------------------------------
 
 

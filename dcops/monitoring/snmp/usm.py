@@ -15,15 +15,11 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
+# cryptography >= 43 keeps (Triple)DES and CFB, which SNMPv3's DES and AES privacy need, in its decrepit modules
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.decrepit.ciphers.modes import CFB
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
-
-try:  # cryptography >= 43 keeps (Triple)DES and CFB in the decrepit modules
-    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-    from cryptography.hazmat.decrepit.ciphers.modes import CFB
-except ImportError:  # pragma: no cover
-    from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES  # type: ignore[no-redef]
-    from cryptography.hazmat.primitives.ciphers.modes import CFB  # type: ignore[no-redef]
 
 from dcops.monitoring.snmp.errors import DecodeError
 
