@@ -38,7 +38,9 @@ def _states(session: Session, ids: list[int], since: datetime) -> dict[int, dict
         .order_by(col(Alert.id))).scalars().all()
     out: dict[int, dict[Any, State]] = {d: {} for d in ids}
     for row in rows:
-        out[row.device_id][(row.rule, row.subject)] = State(  # type: ignore[index]
+        if row.device_id is None:  # not one of ids (the query asked for these devices only)
+            continue
+        out[row.device_id][(row.rule, row.subject)] = State(
             rule=row.rule, subject=row.subject, state=row.state, started_at=row.started_at, hits=row.hits,
             last_true_at=row.last_true_at, resolved_at=row.resolved_at, flaps=row.flaps, value=row.value,
             alert_id=row.id)
@@ -78,27 +80,27 @@ def evaluate_polls(session: Session, polls: Sequence[tuple[PollResult, PollResul
     polls = [(r, p) for r, p in polls if r.device_id is not None]
     if not polls:
         return
-    ids = sorted({r.device_id for r, _ in polls})  # type: ignore[type-var]
+    ids = sorted({r.device_id for r, _ in polls if r.device_id is not None})
     try:
         if is_postgresql(session):
             session.execute(text("SELECT pg_advisory_xact_lock(hashtext('alerts:' || x)) "
                                  "FROM unnest(CAST(:ids AS integer[])) AS x ORDER BY x"), {"ids": ids})
-        devices = {d.id: d for d in session.execute(select(Device).where(col(Device.id).in_(ids))).scalars()}
-        inventories = _inventories(session, devices)  # type: ignore[arg-type]
-        overrides = _overrides(session, list(devices))  # type: ignore[arg-type]
-        states = _states(session, list(devices), min(r.at for r, _ in polls))  # type: ignore[arg-type]
+        devices = {d.id: d for d in session.execute(select(Device).where(col(Device.id).in_(ids))).scalars()
+                   if d.id is not None}
+        inventories = _inventories(session, devices)
+        overrides = _overrides(session, list(devices))
+        states = _states(session, list(devices), min(r.at for r, _ in polls))
         rules = list(default_rules())
         to_notify: list[tuple[int, str]] = []
         racks: dict[int, datetime] = {}
         for result, previous in polls:
-            device = devices.get(result.device_id)  # type: ignore[arg-type]
-            if device is None:
+            device = devices.get(result.device_id) if result.device_id is not None else None
+            if device is None or device.id is None:
                 continue
-            snap = poll_snapshot(result, previous=previous, role=str(device.role),
-                                 inventory=inventories[device.id],  # type: ignore[index]
-                                 overrides=overrides[device.id], device=device.name)  # type: ignore[index]
+            snap = poll_snapshot(result, previous=previous, role=str(device.role), inventory=inventories[device.id],
+                                 overrides=overrides[device.id], device=device.name)
             samples = snap.samples
-            new_states, transitions = evaluate(rules, snap, states[device.id])  # type: ignore[index]
+            new_states, transitions = evaluate(rules, snap, states[device.id])
             to_notify += _apply(session, snap, transitions, new_states, "")
             if device.rack_id is not None and "pdu_power_watts" in samples:
                 racks[device.rack_id] = result.at

@@ -66,8 +66,8 @@ def _inventory(session: Session, device: Device) -> dict[str, Any]:
 
     setting = session.get(MonitoringSetting, device.id)
     marked = session.execute(
-        select(Interface.name, Interface.unused).where(  # type: ignore[call-overload]
-            Interface.device_id == device.id, (Interface.unused.is_(True)) | (Interface.alias != ""))  # type: ignore
+        select(col(Interface.name), col(Interface.unused)).where(
+            col(Interface.device_id) == device.id, col(Interface.unused).is_(True) | (col(Interface.alias) != ""))
     ).all()
     unused = {name for name, is_unused in marked if is_unused}
     return {"serial": device.serial, "v3_only": bool(setting and setting.v3_only), "unused_ports": unused,
@@ -190,11 +190,11 @@ def _apply(session: Session, snap: Snapshot, transitions: list[Transition], stat
                 _event(session, row, "suppressed", reason, at=t.at)
             else:
                 row.notified = True
-                to_notify.append((row.id, "firing"))  # type: ignore[arg-type]
+                to_notify.append((row.id, "firing"))  # type: ignore[arg-type]  # flushed: the row has its id
         elif t.to == "resolved":
             _event(session, row, "resolved", "condition cleared", at=t.at)
             if row.notified and not row.suppressed:
-                to_notify.append((row.id, "resolved"))  # type: ignore[arg-type]
+                to_notify.append((row.id, "resolved"))  # type: ignore[arg-type]  # flushed: the row has its id
         elif t.to == "pending":
             _event(session, row, "pending", t.summary, at=t.at)
     return to_notify
@@ -249,7 +249,8 @@ def evaluate_poll(session: Session, *, result: PollResult, previous: PollResult 
     from dcops.monitoring.sensor_state import overrides_of
 
     snap = poll_snapshot(result, previous=previous, role=str(device.role), inventory=_inventory(session, device),
-                         overrides=overrides_of(session, device.id), device=device.name)  # type: ignore[arg-type]
+                         overrides=overrides_of(session, device.id),  # type: ignore[arg-type]  # a stored device
+                         device=device.name)
     samples = snap.samples
     try:
         run_snapshot(session, snap)
@@ -266,7 +267,7 @@ def rack_power_draw(session: Session, rack_id: int) -> tuple[float, str]:
     from dcops.monitoring.state_models import DeviceState
 
     pdus = session.execute(
-        select(DeviceState).join(Device, Device.id == DeviceState.device_id)  # type: ignore[arg-type]
+        select(DeviceState).join(Device, col(Device.id) == col(DeviceState.device_id))
         .where(col(Device.rack_id) == rack_id, col(Device.role) == "pdu")
     ).scalars().all()
     measured = [float(v) for st in pdus for metric, _labels, v in st.samples if metric == "pdu_power_watts"]
@@ -339,7 +340,7 @@ def events_of(session: Session, *, actor: Actor, id: int) -> list[AlertEvent]:
     """Return the history of alert ``id``, oldest first."""
     alerts.get(session, actor=actor, id=id)
     return list(session.execute(
-        select(AlertEvent).where(AlertEvent.alert_id == id).order_by(AlertEvent.id)  # type: ignore[arg-type]
+        select(AlertEvent).where(col(AlertEvent.alert_id) == id).order_by(col(AlertEvent.id))
     ).scalars().all())
 
 

@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dcops.dcim.models import Device
 from dcops.monitoring.snmp import SnmpClient, SnmpTarget
@@ -79,9 +79,9 @@ def audit_targets(session: Session, names: list[str] | None = None) -> list[Audi
     """Return the devices to audit: those with a management address (optionally only ``names``)."""
     from dcops.monitoring.state_models import MonitoringSetting
 
-    stmt = select(Device).where(Device.mgmt_address.is_not(None)).order_by(Device.name)  # type: ignore[union-attr]
+    stmt = select(Device).where(col(Device.mgmt_address).is_not(None)).order_by(col(Device.name))
     if names:
-        stmt = stmt.where(Device.name.in_(names))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Device.name).in_(names))
     out = []
     for device in session.execute(stmt).scalars().all():
         setting = session.get(MonitoringSetting, device.id)

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from sqlalchemy import BindParameter, bindparam, func, select
 from sqlmodel import Session, col
 
@@ -120,7 +121,7 @@ def read_snapshot(session: Session) -> Snapshot:
     return snap
 
 
-class StateCollector:
+class StateCollector(Collector):
     """A prometheus-client collector yielding the families of one snapshot."""
 
     def __init__(self, snapshot: Snapshot) -> None:
@@ -352,7 +353,7 @@ def render(session: Session) -> bytes:
             parts.append(header)
             parts.append(b"".join(column))
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_ExtraCollector(_extras(session, pdu_watts)))  # type: ignore[arg-type]
+        registry.register(_ExtraCollector(_extras(session, pdu_watts)))
         session.rollback()
         parts.append(generate_latest(registry))
         body = b"".join(parts)

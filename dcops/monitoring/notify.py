@@ -300,7 +300,7 @@ def _claim(outbox_id: int) -> tuple[int, str, str] | None:
             update(Box).where(col(Box.id) == outbox_id, col(Box.state) == "pending",
                               or_(col(Box.claimed_until).is_(None), col(Box.claimed_until) < now))
             .values(claimed_until=now + _timedelta(CLAIM_S), claimed_by=worker_id(), tries=col(Box.tries) + 1))
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
+        if taken.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (rowcount)
             return None
         row = session.get(Box, outbox_id)
         assert row is not None
@@ -348,8 +348,9 @@ def pending_outbox(session: Session, *, limit: int = 500) -> list[int]:
 
     now = utcnow()
     return list(session.execute(
-        select(Box.id).where(Box.state == "pending", or_(Box.claimed_until.is_(None), Box.claimed_until < now))  # type: ignore
-        .order_by(Box.id).limit(limit)).scalars())
+        select(col(Box.id)).where(col(Box.state) == "pending",
+                                  or_(col(Box.claimed_until).is_(None), col(Box.claimed_until) < now))
+        .order_by(col(Box.id)).limit(limit)).scalars())
 
 
 def drain_outbox(*, older_than_s: float = 5.0, limit: int = 500) -> int:

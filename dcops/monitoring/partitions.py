@@ -103,7 +103,7 @@ def compact(session: Session, *, now: datetime | None = None, raw_keep: timedelt
     params = {"step": step_s, "cutoff": cutoff}
     session.execute(text(_DOWNSAMPLE), params)
     folded = session.execute(text("DELETE FROM metric_history WHERE resolution_s = 0 AND at < :cutoff"),
-                             {"cutoff": cutoff}).rowcount  # type: ignore[attr-defined]
+                             {"cutoff": cutoff}).rowcount  # type: ignore[attr-defined]  # a DELETE's CursorResult
     session.execute(text("DELETE FROM metric_history WHERE resolution_s > 0 AND at < :old"), {"old": now - keep})
     session.commit()
     drop_expired(session, now=now, keep=keep)

@@ -138,8 +138,7 @@ def stored_discoveries(session: Session, device_ids: Iterable[int]) -> dict[int,
     ids = list(device_ids)
     if not ids:
         return {}
-    rows = session.execute(select(DeviceDiscovery).where(DeviceDiscovery.device_id.in_(ids))  # type: ignore
-                           ).scalars().all()
+    rows = session.execute(select(DeviceDiscovery).where(col(DeviceDiscovery.device_id).in_(ids))).scalars().all()
     out = {}
     for row in rows:
         found = Discovery.from_dict({"sys_object_id": row.sys_object_id, "sys_descr": row.sys_descr, "role": row.role,

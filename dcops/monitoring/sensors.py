@@ -55,9 +55,9 @@ def present(vb: VarbindLike | None) -> bool:
 
 def text(vb: VarbindLike | None) -> str:
     """Return a varbind as text (octet strings decoded, NULs and surrounding blanks removed)."""
-    if not present(vb):
+    if vb is None or not present(vb):
         return ""
-    value = vb.value  # type: ignore[union-attr]
+    value = vb.value
     if isinstance(value, bytes | bytearray):
         value = bytes(value).decode("utf-8", errors="replace")
     return str(value).replace("\x00", "").strip()
@@ -65,9 +65,9 @@ def text(vb: VarbindLike | None) -> str:
 
 def number(vb: VarbindLike | None) -> float | None:
     """Return a varbind as a number, or None when it holds none."""
-    if not present(vb):
+    if vb is None or not present(vb):
         return None
-    value = vb.value  # type: ignore[union-attr]
+    value = vb.value
     if isinstance(value, bytes | bytearray):
         value = bytes(value).decode("ascii", errors="ignore")
     try:

@@ -130,7 +130,7 @@ def apply_state(state: DeviceState, result: PollResult, extras: PollExtras) -> N
     """Copy one poll onto a device's latest-state row (no history, no commit)."""
     state.last_poll_at = result.at
     state.duration_s = result.duration_s
-    state.error = (result.error or None) and result.error[:500]  # type: ignore[index]
+    state.error = result.error[:500] if result.error else None
     state.maintenance = extras.maintenance
     state.varbinds = result.varbinds
     state.samples = _samples_json(_sorted_labels(s) for s in result.samples)
@@ -153,7 +153,7 @@ def record_interfaces_batch(session: Session,
                             polls: Mapping[int, tuple[Sequence[InterfaceRow], datetime, int | None]]) -> None:
     """Update the interfaces of many devices: one read for all, writes only for the rows that changed."""
     by_device: dict[int, dict[int, Interface]] = {d: {} for d in polls}
-    for iface in session.execute(select(Interface).where(Interface.device_id.in_(list(polls)))).scalars():  # type: ignore
+    for iface in session.execute(select(Interface).where(col(Interface.device_id).in_(list(polls)))).scalars():
         by_device[iface.device_id][iface.ifindex] = iface
     for device_id, (rows, at, uptime_ticks) in polls.items():
         _record_interfaces(session, device_id, rows, at, uptime_ticks, existing=by_device[device_id])
@@ -226,8 +226,8 @@ def health_list(session: Session, *, site_id: int | None = None, role: str | Non
     """Return one line of health per device that has a credential or has been polled."""
     from dcops.dcim.models import Device
 
-    query = (select(Device, DeviceState).outerjoin(DeviceState, DeviceState.device_id == Device.id)  # type: ignore
-             .where((Device.snmp_credential_id.is_not(None)) | (DeviceState.device_id.is_not(None)))  # type: ignore
+    query = (select(Device, DeviceState).outerjoin(DeviceState, col(DeviceState.device_id) == col(Device.id))
+             .where(col(Device.snmp_credential_id).is_not(None) | col(DeviceState.device_id).is_not(None))
              .order_by(Device.name))
     if site_id is not None:
         query = query.where(col(Device.site_id) == site_id)

@@ -78,11 +78,11 @@ def joined(table: Table, tables: Mapping[str, Mapping[str, Mapping[str, VarbindL
             side = spec.relations.get(_code(trow.get("relation")))
             level = spec.severities.get(_code(trow.get("severity")))
             value = number(trow.get("value"))
-            if parent not in rows or side is None or level is None or not usable(value, ()):
+            if parent not in rows or side is None or level is None or value is None or not usable(value, ()):
                 continue
             name = DEVICE_LIMIT + side + ("_warn" if level == "warning" else "")
             before = number(rows[parent].get(name))
-            if before is None or (value < before if side == "high" else value > before):  # type: ignore[operator]
+            if before is None or (value < before if side == "high" else value > before):
                 rows[parent][name] = Pseudo("", "integer", value)
     return rows
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import defer
@@ -43,17 +44,23 @@ class WriteReport:
     stale: int = 0
 
 
+def _deferred(model: type, *names: str) -> list[Any]:
+    """Load options deferring the columns ``names`` (ORM attributes by name: mypy types them as values)."""
+    return [defer(getattr(model, name)) for name in names]
+
+
 def _ensure_rows(session: Session, device_ids: list[int]) -> None:
-    have = set(session.execute(select(DeviceState.device_id)  # type: ignore[call-overload]
-                               .where(DeviceState.device_id.in_(device_ids))).scalars())  # type: ignore[attr-defined]
+    have = set(session.execute(select(col(DeviceState.device_id))
+                               .where(col(DeviceState.device_id).in_(device_ids))).scalars())
     device_ids = [d for d in device_ids if d not in have]  # usually none: a device's row exists after its first poll
     if not device_ids:
         return
     if is_postgresql(session):
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
+        # the two dialects' insert() are distinct types; both have on_conflict_do_nothing
         from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
-    table = DeviceState.__table__  # type: ignore[attr-defined]
+    table = DeviceState.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ at class creation
     stmt = dialect_insert(table).values([{"device_id": d, "reachable": False, "consecutive_failures": 0,
                                           "duration_s": 0.0, "maintenance": False, "varbinds": 0, "samples": [],
                                           "facts": {}, "counters": {}, "table_rows": {}} for d in device_ids])
@@ -62,7 +69,8 @@ def _ensure_rows(session: Session, device_ids: list[int]) -> None:
 
 def _previous(state: DeviceState) -> PollResult:
     """The stored poll as the alert evaluator reads it: samples and facts (its raw counters are not needed)."""
-    return PollResult(device_id=state.device_id, device_name="", at=state.last_poll_at,  # type: ignore[arg-type]
+    assert state.last_poll_at is not None  # called for a state that was recorded before
+    return PollResult(device_id=state.device_id, device_name="", at=state.last_poll_at,
                       reachable=state.reachable, samples=_samples_from_json(state.samples), facts=dict(state.facts))
 
 
@@ -82,8 +90,8 @@ def _load_sensor_rows(session: Session, ids: list[int]) -> list[object]:
     """
     from dcops.monitoring.sensor_models import DeviceSensors
 
-    return list(session.execute(select(DeviceSensors).where(DeviceSensors.device_id.in_(ids))  # type: ignore
-                                .options(defer(DeviceSensors.sensors))).scalars())  # type: ignore[arg-type]
+    return list(session.execute(select(DeviceSensors).where(col(DeviceSensors.device_id).in_(ids))
+                                .options(*_deferred(DeviceSensors, "sensors"))).scalars())
 
 
 def _history_row(result: PollResult) -> dict[str, object]:
@@ -112,10 +120,9 @@ def write_batch(session: Session, polls: Sequence[tuple[PollResult, PollExtras]]
         return report
     ids = sorted(newest)
     _ensure_rows(session, ids)
-    query = (select(DeviceState).where(DeviceState.device_id.in_(ids)).order_by(DeviceState.device_id)  # type: ignore
+    query = (select(DeviceState).where(col(DeviceState.device_id).in_(ids)).order_by(col(DeviceState.device_id))
              # rewritten here, never read: the raw counters, table sizes and /metrics lines of the stored poll
-             .options(defer(DeviceState.exposition), defer(DeviceState.counters),  # type: ignore[arg-type]
-                      defer(DeviceState.table_rows)))  # type: ignore[arg-type]
+             .options(*_deferred(DeviceState, "exposition", "counters", "table_rows")))
     if is_postgresql(session):
         query = query.with_for_update()
     states = {s.device_id: s for s in session.execute(query).scalars()}
@@ -141,7 +148,7 @@ def write_batch(session: Session, polls: Sequence[tuple[PollResult, PollExtras]]
             record_sensors(session, result, extras.discovery)
         applied.append((result, previous))
     if history:
-        session.execute(insert(MetricHistory.__table__), history)  # type: ignore[attr-defined]
+        session.execute(insert(MetricHistory.__table__), history)  # type: ignore[attr-defined]  # set by SQLModel
     if interfaces:
         record_interfaces_batch(session, interfaces)
     session.commit()

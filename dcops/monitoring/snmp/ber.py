@@ -136,7 +136,7 @@ def encode_varbinds(varbinds: Iterable[Varbind | tuple[str, str, object]]) -> by
     """Encode a varbind list (SEQUENCE OF SEQUENCE {OID, value})."""
     parts = []
     for oid, kind, value in varbinds:
-        body = encode_oid(oid) + encode_value(kind, value)  # type: ignore[arg-type]
+        body = encode_oid(oid) + encode_value(kind, value)  # type: ignore[arg-type]  # value's type follows kind
         parts.append(header(SEQUENCE, len(body)) + body)
     return tlv(SEQUENCE, b"".join(parts))
 
