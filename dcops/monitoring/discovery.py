@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dcops.monitoring import profiles as prof
+from dcops.monitoring.snmp import SnmpClient, SnmpTarget, Varbind
 
 log = logging.getLogger("dcops.poller")
 
@@ -51,11 +52,11 @@ class Discovery:
                    profiles=[(str(p["name"]), str(p.get("reason", ""))) for p in raw["profiles"]])
 
 
-async def answered_probes(client: Any, target: Any, oids: Sequence[str]) -> set[str]:
+async def answered_probes(client: SnmpClient, target: SnmpTarget, oids: Sequence[str]) -> set[str]:
     """Send GETNEXT for each probe OID; return those answered with an OID inside their subtree."""
     answered: set[str] = set()
 
-    def check(asked: str, vb: Any) -> None:
+    def check(asked: str, vb: Varbind) -> None:
         got = str(vb.oid).strip(".")
         if prof.present(vb) and got.startswith(asked + "."):
             answered.add(asked)
@@ -76,8 +77,8 @@ async def answered_probes(client: Any, target: Any, oids: Sequence[str]) -> set[
     return answered
 
 
-async def discover(client: Any, target: Any, profiles: Sequence[prof.Profile], *, role: str, sys_object_id: str,
-                   sys_descr: str) -> Discovery:
+async def discover(client: SnmpClient, target: SnmpTarget, profiles: Sequence[prof.Profile], *, role: str,
+                   sys_object_id: str, sys_descr: str) -> Discovery:
     """Decide which profiles apply to a device from its identity and its answers to the probes."""
     probes = prof.probe_oids(profiles, role=role, sys_object_id=sys_object_id, sys_descr=sys_descr)
     answered = await answered_probes(client, target, probes) if probes else set()
