@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlmodel import Session
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import Role
@@ -21,14 +20,13 @@ from dcops.capacity import export, planning
 from dcops.capacity.forecast import Plan
 from dcops.capacity.plan_models import GrowthAssumptionPublic
 from dcops.capacity.planning import CompareRequest, GrowthAssumptionIn, PlanRequest
-from dcops.database import get_session
+from dcops.database import SessionDep
 
 router = APIRouter(prefix="/plan", tags=["capacity"])  # included by the capacity router (/capacity)
 PLAN_READERS = Allow({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR})
 Reader = Annotated[Actor, Depends(PLAN_READERS)]
 Planner = Annotated[Actor, Depends(Allow({Role.ADMIN, Role.PLANNER}))]
 Code = Annotated[str, Path(min_length=2, max_length=20, description="agency code, e.g. DINKES")]
-DB = Annotated[Session, Depends(get_session)]
 
 
 class Comparison(BaseModel):
@@ -57,19 +55,19 @@ def _query(
 
 
 @router.get("", summary="Budget plan", response_model=Plan)
-def get_plan(actor: Reader, session: DB, request: Annotated[PlanRequest, Depends(_query)]) -> dict[str, Any]:
+def get_plan(actor: Reader, session: SessionDep, request: Annotated[PlanRequest, Depends(_query)]) -> dict[str, Any]:
     """Forecast demand, servers to buy, cost, rack units and power per fiscal year."""
     return export.plan_dict(planning.build_plan(session, actor=actor, request=request))
 
 
 @router.post("", summary="Budget plan (what-if)", response_model=Plan)
-def post_plan(actor: Reader, session: DB, request: PlanRequest) -> dict[str, Any]:
+def post_plan(actor: Reader, session: SessionDep, request: PlanRequest) -> dict[str, Any]:
     """Forecast with what-if assumptions: growth per agency, allocation ratios, HA reserve, server model."""
     return export.plan_dict(planning.build_plan(session, actor=actor, request=request))
 
 
 @router.post("/compare", summary="Compare server models (what-if)", response_model=Comparison)
-def compare_models(actor: Reader, session: DB, request: CompareRequest) -> dict[str, Any]:
+def compare_models(actor: Reader, session: SessionDep, request: CompareRequest) -> dict[str, Any]:
     """Plan the same demand with each server model; a side-by-side summary and the full plans."""
     plans = planning.compare(session, actor=actor, request=request)
     return {"summary": planning.comparison_rows(plans), "plans": [export.plan_dict(p) for p in plans]}
@@ -88,33 +86,33 @@ Table = Annotated[Literal["summary", "agencies"], Query(description="CSV only: t
 
 
 @router.get("/export", summary="Export the budget plan", response_class=Response)
-def export_plan(actor: Reader, session: DB, request: Annotated[PlanRequest, Depends(_query)],
+def export_plan(actor: Reader, session: SessionDep, request: Annotated[PlanRequest, Depends(_query)],
                 format: Format = "xlsx", table: Table = "summary") -> Response:
     """Download the plan as CSV, XLSX (summary, fiscal years, agencies, assumptions) or JSON."""
     return _file(planning.build_plan(session, actor=actor, request=request), format, table)
 
 
 @router.post("/export", summary="Export a what-if budget plan", response_class=Response)
-def export_what_if(actor: Reader, session: DB, request: PlanRequest, format: Format = "xlsx",
+def export_what_if(actor: Reader, session: SessionDep, request: PlanRequest, format: Format = "xlsx",
                    table: Table = "summary") -> Response:
     """Download a what-if plan as CSV, XLSX or JSON."""
     return _file(planning.build_plan(session, actor=actor, request=request), format, table)
 
 
 @router.get("/growth", summary="Stored growth assumptions", response_model=list[GrowthAssumptionPublic])
-def list_growth(actor: Reader, session: DB) -> Any:
+def list_growth(actor: Reader, session: SessionDep) -> Any:
     """List the growth assumptions planners stored per agency."""
     return planning.list_assumptions(session, actor=actor)
 
 
 @router.put("/growth/{code}", summary="Store an agency's growth assumption", response_model=GrowthAssumptionPublic)
-def put_growth(code: Code, data: GrowthAssumptionIn, actor: Planner, session: DB) -> Any:
+def put_growth(code: Code, data: GrowthAssumptionIn, actor: Planner, session: SessionDep) -> Any:
     """Store the growth (percent, or amounts per year) the plan assumes for agency CODE instead of its history."""
     return planning.set_assumption(session, actor=actor, code=code, data=data)
 
 
 @router.delete("/growth/{code}", summary="Forget an agency's growth assumption", status_code=204)
-def delete_growth(code: Code, actor: Planner, session: DB) -> Response:
+def delete_growth(code: Code, actor: Planner, session: SessionDep) -> Response:
     """Forget agency CODE's stored growth assumption: the plan uses its history again."""
     planning.clear_assumption(session, actor=actor, code=code)
     return Response(status_code=204)

@@ -98,6 +98,18 @@ def server_model(dtype: DeviceType) -> ServerModel:
                        dtype.u_height, dtype.max_power_w, dtype.price_idr, dtype.is_full_depth)
 
 
+def server_models(session: Session) -> list[tuple[str, str]]:
+    """Return (slug, model) of every device type that can be a hypervisor (it has CPU threads), by model."""
+    return [(slug, model) for slug, model in session.execute(
+        select(col(DeviceType.slug), col(DeviceType.model)).where(col(DeviceType.cpu_threads) > 0)
+        .order_by(col(DeviceType.model)))]
+
+
+def cluster_names(session: Session) -> list[str]:
+    """Return the names of every cluster, sorted."""
+    return list(session.execute(select(col(Cluster.name)).order_by(col(Cluster.name))).scalars())
+
+
 def find_model(session: Session, name: str) -> DeviceType:
     """Return the device type with this slug or model name, or raise a ValidationError naming the choices."""
     for cond in (col(DeviceType.slug) == name, col(DeviceType.model) == name,

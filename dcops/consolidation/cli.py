@@ -57,20 +57,21 @@ def apps_cmd(agency: Annotated[str | None, typer.Option("--agency", help="agency
              as_json: Json = False) -> None:
     """List applications (filter by agency code and status)."""
     from rich.table import Table
-    from sqlalchemy import select
 
+    from dcops.capacity.service import agency_id_by_code
     from dcops.cli import cli_actor, console
     from dcops.consolidation import service
     from dcops.crud import ListQuery
     from dcops.database import session_scope
-    from dcops.tenancy.models import Agency
+    from dcops.exceptions import NotFoundError
 
     with session_scope() as session:
         agency_id = None
         if agency:
-            agency_id = session.execute(select(Agency.id).where(Agency.code == agency.upper())).scalar()
-            if agency_id is None:
-                raise typer.BadParameter(f"no agency with code {agency}", param_hint="--agency")
+            try:
+                agency_id = agency_id_by_code(session, agency)
+            except NotFoundError:
+                raise typer.BadParameter(f"no agency with code {agency}", param_hint="--agency") from None
         rows, _ = service.get_all(session, actor=cli_actor(), query=ListQuery(
             limit=1000, ordering="agency_id", filters={"agency_id": agency_id, "status": status}))
         out = [service.public(session, a, events=False) for a in rows]

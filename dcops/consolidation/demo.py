@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dcops.auth.actor import Actor
 from dcops.consolidation.models import AgencyApplication, ApplicationEvent, ApplicationVM, MigrationWave
@@ -78,6 +78,7 @@ def build(session: Session, actor: Actor, today: date | None = None) -> int:
             wave, _ = waves.create(session, actor=actor, commit=False, data={
                 "name": name, "fiscal_year": year, "starts_on": starts, "ends_on": ends, "description": note})
             created += 1
+        assert wave.id is not None
         wave_ids[n] = wave.id
     vendor = manufacturers.get_by(session, actor=actor, name="Lenovo")
     if vendor is None:
@@ -106,7 +107,8 @@ def build(session: Session, actor: Actor, today: date | None = None) -> int:
                 "owner_agency_id": agency.id, "serial": f"DEMO-{name.upper()}",
                 "status": "active" if running else "decommissioned", "description": f"server milik {code}"})
             created += 1
-        return int(device.id)  # type: ignore[arg-type]
+        assert device.id is not None
+        return device.id
 
     def app(code: str, name: str, values: dict[str, object], events: list[tuple[str | None, str, str]]) -> None:
         nonlocal created
@@ -116,30 +118,30 @@ def build(session: Session, actor: Actor, today: date | None = None) -> int:
         row, _ = applications.create(session, actor=actor, commit=False, data={
             "agency_id": agency.id, "name": name, "owner_contact": f"Admin TI {code}",
             "url": f"https://{name.lower().split()[0].strip('()')}.{code.lower()}.example.go.id"} | values)
+        assert row.id is not None
         for before, to, note in events:
-            session.add(ApplicationEvent(application_id=row.id, username=actor.username,  # type: ignore[arg-type]
+            session.add(ApplicationEvent(application_id=row.id, username=actor.username,
                                          from_status=before, to_status=to, note=note))
         created += 1
         if values.get("status") in ("in_dc", "retired"):
-            for vm_id in session.execute(select(VirtualMachine.id).where(
-                    VirtualMachine.agency_id == agency.id).order_by(VirtualMachine.id)).scalars():
+            for vm_id in session.execute(select(col(VirtualMachine.id)).where(
+                    col(VirtualMachine.agency_id) == agency.id).order_by(col(VirtualMachine.id))).scalars():
                 if session.get(ApplicationVM, vm_id) is None:
-                    session.add(ApplicationVM(vm_id=vm_id, application_id=row.id))  # type: ignore[arg-type]
+                    session.add(ApplicationVM(vm_id=vm_id, application_id=row.id))
             session.flush()
 
-    for code, name, purpose, crit, cls, status, wave, (v, r, d, n) in OUTSIDE:
-        count = sum(1 for c, *_ in OUTSIDE[:OUTSIDE.index((code, name, purpose, crit, cls, status, wave,
-                                                                  (v, r, d, n)))] if c == code)
+    for index, (code, name, purpose, crit, cls, status, wave_no, (v, r, d, n)) in enumerate(OUTSIDE):
+        count = sum(1 for c, *_ in OUTSIDE[:index] if c == code)
         device_id = server(code, count + 1, True)
-        history = [(None, "outside", "recorded")]
+        history: list[tuple[str | None, str, str]] = [(None, "outside", "recorded")]
         if status == "planned":
-            history.append(("outside", "planned", f"Gelombang {wave}"))
+            history.append(("outside", "planned", f"Gelombang {wave_no}"))
         app(code, name, {"purpose": purpose, "criticality": crit, "data_classification": cls,
                          "hosting": "agency-server", "server_device_id": device_id, "status": status,
-                         "wave_id": wave_ids.get(wave), "est_vcpus": v, "est_ram_gib": r, "est_disk_gib": d,
+                         "wave_id": wave_ids.get(wave_no), "est_vcpus": v, "est_ram_gib": r, "est_disk_gib": d,
                          "est_vm_count": n}, history)
-    with_vms = {code for (code,) in session.execute(select(Agency.code).join(
-        VirtualMachine, VirtualMachine.agency_id == Agency.id).distinct())}
+    with_vms = {code for (code,) in session.execute(select(col(Agency.code)).join(
+        VirtualMachine, col(VirtualMachine.agency_id) == col(Agency.id)).distinct())}
     for code in sorted(with_vms):
         if code in RETIRED:
             device_id = server(code, 9, False)
@@ -158,10 +160,11 @@ def build(session: Session, actor: Actor, today: date | None = None) -> int:
 
 def wave_of(session: Session, name: str) -> MigrationWave | None:
     """Return the demo wave named ``name`` (tests and the CLI)."""
-    return session.execute(select(MigrationWave).where(MigrationWave.name == name)).scalars().first()
+    return session.execute(select(MigrationWave).where(col(MigrationWave.name) == name)).scalars().first()
 
 
 def application(session: Session, code: str, name: str) -> AgencyApplication | None:
     """Return agency ``code``'s application ``name``."""
-    return session.execute(select(AgencyApplication).join(Agency, Agency.id == AgencyApplication.agency_id).where(
-        Agency.code == code, AgencyApplication.name == name)).scalars().first()
+    return session.execute(
+        select(AgencyApplication).join(Agency, col(Agency.id) == col(AgencyApplication.agency_id))
+        .where(col(Agency.code) == code, col(AgencyApplication.name) == name)).scalars().first()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dcops.capacity.forecast import Vector
 from dcops.consolidation.choices import AppStatus, Hosting
@@ -36,9 +36,9 @@ def arrivals(session: Session, request: Any, baseline_year: int) -> dict[str, li
         raise ValidationError(f"wave_years/exclude_waves: no migration wave named {', '.join(unknown)}; waves: "
                               f"{', '.join(sorted(names)) or 'none yet'}", field="wave_years")
     rows = session.execute(
-        select(AgencyApplication, Agency.code).join(Agency, Agency.id == AgencyApplication.agency_id)
-        .where(AgencyApplication.status.in_(PENDING), AgencyApplication.hosting != Hosting.NATIONAL.value)  # type: ignore
-        .order_by(AgencyApplication.id)).all()
+        select(AgencyApplication, col(Agency.code)).join(Agency, col(Agency.id) == col(AgencyApplication.agency_id))
+        .where(col(AgencyApplication.status).in_(PENDING), col(AgencyApplication.hosting) != Hosting.NATIONAL.value)
+        .order_by(col(AgencyApplication.id))).all()
     out: dict[str, list[tuple[int, Vector]]] = {}
     for app, code in rows:
         wave = waves.get(app.wave_id)
@@ -58,8 +58,9 @@ def by_wave(session: Session, baseline_year: int, request: Any = None) -> dict[s
         w.name: {"fiscal_year": max(moved.get(w.name, w.fiscal_year), baseline_year + 1), "applications": 0,
                  "vcpus": 0, "ram_gib": 0, "disk_gib": 0}
         for w in sorted(waves.values(), key=lambda w: (w.fiscal_year, w.name))}
-    for app in session.execute(select(AgencyApplication).where(
-            AgencyApplication.status.in_(PENDING), AgencyApplication.hosting != Hosting.NATIONAL.value)).scalars():  # type: ignore
+    pending = select(AgencyApplication).where(col(AgencyApplication.status).in_(PENDING),
+                                              col(AgencyApplication.hosting) != Hosting.NATIONAL.value)
+    for app in session.execute(pending).scalars():
         wave = waves.get(app.wave_id)
         if wave is None:
             continue

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ChangeAction
@@ -16,7 +16,7 @@ from dcops.capacity import planning
 from dcops.capacity.planning import PlanRequest
 from dcops.consolidation import board as board_mod
 from dcops.consolidation import showback as sb
-from dcops.consolidation.choices import IN, AppStatus, Hosting
+from dcops.consolidation.choices import IN, OUT, AppStatus, Hosting
 from dcops.consolidation.models import (
     AgencyApplication,
     ApplicationVM,
@@ -31,6 +31,7 @@ from dcops.database import utcnow
 from dcops.dcim.choices import DeviceRole, DeviceStatus
 from dcops.dcim.models import Cluster, Device, DeviceType, Site
 from dcops.exceptions import PermissionDeniedError
+from dcops.monitoring.state_models import DeviceState
 from dcops.tenancy.models import Agency
 from dcops.virtualization.models import VirtualMachine, VMState
 
@@ -39,9 +40,9 @@ RUNNING_DEVICE = (DeviceStatus.ACTIVE.value, DeviceStatus.MAINTENANCE.value, Dev
 
 
 def _agencies(session: Session, actor: Actor) -> list[Agency]:
-    stmt = select(Agency).order_by(Agency.code)
+    stmt = select(Agency).order_by(col(Agency.code))
     if actor.scoped_agency is not None:
-        stmt = stmt.where(Agency.id == actor.scoped_agency)
+        stmt = stmt.where(col(Agency.id) == actor.scoped_agency)
     return list(session.execute(stmt).scalars())
 
 
@@ -58,12 +59,12 @@ def board(session: Session, *, actor: Actor) -> board_mod.Board:
                              waves[a.wave_id].name if a.wave_id in waves else None,
                              a.est_vcpus, a.est_ram_gib, a.est_disk_gib, a.est_vm_count)
             for a in session.execute(select(AgencyApplication).where(
-                AgencyApplication.agency_id.in_(list(codes)))).scalars()]  # type: ignore[attr-defined]
+                col(AgencyApplication.agency_id).in_(list(codes)))).scalars()]
     running = dict(session.execute(
-        select(Agency.code, func.count(Device.id)).join(Device, Device.owner_agency_id == Agency.id)
-        .where(Device.role == DeviceRole.SERVER.value, Device.status.in_(RUNNING_DEVICE),  # type: ignore
-               Agency.id.in_(list(codes)))  # type: ignore[union-attr]
-        .group_by(Agency.code)).all())
+        select(col(Agency.code), func.count(col(Device.id))).join(Device, col(Device.owner_agency_id) == col(Agency.id))
+        .where(col(Device.role) == DeviceRole.SERVER.value, col(Device.status).in_(RUNNING_DEVICE),
+               col(Agency.id).in_(list(codes)))
+        .group_by(col(Agency.code))).all())
     wave_rows = [board_mod.WaveRow(w.name, w.fiscal_year, w.starts_on, w.ends_on) for w in waves.values()]
     if actor.scoped_agency is not None:  # an agency viewer sees the waves its own applications are in
         mine = {a.wave for a in apps}
@@ -78,14 +79,15 @@ def board(session: Session, *, actor: Actor) -> board_mod.Board:
 
 def settings(session: Session) -> ShowbackSettings:
     """Return the stored showback assumptions (the defaults until a planner changes one)."""
-    row = session.execute(select(ShowbackSettings).order_by(ShowbackSettings.id)).scalars().first()
+    row = session.execute(select(ShowbackSettings).order_by(col(ShowbackSettings.id))).scalars().first()
     return row or ShowbackSettings()
 
 
 def update_settings(session: Session, *, actor: Actor, data: Any) -> ShowbackSettings:
     """Change showback assumptions (planners and admins); logged in the change log."""
     changes = data if isinstance(data, dict) else data.model_dump(exclude_unset=True)
-    row = session.execute(select(ShowbackSettings).order_by(ShowbackSettings.id).with_for_update()).scalars().first()
+    row = session.execute(select(ShowbackSettings).order_by(col(ShowbackSettings.id))
+                          .with_for_update()).scalars().first()
     if row is None:
         row = ShowbackSettings()
         session.add(row)
@@ -111,17 +113,15 @@ def assumptions_of(row: ShowbackSettings, overrides: dict[str, Any] | None = Non
 
 def _measured(session: Session) -> dict[int, float]:
     """Return per device the draw its rack's PDUs measure, shared among the rack's devices by nameplate."""
-    try:
-        from dcops.monitoring.state_models import DeviceState
-    except ImportError:
-        return {}
     rack_watts: dict[int, float] = defaultdict(float)
     for rack_id, samples in session.execute(
-            select(Device.rack_id, DeviceState.samples).join(DeviceState, DeviceState.device_id == Device.id)
-            .where(Device.role == DeviceRole.PDU.value, Device.rack_id.is_not(None))):  # type: ignore[union-attr]
+            select(col(Device.rack_id), col(DeviceState.samples))
+            .join(DeviceState, col(DeviceState.device_id) == col(Device.id))
+            .where(col(Device.role) == DeviceRole.PDU.value, col(Device.rack_id).is_not(None))):
         rack_watts[rack_id] += sum(float(v) for metric, _l, v in (samples or []) if metric == "pdu_power_watts")
-    rows = session.execute(select(Device.id, Device.rack_id, DeviceType.max_power_w).join(DeviceType).where(
-        Device.rack_id.in_([r for r, w in rack_watts.items() if w > 0]))).all()  # type: ignore[union-attr]
+    rows = session.execute(
+        select(col(Device.id), col(Device.rack_id), col(DeviceType.max_power_w)).join(DeviceType)
+        .where(col(Device.rack_id).in_([r for r, w in rack_watts.items() if w > 0]))).all()
     nameplate: dict[int, int] = defaultdict(int)
     for _id, rack_id, watts in rows:
         nameplate[rack_id] += watts
@@ -132,10 +132,10 @@ def equipment(session: Session) -> list[sb.Equipment]:
     """Return the data center's running equipment (not agencies' own, not at an agency's premises)."""
     measured = _measured(session)
     rows = session.execute(
-        select(Device, DeviceType, Cluster).join(DeviceType).join(Site, Site.id == Device.site_id)
-        .outerjoin(Cluster, Cluster.id == Device.cluster_id)
-        .where(Device.owner_agency_id.is_(None), Site.agency_id.is_(None),  # type: ignore[union-attr]
-               Device.status.in_(RUNNING_DEVICE)).order_by(Device.name)).all()  # type: ignore[attr-defined]
+        select(Device, DeviceType, Cluster).join(DeviceType).join(Site, col(Site.id) == col(Device.site_id))
+        .outerjoin(Cluster, col(Cluster.id) == col(Device.cluster_id))
+        .where(col(Device.owner_agency_id).is_(None), col(Site.agency_id).is_(None),
+               col(Device.status).in_(RUNNING_DEVICE)).order_by(col(Device.name))).all()
     out = []
     for device, dtype, cluster in rows:
         role = str(getattr(device.role, "value", device.role))
@@ -157,22 +157,22 @@ def showback(session: Session, *, actor: Actor, overrides: dict[str, Any] | None
     sync_all(session)
     a = assumptions_of(settings(session), overrides)
     rates = sb.rates(equipment(session), a)
-    agencies = list(session.execute(select(Agency).order_by(Agency.code)).scalars())
+    agencies = list(session.execute(select(Agency).order_by(col(Agency.code))).scalars())
     codes = {x.id: x.code for x in agencies}
-    app_of = dict(session.execute(select(ApplicationVM.vm_id, AgencyApplication.name).join(
-        AgencyApplication, AgencyApplication.id == ApplicationVM.application_id)).all())
+    app_of = dict(session.execute(select(col(ApplicationVM.vm_id), col(AgencyApplication.name)).join(
+        AgencyApplication, col(AgencyApplication.id) == col(ApplicationVM.application_id))).all())
     usage = [sb.Usage(codes[vm.agency_id], app_of.get(vm.id), vm.vcpus, vm.ram_gib, vm.disk_gib)
              for vm in session.execute(select(VirtualMachine).where(
-                 VirtualMachine.state.not_in(LIVE_VM))).scalars()]  # type: ignore[attr-defined]
+                 col(VirtualMachine.state).not_in(LIVE_VM))).scalars()]
     servers = session.execute(select(Device, DeviceType).join(DeviceType).where(
-        Device.owner_agency_id.is_not(None), Device.role == DeviceRole.SERVER.value)).all()  # type: ignore
+        col(Device.owner_agency_id).is_not(None), col(Device.role) == DeviceRole.SERVER.value)).all()
     server_cost = {d.id: sb.own_server_cost(t.price_idr, t.max_power_w * a.load_factor or None, a) for d, t in servers}
     own: dict[str, float] = defaultdict(float)
     for d, _t in servers:
         if str(getattr(d.status, "value", d.status)) in RUNNING_DEVICE:
             own[codes[d.owner_agency_id]] += server_cost[d.id]
     apps = list(session.execute(select(AgencyApplication).where(
-        AgencyApplication.hosting != Hosting.NATIONAL.value)).scalars())  # type: ignore[arg-type]
+        col(AgencyApplication.hosting) != Hosting.NATIONAL.value)).scalars())
     sharing: dict[int, int] = defaultdict(int)
     for app in apps:
         if app.server_device_id is not None:
@@ -266,3 +266,31 @@ def compare_schedules(session: Session, *, actor: Actor, request: PlanRequest,
                            for y in plan.fiscal_years]
         out.append(row)
     return out
+
+
+def application_rows(session: Session, *, actor: Actor, agency: str | None) -> list[dict[str, Any]]:
+    """Return the board's application rows: the actor's agency, the agency coded ``agency``, or all still outside."""
+    stmt = select(AgencyApplication, col(Agency.code)).join(Agency, col(Agency.id) == col(AgencyApplication.agency_id))
+    if actor.scoped_agency is not None:
+        stmt = stmt.where(col(Agency.id) == actor.scoped_agency)
+    elif agency:
+        stmt = stmt.where(col(Agency.code) == agency)
+    else:  # the whole province: what is still to bring in
+        stmt = stmt.where(col(AgencyApplication.status).in_([s.value for s in OUT]))
+    waves = {w.id: w for w in session.execute(select(MigrationWave)).scalars()}
+    rows = []
+    for app, code in session.execute(stmt.order_by(col(Agency.code), col(AgencyApplication.name))):
+        wave = waves.get(app.wave_id)
+        rows.append({"id": app.id, "agency": code, "name": app.name, "status": str(app.status),
+                     "hosting": str(app.hosting), "wave": wave.name if wave else "",
+                     "fiscal_year": wave.fiscal_year if wave else None, "request": app.capacity_request_id,
+                     "server": app.server_device_id,
+                     "estimate": (app.est_vcpus, app.est_ram_gib, app.est_disk_gib, app.est_vm_count)})
+    return rows
+
+
+def default_server_model(session: Session) -> str | None:
+    """Return the slug of the priciest priced server model (what wave needs are costed with), or None."""
+    return session.execute(
+        select(col(DeviceType.slug)).where(col(DeviceType.cpu_threads) > 0, col(DeviceType.price_idr) > 0)
+        .order_by(col(DeviceType.price_idr).desc())).scalars().first()

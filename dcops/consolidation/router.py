@@ -36,7 +36,7 @@ from dcops.consolidation.models import (
     WaveUpdate,
 )
 from dcops.crud import ListQuery
-from dcops.database import get_session
+from dcops.database import SessionDep
 from dcops.schemas import Page
 
 router = APIRouter(prefix="/consolidation", tags=["consolidation"])
@@ -47,7 +47,6 @@ Planner = Annotated[Actor, Depends(Allow(PLANNERS))]
 Mover = Annotated[Actor, Depends(Allow(ADMIN_OPERATOR))]
 PlanReader = Annotated[Actor, Depends(Allow(STAFF_READERS))]
 StaffReader = Annotated[Actor, Depends(Allow(STAFF_READERS | {Role.ONCALL}))]
-DB = Annotated[Session, Depends(get_session)]
 Lang = Annotated[Literal["id", "en"], Query(description="headers' language: Indonesian (default) or English")]
 
 
@@ -59,7 +58,7 @@ def _out(session: Session, app: Any, warnings: list[str] | None = None) -> Appli
 
 
 @router.get("/applications", response_model=Page[ApplicationPublic], summary="Agency applications")
-def list_applications(actor: Reader, session: DB, agency_id: int | None = None, status: AppStatus | None = None,
+def list_applications(actor: Reader, session: SessionDep, agency_id: int | None = None, status: AppStatus | None = None,
                       wave_id: int | None = None, q: str | None = Query(default=None, max_length=100),
                       limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
     """List applications (an agency viewer: its own agency's)."""
@@ -71,34 +70,34 @@ def list_applications(actor: Reader, session: DB, agency_id: int | None = None, 
 
 
 @router.post("/applications", response_model=ApplicationPublic, status_code=201, summary="Record an application")
-def create_application(actor: Planner, session: DB, data: ApplicationCreate) -> Any:
+def create_application(actor: Planner, session: SessionDep, data: ApplicationCreate) -> Any:
     """Record an agency application: purpose, criticality, classification, where it runs, its estimate."""
     app, _ = service.create(session, actor=actor, data=data)
     return service.public(session, app)
 
 
 @router.get("/applications/{id}", response_model=ApplicationPublic, summary="An application and its events")
-def get_application(actor: Reader, session: DB, id: int) -> Any:
+def get_application(actor: Reader, session: SessionDep, id: int) -> Any:
     """Return an application with every status change (who, when)."""
     return service.public(session, service.get(session, actor=actor, id=id))
 
 
 @router.patch("/applications/{id}", response_model=ApplicationPublic, summary="Change an application")
-def update_application(actor: Planner, session: DB, id: int, data: ApplicationUpdate) -> Any:  # type: ignore
+def update_application(actor: Planner, session: SessionDep, id: int, data: ApplicationUpdate) -> Any:  # type: ignore[valid-type]  # partial_model builds it at run time
     """Change an application's record (its status moves through plan, start and move)."""
     app, _ = service.update_application(session, actor=actor, id=id, data=data)
     return service.public(session, app)
 
 
 @router.delete("/applications/{id}", status_code=204, summary="Delete an application")
-def delete_application(actor: Planner, session: DB, id: int) -> Response:
+def delete_application(actor: Planner, session: SessionDep, id: int) -> Response:
     """Delete an application record."""
     service.applications.delete(session, actor=actor, id=id)
     return Response(status_code=204)
 
 
 @router.post("/applications/{id}/plan", response_model=ApplicationPublic, summary="Plan into a wave")
-def plan_application(actor: Planner, session: DB, id: int, data: PlanIn) -> Any:
+def plan_application(actor: Planner, session: SessionDep, id: int, data: PlanIn) -> Any:
     """Put an application in a migration wave (status planned)."""
     return service.public(session, service.plan_into(session, actor=actor, id=id, wave_id=data.wave_id,
                                                      note=data.note))
@@ -110,7 +109,7 @@ class Started(BaseModel):
 
 
 @router.post("/applications/{id}/start", response_model=Started, summary="Start the migration")
-def start_migration(actor: Mover, session: DB, id: int, data: StartIn | None = None) -> Any:
+def start_migration(actor: Mover, session: SessionDep, id: int, data: StartIn | None = None) -> Any:
     """File a capacity request from the estimate; the application follows it into the data center."""
     body = data or StartIn()
     app, request = service.start(session, actor=actor, id=id, cluster_id=body.cluster_id,
@@ -119,7 +118,7 @@ def start_migration(actor: Mover, session: DB, id: int, data: StartIn | None = N
 
 
 @router.post("/applications/{id}/move", response_model=ApplicationPublic, summary="Move along by hand")
-def move_application(actor: Mover, session: DB, id: int, data: MoveIn) -> Any:
+def move_application(actor: Mover, session: SessionDep, id: int, data: MoveIn) -> Any:
     """Move an application by hand: in_dc, retired (its agency server is switched off), back to planned."""
     return service.public(session, service.move(session, actor=actor, id=id, status=data.status, note=data.note))
 
@@ -129,7 +128,7 @@ class VMLinks(BaseModel):
 
 
 @router.post("/applications/{id}/vms", response_model=ApplicationPublic, summary="Link VMs")
-def link_vms(actor: Mover, session: DB, id: int, data: VMLinks) -> Any:
+def link_vms(actor: Mover, session: SessionDep, id: int, data: VMLinks) -> Any:
     """Link data-center VMs to an application (one brought in before dcops tracked it)."""
     return service.public(session, service.link_vms(session, actor=actor, id=id, vm_ids=data.vm_ids))
 
@@ -138,20 +137,20 @@ def link_vms(actor: Mover, session: DB, id: int, data: VMLinks) -> Any:
 
 
 @router.get("/waves", response_model=Page[WavePublic], summary="Migration waves")
-def list_waves(actor: StaffReader, session: DB) -> Any:
+def list_waves(actor: StaffReader, session: SessionDep) -> Any:
     """List the migration waves by fiscal year."""
     rows, count = service.waves.get_all(session, actor=actor, query=ListQuery(limit=1000))
     return {"data": rows, "count": count, "limit": 1000, "offset": 0}
 
 
 @router.post("/waves", response_model=WavePublic, status_code=201, summary="Add a migration wave")
-def create_wave(actor: Planner, session: DB, data: WaveCreate) -> Any:
+def create_wave(actor: Planner, session: SessionDep, data: WaveCreate) -> Any:
     """Add a wave: its dates and the fiscal year that pays for it."""
     return service.waves.create(session, actor=actor, data=data)[0]
 
 
 @router.patch("/waves/{id}", response_model=WavePublic, summary="Change a migration wave")
-def update_wave(actor: Planner, session: DB, id: int, data: WaveUpdate) -> Any:  # type: ignore[valid-type]
+def update_wave(actor: Planner, session: SessionDep, id: int, data: WaveUpdate) -> Any:  # type: ignore[valid-type]  # partial_model builds it at run time
     """Move a wave's dates or fiscal year."""
     return service.waves.update(session, actor=actor, id=id, data=data)[0]
 
@@ -160,7 +159,7 @@ def update_wave(actor: Planner, session: DB, id: int, data: WaveUpdate) -> Any: 
 
 
 @router.get("/board", summary="Consolidation board")
-def get_board(actor: Reader, session: DB) -> dict[str, Any]:
+def get_board(actor: Reader, session: SessionDep) -> dict[str, Any]:
     """Per agency and overall: applications in and out, agency servers running, % consolidated, waves."""
     return asdict(reports.board(session, actor=actor))
 
@@ -169,32 +168,32 @@ XLSX_FILE: dict[int | str, dict[str, Any]] = {200: {"description": "an XLSX work
 
 
 @router.get("/board/export", summary="Consolidation board as XLSX", response_class=Response, responses=XLSX_FILE)
-def export_board(actor: Reader, session: DB, lang: Lang = "id") -> Response:
+def export_board(actor: Reader, session: SessionDep, lang: Lang = "id") -> Response:
     """The board as a workbook (headers in Indonesian, or English with lang=en)."""
     return xlsx.response(xlsx.board_workbook(reports.board(session, actor=actor), lang), "konsolidasi")
 
 
 @router.get("/showback", summary="Cost per agency (showback)")
-def get_showback(actor: Reader, session: DB) -> dict[str, Any]:
+def get_showback(actor: Reader, session: SessionDep) -> dict[str, Any]:
     """Yearly cost per agency and application in Rupiah, every assumption shown, beside own servers' cost."""
     return reports.showback_dict(reports.showback(session, actor=actor))
 
 
 @router.get("/showback/export", summary="Cost per agency as XLSX (for RKA)", response_class=Response,
             responses=XLSX_FILE)
-def export_showback(actor: Reader, session: DB, lang: Lang = "id") -> Response:
+def export_showback(actor: Reader, session: SessionDep, lang: Lang = "id") -> Response:
     """The showback as a workbook with an assumptions sheet, amounts as "Rp" #,##0."""
     return xlsx.response(xlsx.showback_workbook(reports.showback(session, actor=actor), lang), "biaya-layanan")
 
 
 @router.get("/showback/settings", response_model=ShowbackSettingsBase, summary="Showback assumptions")
-def get_settings(actor: Reader, session: DB) -> Any:
+def get_settings(actor: Reader, session: SessionDep) -> Any:
     """Return the assumptions the showback uses."""
     return reports.settings(session)
 
 
 @router.patch("/showback/settings", response_model=ShowbackSettingsBase, summary="Change showback assumptions")
-def patch_settings(actor: Planner, session: DB, data: ShowbackSettingsUpdate) -> Any:  # type: ignore[valid-type]
+def patch_settings(actor: Planner, session: SessionDep, data: ShowbackSettingsUpdate) -> Any:  # type: ignore[valid-type]  # partial_model builds it at run time
     """Change tariff, hardware life, PUE, overhead... (planners and admins)."""
     return reports.update_settings(session, actor=actor, data=data)
 
@@ -203,7 +202,7 @@ def patch_settings(actor: Planner, session: DB, data: ShowbackSettingsUpdate) ->
 
 
 @router.post("/plan/waves", summary="What each wave needs (budget plan)")
-def plan_waves(actor: PlanReader, session: DB, request: PlanRequest) -> dict[str, Any]:
+def plan_waves(actor: PlanReader, session: SessionDep, request: PlanRequest) -> dict[str, Any]:
     """Per wave: the servers, Rupiah, U and kW bringing it in adds to the budget plan."""
     return reports.wave_needs(session, actor=actor, request=request)
 
@@ -219,7 +218,7 @@ class ScheduleCompare(PlanRequest):
 
 
 @router.post("/plan/compare", summary="Compare wave schedules (what-if)")
-def compare_schedules(actor: PlanReader, session: DB, request: ScheduleCompare) -> list[dict[str, Any]]:
+def compare_schedules(actor: PlanReader, session: SessionDep, request: ScheduleCompare) -> list[dict[str, Any]]:
     """The budget plan under each wave schedule, side by side."""
     base = PlanRequest.model_validate(request.model_dump(exclude={"schedules"}))
     return reports.compare_schedules(session, actor=actor, request=base,

@@ -15,7 +15,8 @@ import re
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlalchemy.engine import CursorResult
+from sqlmodel import Session, col
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ChangeAction
@@ -40,6 +41,12 @@ from dcops.tenancy.models import Agency
 IN_DC_REQUEST = frozenset({RequestStatus.APPROVED, RequestStatus.PROVISIONING, RequestStatus.FULFILLED})
 BACK_REQUEST = frozenset({RequestStatus.REJECTED, RequestStatus.CANCELLED})
 
+
+
+def _pk(app: AgencyApplication) -> int:
+    """Return the id of a stored application."""
+    assert app.id is not None, "application not flushed yet"
+    return app.id
 
 def _check_application(session: Session, app: AgencyApplication, before: dict[str, Any] | None,
                        options: dict[str, Any]) -> list[str]:
@@ -74,7 +81,7 @@ waves = Resource(MigrationWave, label="migration wave", plural="migration waves"
 
 def _event(session: Session, app: AgencyApplication, actor: Actor, before: str | None, to: AppStatus,
            note: str = "") -> None:
-    session.add(ApplicationEvent(application_id=app.id, username=actor.username,  # type: ignore[arg-type]
+    session.add(ApplicationEvent(application_id=_pk(app), username=actor.username,
                                  from_status=before, to_status=to.value, note=note[:500]))
     record_change(session, actor=actor, action=ChangeAction.UPDATE, object_type="application",
                   object_id=app.id or 0, object_repr=app.name, before={"status": before},
@@ -85,9 +92,10 @@ def _set_status(session: Session, app: AgencyApplication, actor: Actor, expected
                 note: str = "", **values: Any) -> bool:
     """Move ``app`` from ``expected`` to ``to`` if nobody moved it meanwhile; record the event. Not committed."""
     result = session.execute(
-        update(AgencyApplication).where(AgencyApplication.id == app.id, AgencyApplication.status == expected)
+        update(AgencyApplication).where(col(AgencyApplication.id) == app.id, col(AgencyApplication.status) == expected)
         .values(status=to.value, updated_at=utcnow(), **values))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    assert isinstance(result, CursorResult)  # an UPDATE's result counts its rows
+    if result.rowcount != 1:
         return False
     _event(session, app, actor, expected, to, note)
     return True
@@ -115,7 +123,7 @@ def create(session: Session, *, actor: Actor, data: Any) -> tuple[AgencyApplicat
     initial = AppStatus.IN_DC if values.get("hosting") in (Hosting.DC_VMS, Hosting.NATIONAL) else AppStatus.OUTSIDE
     values = values | {"status": values.get("status") or initial}
     app, warnings = applications.create(session, actor=actor, data=values, commit=False)
-    session.add(ApplicationEvent(application_id=app.id, username=actor.username,  # type: ignore[arg-type]
+    session.add(ApplicationEvent(application_id=_pk(app), username=actor.username,
                                  to_status=_status(app), note="recorded"))
     applications.commit(session)
     return app, warnings
@@ -140,10 +148,10 @@ def public(session: Session, app: AgencyApplication, *, events: bool = True) -> 
     """Return the API view of ``app``: agency code, wave, fiscal year, VMs and (optionally) its events."""
     agency = session.get(Agency, app.agency_id)
     wave = session.get(MigrationWave, app.wave_id) if app.wave_id else None
-    vm_ids = list(session.execute(select(ApplicationVM.vm_id).where(ApplicationVM.application_id == app.id)
-                                  .order_by(ApplicationVM.vm_id)).scalars())
-    rows = list(session.execute(select(ApplicationEvent).where(ApplicationEvent.application_id == app.id)
-                                .order_by(ApplicationEvent.id)).scalars()) if events else []
+    vm_ids = list(session.execute(select(col(ApplicationVM.vm_id)).where(col(ApplicationVM.application_id) == app.id)
+                                  .order_by(col(ApplicationVM.vm_id))).scalars())
+    rows = list(session.execute(select(ApplicationEvent).where(col(ApplicationEvent.application_id) == app.id)
+                                .order_by(col(ApplicationEvent.id))).scalars()) if events else []
     values = {name: getattr(app, name) for name in AgencyApplication.model_fields}  # enums come back as text
     return ApplicationPublic.model_validate(values | {
         "agency_code": agency.code if agency else "", "wave": wave.name if wave else None,
@@ -257,9 +265,9 @@ def _retire_server(session: Session, actor: Actor, app: AgencyApplication) -> No
 
     if app.server_device_id is None:
         return
-    others = session.execute(select(AgencyApplication.id).where(
-        AgencyApplication.server_device_id == app.server_device_id, AgencyApplication.id != app.id,
-        AgencyApplication.status.in_([s.value for s in (AppStatus.OUTSIDE, AppStatus.PLANNED,  # type: ignore
+    others = session.execute(select(col(AgencyApplication.id)).where(
+        col(AgencyApplication.server_device_id) == app.server_device_id, col(AgencyApplication.id) != app.id,
+        col(AgencyApplication.status).in_([s.value for s in (AppStatus.OUTSIDE, AppStatus.PLANNED,
                                                          AppStatus.MIGRATING, AppStatus.IN_DC)]))).first()
     device = session.get(Device, app.server_device_id)
     if others is None and device is not None and device.status != DeviceStatus.DECOMMISSIONED:
@@ -286,7 +294,7 @@ def sync(session: Session, apps: list[AgencyApplication]) -> bool:
                            f"capacity request {request.id} {state.value}"):
                 for vm_id in request_vm_ids(session, request.id or 0):
                     if session.get(ApplicationVM, vm_id) is None:
-                        session.add(ApplicationVM(vm_id=vm_id, application_id=app.id))  # type: ignore[arg-type]
+                        session.add(ApplicationVM(vm_id=vm_id, application_id=_pk(app)))
                 moved = True
         elif state in BACK_REQUEST:
             moved |= _set_status(session, app, who, AppStatus.MIGRATING.value, AppStatus.PLANNED,
@@ -300,7 +308,7 @@ def sync(session: Session, apps: list[AgencyApplication]) -> bool:
 def sync_all(session: Session) -> bool:
     """Follow every migrating application's request (the board and the plan call this first)."""
     rows = list(session.execute(select(AgencyApplication).where(
-        AgencyApplication.status == AppStatus.MIGRATING.value)).scalars())
+        col(AgencyApplication.status) == AppStatus.MIGRATING.value)).scalars())
     return sync(session, rows)
 
 
@@ -316,8 +324,8 @@ def link_vms(session: Session, *, actor: Actor, id: int, vm_ids: list[int]) -> A
             raise ValidationError(f"vm_ids: VM {vm_id} does not exist or is another agency's", field="vm_ids")
         link = session.get(ApplicationVM, vm_id)
         if link is None:
-            session.add(ApplicationVM(vm_id=vm_id, application_id=app.id))  # type: ignore[arg-type]
+            session.add(ApplicationVM(vm_id=vm_id, application_id=_pk(app)))
         else:
-            link.application_id = app.id  # type: ignore[assignment]
+            link.application_id = _pk(app)
     applications.commit(session)
     return app

@@ -210,7 +210,7 @@ def showback(r: Rates, agencies: list[tuple[str, str]], usage: list[Usage],
         line = lines.get(str(app["agency"]))
         if line is None:
             continue
-        own = float(app["own_idr"])  # type: ignore[arg-type]
+        own = float(app["own_idr"])  # type: ignore[arg-type]  # a number, set by the caller
         if app["in_dc"]:
             dc = per_app.get((line.code, str(app["name"])), 0.0)
             line.own_equivalent_idr += own
@@ -222,8 +222,9 @@ def showback(r: Rates, agencies: list[tuple[str, str]], usage: list[Usage],
         line.applications.append({"name": app["name"], "status": app["status"], "dc_cost_idr": round(dc),
                                   "basis": basis, "own_server_idr": round(own), "saving_idr": round(own - dc)})
     for line in lines.values():
-        line.saving_idr = line.own_equivalent_idr - sum(
-            float(a["dc_cost_idr"]) for a in line.applications if a["basis"] == "VMs")  # type: ignore[arg-type]
+        in_vms: list[float] = [a["dc_cost_idr"] for a in line.applications  # type: ignore[misc]  # set as numbers above
+                               if a["basis"] == "VMs"]
+        line.saving_idr = line.own_equivalent_idr - sum(in_vms)
     factor = 1 + r.assumptions.overhead_percent / 100
     unallocated = ((1 - compute_used) * (r.pool_cost["compute"] + r._shared())
                    + (1 - storage_used) * r._storage()) * factor

@@ -26,7 +26,7 @@ async def _reconcile_forever() -> None:
             latest_report.clear()
             latest_report.update(report)
             counts = report.get("counts") or {}
-            if any(counts.values()):  # type: ignore[union-attr]
+            if isinstance(counts, dict) and any(counts.values()):
                 log.warning("reconcile: %s", counts)
         except Exception:
             log.exception("reconcile failed; trying again later")

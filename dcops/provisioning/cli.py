@@ -31,9 +31,9 @@ def _vm_group() -> typer.Typer:
     """Add the action commands to the inventory's ``dcops vm`` group (list/show), or make the group."""
     from dcops.inventory.cli import app as inventory_app
 
-    for group in inventory_app.registered_groups:
-        if group.name == "vm" and group.typer_instance is not None:
-            return group.typer_instance
+    for info in inventory_app.registered_groups:
+        if info.name == "vm" and info.typer_instance is not None:
+            return info.typer_instance
     group = typer.Typer(help="VM actions.", no_args_is_help=True)
     app.add_typer(group, name="vm")
     return group
@@ -68,12 +68,13 @@ def hypervisor_register(
     """Register a hypervisor: store its SSH key encrypted, pin its host key, run the pre-flight."""
     from dcops.database import session_scope
     from dcops.provisioning import service
+    from dcops.provisioning.choices import DomainType
     from dcops.provisioning.models import HypervisorRegister
 
     data = HypervisorRegister(
         name=name, address=address, cluster=cluster, site=site, ssh_port=port, ssh_user=user,
         private_key=key_file.read_text(), passphrase=passphrase, network=network, storage_pool=pool,
-        pool_path=pool_path, base_image=base_image, libvirt_uri=libvirt_uri, domain_type=domain_type,  # type: ignore
+        pool_path=pool_path, base_image=base_image, libvirt_uri=libvirt_uri, domain_type=DomainType(domain_type),
         ram_mib_per_gib=ram_mib_per_gib, disk_mib_per_gib=disk_mib_per_gib)
     with session_scope() as session:
         access = service.register_hypervisor(session, actor=cli_actor(), data=data)
@@ -122,15 +123,15 @@ def _act(name: str, action: str, watch: bool, here: bool, **kw: Any) -> None:
 
     with session_scope() as session:
         vm = service.vm_by_name(session, actor=cli_actor(), name=name)
-        job = service.vm_action(session, actor=cli_actor(), vm_id=vm.id, action=action, **kw)  # type: ignore
-        job_id = job.id
+        job = service.vm_action(session, actor=cli_actor(), vm_id=vm.id or 0, action=action, **kw)
+        job_id = job.id or 0
     console.print(f"job {job_id} queued: {action} {name}")
     if here:
         from dcops.provisioning.jobs import run_now
 
-        _follow(job_id, runner=lambda: run_now(job_id))  # type: ignore[arg-type]
+        _follow(job_id, runner=lambda: run_now(job_id))
     elif watch:
-        _follow(job_id)  # type: ignore[arg-type]
+        _follow(job_id)
 
 
 WatchOpt = Annotated[bool, typer.Option("--watch/--no-watch", help="follow the job's progress")]
@@ -175,7 +176,7 @@ def vm_keys(agency: str, key_file: Annotated[Path, typer.Option("--file", help="
         found = agencies.get_by(session, actor=cli_actor(), code=agency.upper())
         if found is None:
             raise NotFoundError(f"agency '{agency}' not found")
-        row = service.set_agency_keys(session, actor=cli_actor(), agency_id=found.id,  # type: ignore[arg-type]
+        row = service.set_agency_keys(session, actor=cli_actor(), agency_id=found.id or 0,
                                       authorized_keys=key_file.read_text())
         console.print(f"{len(row.authorized_keys.splitlines())} key(s) set for {found.code}")
 
@@ -292,14 +293,14 @@ def job_retry(job_id: int, watch: WatchOpt = True, here: HereOpt = False) -> Non
     from dcops.provisioning import service
 
     with session_scope() as session:
-        new_id = service.retry(session, actor=cli_actor(), job_id=job_id).id
+        new_id = service.retry(session, actor=cli_actor(), job_id=job_id).id or 0
     console.print(f"job {new_id} queued (retry of {job_id})")
     if here:
         from dcops.provisioning.jobs import run_now
 
-        _follow(new_id, runner=lambda: run_now(new_id))  # type: ignore[arg-type]
+        _follow(new_id, runner=lambda: run_now(new_id))
     elif watch:
-        _follow(new_id)  # type: ignore[arg-type]
+        _follow(new_id)
 
 
 # --- worker and reconcile ------------------------------------------------------------------------

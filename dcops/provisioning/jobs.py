@@ -21,14 +21,16 @@ import socket
 import threading
 import time
 from datetime import UTC, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlalchemy.engine import CursorResult
+from sqlmodel import Session, col
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import Role
 from dcops.database import get_engine, session_scope, utcnow
+from dcops.exceptions import ConflictError
 from dcops.provisioning import runner
 from dcops.provisioning import service as svc
 from dcops.provisioning.choices import PLAYBOOKS, JobAction, JobStatus
@@ -47,6 +49,22 @@ LEASE_S = float(os.environ.get("DCOPS_JOB_LEASE_S", "60"))
 PREFLIGHT_FRESH_S = float(os.environ.get("DCOPS_PREFLIGHT_FRESH_S", "10"))
 
 
+
+class _Stored(Protocol):
+    id: int | None
+
+
+def _pk(row: _Stored) -> int:
+    """Return the id of a row already flushed (the database set it)."""
+    assert row.id is not None, "row not flushed yet"
+    return row.id
+
+
+def _rows(result: Any) -> int:
+    """Return how many rows an UPDATE changed (its result is a CursorResult)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
 def worker_id() -> str:
     """Name this process as job runner: host:pid (``DCOPS_WORKER_HOST`` overrides the host name)."""
     return f"{os.environ.get('DCOPS_WORKER_HOST') or socket.gethostname()}:{os.getpid()}"
@@ -63,15 +81,15 @@ def _lease_values() -> dict[str, Any]:
 
 def claim_job(session: Session, job_id: int) -> bool:
     """Claim job ``job_id`` for this worker if it is still queued (one conditional update; commits)."""
-    result = session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+    result = session.execute(update(Job).where(col(Job.id) == job_id, col(Job.status) == JobStatus.QUEUED)
                              .values(status=JobStatus.RUNNING, started_at=utcnow(), **_lease_values()))
     session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return _rows(result) == 1
 
 
 def claim(session: Session) -> int | None:
     """Take the oldest queued job for this process and mark it running under a lease; return its id."""
-    for job_id in session.execute(select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.id)
+    for job_id in session.execute(select(col(Job.id)).where(col(Job.status) == JobStatus.QUEUED).order_by(col(Job.id))
                                   .limit(10)).scalars().all():
         if claim_job(session, int(job_id)):
             return int(job_id)
@@ -82,9 +100,9 @@ def claim(session: Session) -> int | None:
 def renew(job_id: int) -> bool:
     """Renew this worker's lease on a running job; False if the job is no longer ours (reaped or finished)."""
     with session_scope() as session:
-        result = session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING,
-                                                   Job.worker == worker_id()).values(**_lease_values()))
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        result = session.execute(update(Job).where(col(Job.id) == job_id, col(Job.status) == JobStatus.RUNNING,
+                                                   col(Job.worker) == worker_id()).values(**_lease_values()))
+        return _rows(result) == 1
 
 
 class Heartbeat:
@@ -139,7 +157,7 @@ class _Recorder:
             self._checked = now
             with Session(get_engine()) as session:
                 self._cancelled = bool(session.execute(
-                    select(Job.cancel_requested).where(Job.id == self.job_id)).scalar())
+                    select(col(Job.cancel_requested)).where(col(Job.id) == self.job_id)).scalar())
         return self._cancelled
 
     @property
@@ -148,7 +166,7 @@ class _Recorder:
         return self._cancelled
 
 
-def _target(host_id: int, *, deferred: bool = False) -> Any:
+def _target(host_id: int | None, *, deferred: bool = False) -> Any:
     """Pre-flight the hypervisor (raises PreflightError) and return how to reach it.
 
     A hypervisor that passed a pre-flight less than :data:`PREFLIGHT_FRESH_S` ago is not checked again (a burst
@@ -156,6 +174,8 @@ def _target(host_id: int, *, deferred: bool = False) -> Any:
     (strict checking against a known_hosts file holding only the pinned key). With ``deferred``, return
     (target, the due pre-flight or None) instead: the runner runs it while ansible-playbook starts up.
     """
+    if host_id is None:  # the host was deleted after the job was queued
+        raise ConflictError("the job has no hypervisor any more (its host was removed)")
     with session_scope() as session:
         access = svc.access_for(session, host_id)
         target = svc.target_for(session, access)
@@ -170,9 +190,9 @@ def _target(host_id: int, *, deferred: bool = False) -> Any:
 
 
 def _play(job: Job, playbook: str, extravars: dict[str, Any], base_seq: int) -> tuple[runner.Outcome, _Recorder]:
-    target, check = _target(job.host_id, deferred=True)  # type: ignore[arg-type]
+    target, check = _target(job.host_id, deferred=True)
     with EventWriter() as writer:
-        recorder = _Recorder(job.id, base_seq, writer)  # type: ignore[arg-type]
+        recorder = _Recorder(_pk(job), base_seq, writer)
         outcome = runner.run_playbook(runner.Run(
             playbook=playbook, address=target.address, port=target.port, user=target.user,
             host_key=target.host_key, private_key=target.private_key, passphrase=target.passphrase,
@@ -204,17 +224,19 @@ def _apply_to_vm(job: Job, succeeded: bool) -> None:
         vm = session.get(VirtualMachine, job.vm_id)
         if vm is None:
             return
-        action, data = JobAction(job.action), {}
+        action, data = JobAction(job.action), dict[str, Any]()
         if succeeded:
-            data = {JobAction.PROVISION: {"state": VMState.RUNNING}, JobAction.START: {"state": VMState.RUNNING},
-                    JobAction.STOP: {"state": VMState.STOPPED},
-                    JobAction.DECOMMISSION: {"state": VMState.DECOMMISSIONED, "ip_address": None}}.get(action, {})
+            done_states: dict[JobAction, dict[str, Any]] = {
+                JobAction.PROVISION: {"state": VMState.RUNNING}, JobAction.START: {"state": VMState.RUNNING},
+                JobAction.STOP: {"state": VMState.STOPPED},
+                JobAction.DECOMMISSION: {"state": VMState.DECOMMISSIONED, "ip_address": None}}
+            data = done_states.get(action, {})
         elif action in (JobAction.PROVISION, JobAction.CLEANUP):
             data = {"state": VMState.FAILED, "ip_address": None}
         elif action == JobAction.RESIZE and "previous" in job.extravars:
             data = dict(job.extravars["previous"])
         if data:
-            virtual_machines.update(session, actor=_actor(job), id=vm.id, data=data,  # type: ignore[arg-type]
+            virtual_machines.update(session, actor=_actor(job), id=_pk(vm), data=data,
                                     options={"skip_quota": True})
 
 
@@ -301,7 +323,7 @@ def _execute_batch(job_ids: list[int]) -> dict[int, JobStatus]:
         for job in batch:
             assert job is not None
             session.expunge(job)
-    todo = {int(job.id): job for job in batch if job is not None}  # type: ignore[arg-type]
+    todo = {_pk(job): job for job in batch if job is not None}
     done: dict[int, JobStatus] = {}
     base = dict.fromkeys(todo, 0)
     while todo:
@@ -322,7 +344,7 @@ def _execute_batch(job_ids: list[int]) -> dict[int, JobStatus]:
         members = {name: {k: v for k, v in todo[job_id].extravars.items() if k != "previous"}
                    for name, job_id in alias.items()}
         try:
-            target, check = _target(first.host_id, deferred=True)  # type: ignore[arg-type]
+            target, check = _target(first.host_id, deferred=True)
             with writer:
                 outcome = runner.run_playbook(runner.Run(
                     playbook=PLAYBOOKS[JobAction.PROVISION], address=target.address, port=target.port,
@@ -389,18 +411,19 @@ def reap_expired() -> list[int]:
     failed: list[int] = []
     now = utcnow()
     with session_scope() as session:
-        candidates = [j for j in session.execute(select(Job).where(Job.status == JobStatus.RUNNING)).scalars()
+        candidates = [j for j in session.execute(select(Job).where(col(Job.status) == JobStatus.RUNNING)).scalars()
                       if _expired(j, now)]
         stale = []
         for job in candidates:
             # conditional on the lease we saw: a heartbeat since, or another reaper first, and this one does nothing
-            lease = Job.lease_until == job.lease_until if job.lease_until is not None else Job.lease_until.is_(None)  # type: ignore
-            done = session.execute(update(Job).where(Job.id == job.id, Job.status == JobStatus.RUNNING, lease)
+            lease = (col(Job.lease_until) == job.lease_until if job.lease_until is not None
+                     else col(Job.lease_until).is_(None))
+            done = session.execute(update(Job).where(col(Job.id) == job.id, col(Job.status) == JobStatus.RUNNING, lease)
                                    .values(status=JobStatus.FAILED, finished_at=now, error=STOPPED_REASON,
                                            lease_until=None).execution_options(synchronize_session=False))
-            if done.rowcount == 1:  # type: ignore[attr-defined]
+            if _rows(done) == 1:
                 stale.append(job)
-                failed.append(job.id)  # type: ignore[arg-type]
+                failed.append(job.id)
         for job in stale:
             action = JobAction(job.action)
             if job.vm_id is None or action not in (JobAction.PROVISION, JobAction.DECOMMISSION):
@@ -409,7 +432,7 @@ def reap_expired() -> list[int]:
             if vm is None:
                 continue
             if action == JobAction.PROVISION:
-                virtual_machines.update(session, actor=_actor(job), id=vm.id, commit=False,  # type: ignore[arg-type]
+                virtual_machines.update(session, actor=_actor(job), id=_pk(vm), commit=False,
                                         data={"state": VMState.FAILED, "ip_address": None})
             follow = JobAction.CLEANUP if action == JobAction.PROVISION else JobAction.DECOMMISSION
             extra = {k: v for k, v in job.extravars.items() if k != "previous"}
@@ -435,7 +458,7 @@ def _claim_free(free: int) -> list[tuple[int, str, int | None]]:
                 job_id = claim(session)
                 if job_id is None:
                     break
-                row = session.execute(select(Job.action, Job.host_id).where(Job.id == job_id)).one()
+                row = session.execute(select(col(Job.action), col(Job.host_id)).where(col(Job.id) == job_id)).one()
                 claimed.append((job_id, str(row[0]), row[1]))
     except Exception:
         log.exception("cannot claim a job")

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dcops.database import utcnow
 from dcops.dcim.models import Device
@@ -77,8 +77,9 @@ def reconcile(session: Session) -> Report:
             report.findings.append(Finding("unreachable", device.name, "", "", "", exc.message))
             continue
         # VMs recorded on this host, and VMs recorded anywhere with a name found here (moved or failed)
-        rows = session.execute(select(VirtualMachine.name, VirtualMachine.state, VirtualMachine.host_id).where(
-            (VirtualMachine.host_id == device.id) | VirtualMachine.name.in_(list(on_host)))).all()  # type: ignore
+        rows = session.execute(
+            select(col(VirtualMachine.name), col(VirtualMachine.state), col(VirtualMachine.host_id))
+            .where((col(VirtualMachine.host_id) == device.id) | col(VirtualMachine.name).in_(list(on_host)))).all()
         recorded = [(name, str(state)) for name, state, host_id in rows
                     if host_id == device.id and state not in IN_FLIGHT]
         report.findings += compare(device.name, on_host, recorded)

@@ -8,10 +8,10 @@ SSH key is read from its encrypted credential by the runner at run time only.
 from __future__ import annotations
 
 from ipaddress import ip_network
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from dcops.auth.actor import Actor
 from dcops.auth.scopes import require_serves
@@ -51,9 +51,20 @@ jobs = Resource(
 # --- hypervisors -------------------------------------------------------------------------------
 
 
+
+class _Stored(Protocol):
+    id: int | None
+
+
+def _pk(row: _Stored) -> int:
+    """Return the id of a row already flushed (the database set it)."""
+    assert row.id is not None, "row not flushed yet"
+    return row.id
+
 def access_for(session: Session, device_id: int) -> HypervisorAccess:
     """Return how to reach hypervisor ``device_id``, or explain that it is not registered."""
-    access = session.execute(select(HypervisorAccess).where(HypervisorAccess.device_id == device_id)).scalars().first()
+    access = session.execute(select(HypervisorAccess)
+                             .where(col(HypervisorAccess.device_id) == device_id)).scalars().first()
     if access is None:
         device = session.get(Device, device_id)
         name = device.name if device else str(device_id)
@@ -75,27 +86,27 @@ def target_for(session: Session, access: HypervisorAccess) -> ssh.SSHTarget:
 
 
 def _generic_type(session: Session, actor: Actor) -> int:
-    found = session.execute(select(DeviceType).where(DeviceType.slug == GENERIC_TYPE)).scalars().first()
+    found = session.execute(select(DeviceType).where(col(DeviceType.slug) == GENERIC_TYPE)).scalars().first()
     if found is not None:
-        return found.id  # type: ignore[return-value]
-    maker = session.execute(select(Manufacturer).where(Manufacturer.name == "Generic")).scalars().first()
+        return found.id
+    maker = session.execute(select(Manufacturer).where(col(Manufacturer.name) == "Generic")).scalars().first()
     if maker is None:
         maker, _ = manufacturers.create(session, actor=actor, data={"name": "Generic"}, commit=False)
     dtype, _ = device_types.create(session, actor=actor, commit=False, data={
         "manufacturer_id": maker.id, "model": "Generic hypervisor", "slug": GENERIC_TYPE, "u_height": 0,
         "cpu_sockets": 1, "cpu_cores": 4, "cpu_threads": 8, "ram_gib": 32, "storage_tb": 1.0,
         "comments": "created by 'dcops hypervisor register'; set the real model when known"})
-    return dtype.id  # type: ignore[return-value]
+    return _pk(dtype)
 
 
 def _cluster_and_site(session: Session, actor: Actor, data: HypervisorRegister) -> tuple[int, int]:
     site_id: int | None = None
     if data.site:
-        site = session.execute(select(Site).where(Site.name == data.site)).scalars().first()
+        site = session.execute(select(Site).where(col(Site.name) == data.site)).scalars().first()
         if site is None:
             raise ValidationError(f"site '{data.site}' does not exist", field="site")
         site_id = site.id
-    cluster = session.execute(select(Cluster).where(Cluster.name == data.cluster)).scalars().first()
+    cluster = session.execute(select(Cluster).where(col(Cluster.name) == data.cluster)).scalars().first()
     if cluster is None:
         if site_id is None:
             raise ValidationError(f"cluster '{data.cluster}' does not exist; give --site to create it", field="site")
@@ -104,14 +115,14 @@ def _cluster_and_site(session: Session, actor: Actor, data: HypervisorRegister) 
     site_id = site_id or cluster.site_id
     if site_id is None:
         raise ValidationError(f"cluster '{data.cluster}' has no site; give --site", field="site")
-    return cluster.id, site_id  # type: ignore[return-value]
+    return _pk(cluster), site_id
 
 
 def register_hypervisor(session: Session, *, actor: Actor, data: HypervisorRegister) -> HypervisorAccess:
     """Create or update a hypervisor's device, SSH key and access; pin its host key and run the pre-flight."""
     host_key = ssh.fetch_host_key(data.address, data.ssh_port)  # trust on first use, pinned from now on
     cluster_id, site_id = _cluster_and_site(session, actor, data)
-    device = session.execute(select(Device).where(Device.name == data.name)).scalars().first()
+    device = session.execute(select(Device).where(col(Device.name) == data.name)).scalars().first()
     if device is None:
         device, _ = devices.create(session, actor=actor, commit=False, data={
             "name": data.name, "device_type_id": _generic_type(session, actor), "role": DeviceRole.HYPERVISOR,
@@ -119,23 +130,25 @@ def register_hypervisor(session: Session, *, actor: Actor, data: HypervisorRegis
     else:
         if device.role != DeviceRole.HYPERVISOR:
             raise ConflictError(f"device '{data.name}' is a {device.role}, not a hypervisor", field="name")
-        devices.update(session, actor=actor, id=device.id, commit=False,  # type: ignore[arg-type]
+        devices.update(session, actor=actor, id=device.id, commit=False,
                        data={"mgmt_address": data.address, "cluster_id": cluster_id})
-    access = session.execute(select(HypervisorAccess).where(HypervisorAccess.device_id == device.id)).scalars().first()
+    access = session.execute(select(HypervisorAccess)
+                             .where(col(HypervisorAccess.device_id) == device.id)).scalars().first()
     cred_data = {"name": f"ssh-{data.name}", "kind": CredentialKind.SSH_KEY, "username": data.ssh_user,
                  "private_key": data.private_key, "passphrase": data.passphrase,
                  "description": f"SSH login of hypervisor {data.name}"}
-    existing_cred = session.execute(select(Credential).where(Credential.name == cred_data["name"])).scalars().first()
+    existing_cred = session.execute(select(Credential)
+                                    .where(col(Credential.name) == cred_data["name"])).scalars().first()
     cred = save_credential(session, actor=actor, data=cred_data,
                            id=existing_cred.id if existing_cred else None)
     values = data.model_dump(include=set(HypervisorAccessFields))
     if access is None:
-        access = HypervisorAccess(device_id=device.id, credential_id=cred.id, **values)  # type: ignore[arg-type]
+        access = HypervisorAccess(device_id=_pk(device), credential_id=_pk(cred), **values)
         session.add(access)
     else:
         for key, value in values.items():
             setattr(access, key, value)
-        access.credential_id = cred.id  # type: ignore[assignment]
+        access.credential_id = cred.id
     access.host_key, access.host_key_fingerprint = host_key, ssh.fingerprint(host_key)
     session.flush()
     session.commit()
@@ -166,22 +179,22 @@ def hypervisor_public(session: Session, access: HypervisorAccess) -> HypervisorP
     """Describe a registered hypervisor (never its key)."""
     device = session.get(Device, access.device_id)
     assert device is not None
-    values = {c.name: getattr(access, c.name) for c in HypervisorAccess.__table__.columns}  # type: ignore[attr-defined]
+    values = {name: getattr(access, name) for name in HypervisorAccess.model_fields}
     return HypervisorPublic(**values, name=device.name, address=device.mgmt_address,
                             cluster_id=device.cluster_id, site_id=device.site_id)
 
 
 def list_hypervisors(session: Session) -> list[HypervisorAccess]:
     """Return every registered hypervisor."""
-    return list(session.execute(select(HypervisorAccess).order_by(HypervisorAccess.id)).scalars())
+    return list(session.execute(select(HypervisorAccess).order_by(col(HypervisorAccess.id))).scalars())
 
 
 def hypervisor_by_name(session: Session, name: str) -> HypervisorAccess:
     """Return the access row of the hypervisor named ``name``."""
-    device = session.execute(select(Device).where(Device.name == name)).scalars().first()
+    device = session.execute(select(Device).where(col(Device.name) == name)).scalars().first()
     if device is None:
         raise NotFoundError(f"hypervisor '{name}' not found")
-    return access_for(session, device.id)  # type: ignore[arg-type]
+    return access_for(session, device.id)
 
 
 # --- agency SSH keys ----------------------------------------------------------------------------
@@ -198,7 +211,7 @@ def set_agency_keys(session: Session, *, actor: Actor, agency_id: int, authorize
     if session.get(Agency, agency_id) is None:
         raise NotFoundError(f"agency {agency_id} not found")
     require_serves(session, actor, agency_id)
-    row = session.execute(select(AgencySSHKeys).where(AgencySSHKeys.agency_id == agency_id)).scalars().first()
+    row = session.execute(select(AgencySSHKeys).where(col(AgencySSHKeys.agency_id) == agency_id)).scalars().first()
     row = row or AgencySSHKeys(agency_id=agency_id)
     row.authorized_keys, row.updated_at = "\n".join(lines), utcnow()
     session.add(row)
@@ -208,7 +221,7 @@ def set_agency_keys(session: Session, *, actor: Actor, agency_id: int, authorize
 
 def agency_keys(session: Session, agency_id: int) -> list[str]:
     """Return the agency's public SSH keys."""
-    row = session.execute(select(AgencySSHKeys).where(AgencySSHKeys.agency_id == agency_id)).scalars().first()
+    row = session.execute(select(AgencySSHKeys).where(col(AgencySSHKeys.agency_id) == agency_id)).scalars().first()
     return [k for k in (row.authorized_keys.splitlines() if row else []) if k.strip()]
 
 
@@ -237,7 +250,7 @@ def vm_extravars(session: Session, vm: VirtualMachine, access: HypervisorAccess)
 
 
 def _unfinished(session: Session, vm_id: int) -> Job | None:
-    return session.execute(select(Job).where(Job.vm_id == vm_id, Job.status.in_(  # type: ignore[attr-defined]
+    return session.execute(select(Job).where(col(Job.vm_id) == vm_id, col(Job.status).in_(
         [JobStatus.QUEUED, JobStatus.RUNNING]))).scalars().first()
 
 
@@ -245,7 +258,7 @@ def _queue(session: Session, *, actor: Actor, vm: VirtualMachine, action: JobAct
            extra: dict[str, Any] | None = None, retry_of: int | None = None) -> Job:
     if vm.host_id is None:
         raise ConflictError(f"VM '{vm.name}' is not placed on a host", field="host_id")
-    busy = _unfinished(session, vm.id)  # type: ignore[arg-type]
+    busy = _unfinished(session, _pk(vm))
     if busy is not None:
         raise ConflictError(f"VM '{vm.name}' already has job {busy.id} ({busy.action}, {busy.status}); "
                             "wait for it or cancel it")
@@ -297,7 +310,7 @@ def vm_action(session: Session, *, actor: Actor, vm_id: int, action: str, vcpus:
             raise ValidationError("give a new vcpus or ram_gib for the resize")
         _check_host_fits(session, vm, vcpus=new_vcpus, ram_gib=new_ram)
         extra["previous"] = {"vcpus": vm.vcpus, "ram_gib": vm.ram_gib}
-        virtual_machines.update(session, actor=actor, id=vm.id, data={"vcpus": new_vcpus, "ram_gib": new_ram},  # type: ignore[arg-type]
+        virtual_machines.update(session, actor=actor, id=_pk(vm), data={"vcpus": new_vcpus, "ram_gib": new_ram},
                                 commit=False)
     job = _queue(session, actor=actor, vm=vm, action=kind, request_id=None, extra=extra)
     session.commit()
@@ -321,7 +334,7 @@ def cancel(session: Session, *, actor: Actor, job_id: int) -> Job:
         if job.action == JobAction.PROVISION and job.vm_id is not None:
             vm = session.get(VirtualMachine, job.vm_id)
             if vm is not None and vm.state == VMState.PROVISIONING:
-                virtual_machines.update(session, actor=actor, id=vm.id, commit=False,  # type: ignore[arg-type]
+                virtual_machines.update(session, actor=actor, id=_pk(vm), commit=False,
                                         data={"state": VMState.FAILED, "ip_address": None})
     else:
         job.cancel_requested = True
@@ -331,8 +344,9 @@ def cancel(session: Session, *, actor: Actor, job_id: int) -> Job:
 
 
 def _agency_prefix(session: Session, agency_id: int) -> Prefix:
-    prefix = session.execute(select(Prefix).where(Prefix.agency_id == agency_id, Prefix.purpose == PrefixPurpose.TENANT)
-                             .order_by(Prefix.id)).scalars().first()
+    prefix = session.execute(select(Prefix).where(col(Prefix.agency_id) == agency_id,
+                                                  col(Prefix.purpose) == PrefixPurpose.TENANT)
+                             .order_by(col(Prefix.id))).scalars().first()
     if prefix is None:
         raise ConflictError("the agency has no tenant prefix in IPAM to take an address from")
     return prefix
@@ -353,7 +367,7 @@ def retry(session: Session, *, actor: Actor, job_id: int) -> Job:
             raise ConflictError(f"VM '{vm.name}' is {vm.state}; only a failed VM can be provisioned again")
         _check_host_fits(session, vm, vcpus=vm.vcpus, ram_gib=vm.ram_gib)
         address = next_free_address(session, _agency_prefix(session, vm.agency_id))
-        virtual_machines.update(session, actor=actor, id=vm.id, commit=False,  # type: ignore[arg-type]
+        virtual_machines.update(session, actor=actor, id=_pk(vm), commit=False,
                                 data={"state": VMState.PROVISIONING, "ip_address": address})
         action = JobAction.PROVISION
     extra = {k: v for k, v in old.extravars.items() if k in ("previous", "shutdown_timeout")}
@@ -378,13 +392,13 @@ def get_all(session: Session, *, actor: Actor, query: ListQuery) -> tuple[list[J
 
 def job_events(session: Session, job_id: int, after_seq: int = 0) -> list[JobEvent]:
     """Return a job's events after ``after_seq``, in order."""
-    return list(session.execute(select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > after_seq)
-                                .order_by(JobEvent.seq)).scalars())
+    return list(session.execute(select(JobEvent).where(col(JobEvent.job_id) == job_id, col(JobEvent.seq) > after_seq)
+                                .order_by(col(JobEvent.seq))).scalars())
 
 
 def last_seq(session: Session, job_id: int) -> int:
     """Return the highest event number of a job (0 without events)."""
-    return int(session.execute(select(func.max(JobEvent.seq)).where(JobEvent.job_id == job_id)).scalar() or 0)
+    return int(session.execute(select(func.max(col(JobEvent.seq))).where(col(JobEvent.job_id) == job_id)).scalar() or 0)
 
 
 def vm_by_name(session: Session, *, actor: Actor, name: str) -> VirtualMachine:
@@ -402,7 +416,7 @@ def has_active_job(session: Session, vm_id: int) -> bool:
 
 def last_failure(session: Session, vm_id: int) -> str | None:
     """Describe the VM's latest job if it failed (with the Ansible task that failed), else None."""
-    job = session.execute(select(Job).where(Job.vm_id == vm_id).order_by(Job.id.desc())  # type: ignore[union-attr]
+    job = session.execute(select(Job).where(col(Job.vm_id) == vm_id).order_by(col(Job.id).desc())
                           .limit(1)).scalars().first()
     if job is None or job.status != JobStatus.FAILED:
         return None

@@ -7,18 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlmodel import Session
 
 from dcops.auth.choices import ADMIN_OPERATOR, EVERYONE, Role
 from dcops.capacity.planning import PlanRequest
 from dcops.consolidation import reports, service, xlsx
-from dcops.consolidation.choices import OUT, AppStatus
-from dcops.consolidation.models import AgencyApplication, MigrationWave, ShowbackSettingsBase
+from dcops.consolidation.choices import AppStatus
+from dcops.consolidation.models import ShowbackSettingsBase
 from dcops.database import SessionDep
-from dcops.dcim.models import DeviceType
 from dcops.exceptions import DcopsError
-from dcops.tenancy.models import Agency
 from dcops.web import forms
 from dcops.web.auth import Page, Viewer
 from dcops.web.forms import FormField, FormState
@@ -44,31 +41,10 @@ def _settings_state(session: Session) -> FormState:
     return FormState(values={name: forms.display(getattr(row, name)) for name in SETTINGS})
 
 
-def _applications(session: Session, viewer: Viewer, agency: str | None) -> list[dict[str, Any]]:
-    stmt = select(AgencyApplication, Agency.code).join(Agency, Agency.id == AgencyApplication.agency_id)
-    if viewer.actor.scoped_agency is not None:
-        stmt = stmt.where(Agency.id == viewer.actor.scoped_agency)
-    elif agency:
-        stmt = stmt.where(Agency.code == agency)
-    else:  # the whole province: what is still to bring in
-        stmt = stmt.where(AgencyApplication.status.in_([s.value for s in OUT]))  # type: ignore[attr-defined]
-    waves = {w.id: w for w in session.execute(select(MigrationWave)).scalars()}
-    rows = []
-    for app, code in session.execute(stmt.order_by(Agency.code, AgencyApplication.name)):
-        wave = waves.get(app.wave_id)
-        rows.append({"id": app.id, "agency": code, "name": app.name, "status": str(app.status),
-                     "hosting": str(app.hosting), "wave": wave.name if wave else "",
-                     "fiscal_year": wave.fiscal_year if wave else None, "request": app.capacity_request_id,
-                     "server": app.server_device_id,
-                     "estimate": (app.est_vcpus, app.est_ram_gib, app.est_disk_gib, app.est_vm_count)})
-    return rows
-
-
 def _wave_needs(session: Session, viewer: Viewer) -> dict[str, Any] | None:
     if viewer.role not in PLAN_READERS:
         return None
-    model = session.execute(select(DeviceType.slug).where(DeviceType.cpu_threads > 0, DeviceType.price_idr > 0)
-                            .order_by(DeviceType.price_idr.desc())).scalars().first()  # type: ignore[attr-defined]
+    model = reports.default_server_model(session)
     if model is None:
         return None
     try:
@@ -89,7 +65,7 @@ def _board(request: Request, session: Session, viewer: Viewer, agency: str | Non
     board = reports.board(session, actor=viewer.actor)
     costs = reports.showback(session, actor=viewer.actor)
     needs = _wave_needs(session, viewer)
-    apps = _applications(session, viewer, agency)
+    apps = reports.application_rows(session, actor=viewer.actor, agency=agency)
     return render(request, "consolidation.html", session, active="consolidation", title="Consolidation board",
                   board=board, costs=costs, needs={w["wave"]: w for w in needs["waves"]} if needs else {},
                   model=needs["model"] if needs else "", apps=apps, agency=agency or "",

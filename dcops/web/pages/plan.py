@@ -7,13 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlmodel import Session
 
 from dcops.auth.choices import Role
 from dcops.capacity import export, planning
 from dcops.database import SessionDep
-from dcops.dcim.models import Cluster, DeviceType
 from dcops.exceptions import DcopsError
 from dcops.web import fmt, forms, svg
 from dcops.web.auth import Page, Viewer
@@ -30,9 +28,8 @@ LABELS = {"model": "Server model", "years": "Years", "cluster": "Cluster", "grow
 
 
 def _fields(session: Session) -> list[FormField]:
-    models = [(slug, f"{name} ({slug})") for slug, name in session.execute(
-        select(DeviceType.slug, DeviceType.model).where(DeviceType.cpu_threads > 0).order_by(DeviceType.model))]
-    clusters = [("", "—")] + [(n, n) for (n,) in session.execute(select(Cluster.name).order_by(Cluster.name))]
+    models = [(slug, f"{name} ({slug})") for slug, name in planning.server_models(session)]
+    clusters = [("", "—")] + [(n, n) for n in planning.cluster_names(session)]
     out = []
     for name in FIELDS:
         opts = models if name == "model" else clusters if name == "cluster" else None
@@ -52,7 +49,7 @@ def _assumptions(request: Request, session: Session) -> tuple[FormState, plannin
     if not raw.get("default_growth_percent"):
         state.values["default_growth_percent"] = forms.display(planning.DEFAULT_GROWTH_PERCENT)
     body = forms.validate(planning.PlanRequest, data, state)
-    return state, body, fields  # type: ignore[return-value]
+    return state, body if isinstance(body, planning.PlanRequest) else None, fields
 
 
 @router.get("/plan")
