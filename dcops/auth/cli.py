@@ -37,8 +37,8 @@ def user_create(
             if found is None:
                 raise DcopsError(f"no agency with code '{agency}'")
             agency_id = found.id
-        data = UserCreate(username=username, role=role, agency_id=agency_id, full_name=full_name,
-                          password=secret).model_dump()
+        data = UserCreate.model_validate({"username": username, "role": role, "agency_id": agency_id,
+                                          "full_name": full_name, "password": secret}).model_dump()
         user = create_user(session, actor=SYSTEM, data=data)
         assert user.id is not None  # flushed by create_user
         token, _ = issue_token(session, actor=SYSTEM, user_id=user.id, name="cli", expires_in_days=expires_in_days)

@@ -68,6 +68,6 @@ def assert_every_route_guarded(app: FastAPI, public: Iterable[str] = ()) -> int:
             continue
         checked += 1
         if not _guarded(route.dependant):
-            raise RuntimeError(f"route {sorted(route.methods)} {path} declares no Allow(...) roles")
+            raise RuntimeError(f"route {sorted(route.methods or ())} {path} declares no Allow(...) roles")
     return checked
 

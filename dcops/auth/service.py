@@ -6,14 +6,15 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, col, select
 
 from dcops.auth import sessions as console_sessions
 from dcops.auth import throttle, token_cache
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ChangeAction, Role
 from dcops.auth.models import ApiToken, User
+from dcops.changelog import ChangeLogEntry
 from dcops.config import get_settings
 from dcops.crud import Resource, record_change
 from dcops.database import utcnow
@@ -41,6 +42,14 @@ users = Resource(
     secret_fields=("password_hash",),
     check=_check_user,
 )
+
+
+changes = Resource(
+    ChangeLogEntry, label="change", plural="changes", repr_field="object_repr", search=("object_repr", "username"),
+    filters=("object_type", "object_id", "user_id", "action"), orderings=("id", "time"), default_ordering="-id",
+    unique=(),
+)
+"""The change log (:mod:`dcops.changelog`) listed, searched and filtered like any resource."""
 
 
 def create_user(session: Session, *, actor: Actor, data: dict[str, Any]) -> User:
@@ -79,8 +88,9 @@ def issue_token(
     )
     session.add(record)
     session.flush()
+    assert record.id is not None and record.expires_at is not None  # flushed, and set above
     record_change(
-        session, actor=actor, action=ChangeAction.CREATE, object_type="api token", object_id=record.id,  # type: ignore[arg-type]
+        session, actor=actor, action=ChangeAction.CREATE, object_type="api token", object_id=record.id,
         object_repr=f"{user.username}/{name}", before=None,
         after={"user_id": user_id, "name": name, "prefix": record.prefix, "expires_at": record.expires_at.isoformat()},
     )
@@ -101,6 +111,44 @@ def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
         )
         session.commit()
     return record
+
+
+# --- reads for the API and the console -------------------------------------------------------------
+
+
+def get_user(session: Session, *, id: int | None) -> User:
+    """Return user ``id``, or raise NotFoundError."""
+    user = session.get(User, id) if id is not None else None
+    if user is None:
+        raise NotFoundError(f"user {id} not found")
+    return user
+
+
+def users_by_name(session: Session) -> list[User]:
+    """Return every user, by username."""
+    return list(session.exec(select(User).order_by(col(User.username))).all())
+
+
+def get_token(session: Session, *, id: int) -> ApiToken | None:
+    """Return API token record ``id``, or None."""
+    return session.get(ApiToken, id)
+
+
+def list_tokens(session: Session, *, user_id: int, newest_first: bool = False) -> list[ApiToken]:
+    """Return a user's API token records (never the tokens themselves), oldest first unless ``newest_first``."""
+    order = col(ApiToken.id).desc() if newest_first else col(ApiToken.id)
+    return list(session.exec(select(ApiToken).where(ApiToken.user_id == user_id).order_by(order)).all())
+
+
+def live_token_counts(session: Session) -> dict[int, int]:
+    """Return how many unrevoked, unexpired tokens each user has (users with none are absent)."""
+    now = utcnow()
+    rows = session.exec(
+        select(ApiToken.user_id, func.count())
+        .where(col(ApiToken.revoked_at).is_(None),
+               or_(col(ApiToken.expires_at).is_(None), col(ApiToken.expires_at) > now))
+        .group_by(col(ApiToken.user_id))).all()
+    return {user_id: int(count) for user_id, count in rows}
 
 
 def actor_of(user: User) -> Actor:
@@ -135,8 +183,8 @@ def authenticate_token(session: Session, token: str) -> Actor:
     if actor is not None:
         return actor
     read_at = token_cache.generation()
-    row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == digest)
+    row = session.exec(
+        select(ApiToken, User).join(User, col(User.id) == ApiToken.user_id).where(ApiToken.token_hash == digest)
     ).first()
     if row is None:
         raise AuthenticationError("invalid API token")
@@ -156,7 +204,7 @@ def authenticate_token(session: Session, token: str) -> Actor:
     if due:
         # coarse, so reads do not turn into writes on every request; a fresh transaction whose first
         # statement writes, so a deferred (read) transaction never has to upgrade its lock
-        session.execute(update(ApiToken).where(ApiToken.id == record_id).values(last_used_at=now))
+        session.execute(update(ApiToken).where(col(ApiToken.id) == record_id).values(last_used_at=now))
         session.commit()
     return actor
 
@@ -179,7 +227,7 @@ def authenticate_password(session: Session, username: str, password: str, *, add
     :mod:`dcops.auth.throttle`); unknown usernames cost the same argon2 verification as known ones.
     """
     throttle.check(session, username, address)
-    user = session.execute(select(User).where(User.username == username)).scalars().first()
+    user = session.exec(select(User).where(User.username == username)).first()
     if user is None or not user.password_hash:
         _dummy_verify(password)
         ok = False
@@ -189,6 +237,7 @@ def authenticate_password(session: Session, username: str, password: str, *, add
         session.rollback()
         throttle.record_failure(session, username, address)
         raise AuthenticationError("wrong username or password")
+    assert user is not None  # a password matched
     if not user.is_active:
         raise AuthenticationError(f"user '{username}' is disabled")
     throttle.record_success(session, username)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlalchemy import CursorResult, delete
+from sqlmodel import Session, col, select
 
 from dcops.auth.models import ConsoleSession
 from dcops.database import utcnow
@@ -36,23 +37,24 @@ def is_valid(session: Session, *, user_id: int, sid: str | None) -> bool:
     """Tell whether ``sid`` is an open, unexpired session of ``user_id``."""
     if not sid or not isinstance(sid, str):
         return False
-    row = session.execute(select(ConsoleSession).where(ConsoleSession.digest == _digest(sid))).scalars().first()
+    row = session.exec(select(ConsoleSession).where(ConsoleSession.digest == _digest(sid))).first()
     return row is not None and row.user_id == user_id and row.expires_at > utcnow()
 
 
 def end(session: Session, *, sid: str | None) -> None:
     """Close one session (logout)."""
     if sid and isinstance(sid, str):
-        session.execute(delete(ConsoleSession).where(ConsoleSession.digest == _digest(sid)))  # type: ignore[arg-type]
+        session.execute(delete(ConsoleSession).where(col(ConsoleSession.digest) == _digest(sid)))
         session.commit()
 
 
 def end_all(session: Session, *, user_id: int, keep: str | None = None, commit: bool = True) -> int:
     """Close every session of ``user_id`` (except ``keep``); return how many ended."""
-    stmt = delete(ConsoleSession).where(ConsoleSession.user_id == user_id)  # type: ignore[arg-type]
+    stmt = delete(ConsoleSession).where(col(ConsoleSession.user_id) == user_id)
     if keep:
-        stmt = stmt.where(ConsoleSession.digest != _digest(keep))  # type: ignore[arg-type]
-    n = session.execute(stmt).rowcount or 0
+        stmt = stmt.where(col(ConsoleSession.digest) != _digest(keep))
+    result = cast(CursorResult[Any], session.execute(stmt))  # a DELETE answers a CursorResult
+    n = result.rowcount or 0
     if commit:
         session.commit()
     return n

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dcops.crud import Resource
 from dcops.exceptions import ValidationError
@@ -13,7 +13,7 @@ from dcops.tenancy.hooks import QUOTA_CONSUMERS
 from dcops.tenancy.models import Agency
 from dcops.tenancy.quota import QuotaUse
 
-__all__ = ["QuotaUse", "agencies", "quota_shortfalls", "quota_use"]
+__all__ = ["QuotaUse", "agencies", "agency_codes", "quota_shortfalls", "quota_use"]
 
 
 def _check_agency(
@@ -53,6 +53,11 @@ agencies = Resource(
     unique=(("code",), ("name",)),
     check=_check_agency,
 )
+
+
+def agency_codes(session: Session) -> dict[int, str]:
+    """Return every agency's code by its id."""
+    return {i: code for i, code in session.exec(select(col(Agency.id), Agency.code)).all() if i is not None}
 
 
 def quota_use(session: Session, agency_id: int, exclude_vm: int | None = None) -> QuotaUse:

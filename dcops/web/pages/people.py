@@ -6,15 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
 from sqlmodel import Session
 
 from dcops.auth import service as auth
 from dcops.auth.choices import ADMIN, EVERYONE
-from dcops.auth.models import ApiToken, User
+from dcops.auth.models import ApiToken
 from dcops.database import SessionDep, utcnow
 from dcops.exceptions import DcopsError, NotFoundError
-from dcops.tenancy.models import Agency
+from dcops.tenancy.service import agency_codes
 from dcops.web.auth import Page, Viewer
 from dcops.web.flash import flash
 from dcops.web.i18n import translator
@@ -24,41 +23,29 @@ from dcops.web.render import lang_of, redirect, release, render
 router = APIRouter()
 
 
-def _tokens(session: Session, user_id: int) -> list[ApiToken]:
-    return list(session.execute(select(ApiToken).where(ApiToken.user_id == user_id)
-                                .order_by(ApiToken.id.desc())).scalars())
-
-
-def _agency_codes(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Agency.id, Agency.code)).all())  # type: ignore[arg-type]
+def _tokens(session: Session, user_id: int | None) -> list[ApiToken]:
+    return auth.list_tokens(session, user_id=user_id, newest_first=True) if user_id is not None else []
 
 
 @router.get("/users")
 def users_page(request: Request, session: SessionDep, viewer: Viewer = Depends(Page(ADMIN))) -> Response:
     """Every user: role, agency, active, how many live tokens."""
-    now = utcnow()
-    rows = list(session.execute(select(User).order_by(User.username)).scalars())
-    live = dict(session.execute(select(ApiToken.user_id, func.count()).where(
-        ApiToken.revoked_at.is_(None), (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now))  # type: ignore
-        .group_by(ApiToken.user_id)).all())
-    return render(request, "users.html", session, active="users", title="Users", users=rows, live=live,
-                  agencies=_agency_codes(session))
+    return render(request, "users.html", session, active="users", title="Users", users=auth.users_by_name(session),
+                  live=auth.live_token_counts(session), agencies=agency_codes(session))
 
 
 @router.get("/users/{id}")
 def user_page(id: int, request: Request, session: SessionDep, viewer: Viewer = Depends(Page(ADMIN))) -> Response:
     """One user and their API tokens (prefix, expiry, last use), with revoke."""
-    user = session.get(User, id)
-    if user is None:
-        raise NotFoundError(f"user {id} not found")
+    user = auth.get_user(session, id=id)
     return render(request, "user.html", session, active="users", title="Users", user=user,
-                  tokens=_tokens(session, id), agencies=_agency_codes(session), now=utcnow(), mine=False)
+                  tokens=_tokens(session, id), agencies=agency_codes(session), now=utcnow(), mine=False)
 
 
 @router.post("/tokens/{id}/revoke")
 def revoke(id: int, request: Request, session: SessionDep, viewer: Viewer = Depends(Page(EVERYONE))) -> Response:
     """Revoke a token: an admin any token, anyone else only their own."""
-    token = session.get(ApiToken, id)
+    token = auth.get_token(session, id=id)
     if token is None or (not viewer.can(ADMIN) and token.user_id != viewer.user.id):
         raise NotFoundError(f"token {id} not found")
     auth.revoke_token(session, actor=viewer.actor, token_id=id)
@@ -76,15 +63,17 @@ def account(request: Request, session: SessionDep, viewer: Viewer = Depends(Page
 
 def _account(request: Request, session: Session, viewer: Viewer, **extra: Any) -> Response:
     return render(request, "user.html", session, active="account", title="My account", user=viewer.user,
-                  tokens=_tokens(session, viewer.user.id), agencies=_agency_codes(session), now=utcnow(), mine=True,
-                  can_change_password=hasattr(auth, "change_password"), **extra)
+                  tokens=_tokens(session, viewer.user.id), agencies=agency_codes(session), now=utcnow(), mine=True,
+                  can_change_password=True, **extra)
 
 
 @router.post("/account/tokens")
 def new_token(request: Request, session: SessionDep, name: str = Form("console"), days: int = Form(30),
               viewer: Viewer = Depends(Page(EVERYONE))) -> Response:
     """Create one of my API tokens and show it once, on this answer only (never stored, never redirected)."""
-    token, _ = auth.issue_token(session, actor=viewer.actor, user_id=viewer.user.id,  # type: ignore[arg-type]
+    user_id = viewer.user.id
+    assert user_id is not None  # a logged-in user is a stored row
+    token, _ = auth.issue_token(session, actor=viewer.actor, user_id=user_id,
                                 name=(name.strip() or "console")[:100], expires_in_days=min(max(days, 1), 365))
     return _account(request, session, viewer, new_token=token)
 
@@ -94,12 +83,8 @@ def change_password(request: Request, session: SessionDep, current_password: str
                     new_password: str = Form(""), viewer: Viewer = Depends(Page(EVERYONE))) -> Response:
     """Change my password (the security feature checks the current one and ends my other sessions)."""
     lang = lang_of(request)
-    change = getattr(auth, "change_password", None)
-    if change is None:
-        flash(request, session, translator(lang)("Password change is not available yet."), "warn")
-        return redirect("/account", request)
     try:
-        change(session, user=viewer.user, current_password=current_password, new_password=new_password)
+        auth.change_password(session, user=viewer.user, current_password=current_password, new_password=new_password)
         flash(request, session, translator(lang)("Password changed."), "info")
     except DcopsError as exc:
         session.rollback()
