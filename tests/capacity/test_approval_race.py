@@ -91,6 +91,9 @@ def test_hundred_concurrent_approvals_never_overcommit(app, tokens, factory, ses
         cap = view.capacity
         assert cap.used_vcpus <= cap.vcpus and cap.used_ram_gib <= cap.ram_gib and cap.used_disk_gib <= cap.disk_gib
     approved = {r.json()["id"] for r in responses if r.status_code == 200}
+    refused = {int(r.request.url.path.split("/")[-2]) for r in responses if r.status_code == 409}
+    # every request was answered exactly once: approved or refused, never both, none missing
+    assert codes[200] + codes[409] == APPROVALS and not approved & refused and approved | refused == set(ids)
     vms = session.execute(select(func.count()).select_from(VirtualMachine)
                           .where(VirtualMachine.state.in_(LIVE_STATES))).scalar_one()
     expected = sum(len(r.json()["vms"]) for r in responses if r.status_code == 200)
@@ -107,4 +110,6 @@ def test_hundred_concurrent_approvals_never_overcommit(app, tokens, factory, ses
         (item,) = service.request_items(session, request.id)
         if item.count == 1:  # a single VM refused must truly have no host left with room for it
             assert not any(f[0] >= item.vcpus and f[1] >= item.ram_gib for f in free), (item, free)
+    for id_ in approved:
+        assert service.get(session, actor=SYSTEM, id=id_).status == "approved"  # reserved, not launched
     session.rollback()

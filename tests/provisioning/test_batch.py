@@ -13,6 +13,7 @@ from dcops.provisioning import jobs, service
 from dcops.provisioning.choices import JobStatus
 from dcops.provisioning.models import Job, JobEvent
 from tests.provisioning.conftest import Lab, dominfo, new_vm
+from tests.provisioning.seed import check_seed, read_seed
 
 
 def _fresh(session: Any, model: Any, id_: int) -> Any:
@@ -66,6 +67,13 @@ def test_batch_keeps_each_jobs_outcome_and_is_idempotent(session: Any, lab: Lab)
     assert _fresh(session, Job, ids[0]).changed == 0, _fresh(session, Job, ids[0]).stdout[-2000:]
     assert _fresh(session, Job, ids[1]).changed > 0
     assert dominfo(bad.name)["State"] == "running"
+    # one play, one inventory alias per VM: each seed holds its own VM's name and address, not the other's
+    check_seed(session, lab, _fresh(session, type(good), good.id))
+    other, its = read_seed(f"{lab.libvirt.pool_path}/{bad.name}-seed.iso"), _fresh(session, Job, ids[1]).extravars
+    assert other["meta-data"]["local-hostname"] == bad.name
+    assert other["network-config"]["ethernets"]["primary"]["addresses"] == [
+        f"{its['ip_address']}/{its['prefix_length']}"]
+    assert its["ip_address"] not in ("", _fresh(session, type(good), good.id).ip_address)
 
 
 def test_recent_preflight_is_reused_then_checked_again(session: Any, lab: Lab) -> None:

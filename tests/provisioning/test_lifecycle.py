@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import subprocess
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 
 from dcops.auth.actor import SYSTEM
@@ -17,6 +14,7 @@ from dcops.provisioning.choices import JobStatus
 from dcops.provisioning.models import Job, JobEvent
 from dcops.virtualization.models import VirtualMachine
 from tests.provisioning.conftest import Lab, dominfo, new_vm, virsh
+from tests.provisioning.seed import check_seed
 
 
 def _refresh(session: Any, obj: Any) -> Any:
@@ -24,35 +22,6 @@ def _refresh(session: Any, obj: Any) -> Any:
     found = session.get(type(obj), obj.id)
     session.commit()  # end the read transaction: SQLite writers (the runner) must not wait for it
     return found
-
-
-def read_seed(iso: str) -> dict[str, Any]:
-    """Read the cloud-init files back out of the NoCloud seed ISO with isoinfo (genisoimage), parsed."""
-    files = {}
-    for name in ("meta-data", "user-data", "network-config"):
-        out = subprocess.run(["isoinfo", "-i", iso, "-R", "-x", f"/{name}"], capture_output=True, text=True,
-                             check=True, timeout=60)
-        files[name] = yaml.safe_load(out.stdout)
-    label = subprocess.run(["isoinfo", "-d", "-i", iso], capture_output=True, text=True, check=True, timeout=60)
-    files["volume"] = next(line.split(":", 1)[1].strip() for line in label.stdout.splitlines()
-                           if line.startswith("Volume id:"))
-    return files
-
-
-def check_seed(session: Any, lab: Lab, vm: Any) -> None:
-    """The seed carries the agency's SSH keys, the VM's static address and gateway, and its hostname."""
-    seed = read_seed(f"{lab.libvirt.pool_path}/{vm.name}-seed.iso")
-    assert seed["volume"] == "cidata"  # the label cloud-init's NoCloud source looks for
-    assert seed["meta-data"] == {"instance-id": vm.name, "local-hostname": vm.name}
-    user = seed["user-data"]
-    assert user["hostname"] == vm.name and user["fqdn"] == vm.name
-    [admin] = user["users"]
-    assert admin["ssh_authorized_keys"] == service.agency_keys(session, lab.agency.id) != []
-    assert admin["lock_passwd"] is True and user["ssh_pwauth"] is False
-    nic = seed["network-config"]["ethernets"]["primary"]
-    prefix_length = ipaddress.ip_network(lab.prefix.cidr).prefixlen
-    assert nic["addresses"] == [f"{vm.ip_address}/{prefix_length}"]
-    assert nic["routes"] == [{"to": "default", "via": lab.prefix.gateway}]
 
 
 def test_vm_lifecycle(session: Any, lab: Lab) -> None:
