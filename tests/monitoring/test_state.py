@@ -55,6 +55,34 @@ def test_record_keeps_latest_state_and_previous_result(session, factory):
     assert Sample("cpu_load_percent", 40.0) in latest[device.id]
 
 
+def test_capacity_reads_measured_host_use_through_its_hook(session, factory):
+    from dcops.capacity.hooks import MEASURED_USE
+
+    polled, never = factory.device(), factory.device()
+    record(session, _result(polled.id, T0, value=40.0), PollExtras())
+    session.commit()
+    provider = MEASURED_USE.first()
+    assert provider is not None  # monitoring's provides.py registered it
+    # only the metrics headroom uses, only for the hosts polled
+    assert provider(session, [polled.id, never.id]) == {polled.id: {"cpu_load_percent": 40.0}}
+
+
+def test_chart_points_thin_the_rows_evenly_and_keep_every_wanted_key(session, factory):
+    from dcops.monitoring.device_reads import chart_points
+
+    device = factory.device()
+    for minute in range(10):
+        record(session, _result(device.id, T0 + timedelta(minutes=minute), value=float(minute)), PollExtras())
+        session.commit()
+    wanted = ["cpu_load_percent", "if_in_bps{ifname=eth1}", "not_measured"]
+    every = chart_points(session, device.id, wanted, T0, max_points=100)
+    assert [v for _, v in every["cpu_load_percent"]] == [float(m) for m in range(10)]
+    assert [v for _, v in every["if_in_bps{ifname=eth1}"]] == [20.0 * m for m in range(10)]
+    assert every["not_measured"] == []
+    thinned = chart_points(session, device.id, wanted, T0, max_points=5)  # every other row, in time order
+    assert [v for _, v in thinned["cpu_load_percent"]] == [0.0, 2.0, 4.0, 6.0, 8.0]
+
+
 def test_failures_count_up_and_keep_facts_and_counters(session, factory):
     device = factory.device()
     record(session, _result(device.id, T0), PollExtras())
