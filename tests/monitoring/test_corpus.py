@@ -22,13 +22,13 @@ pytestmark = pytest.mark.skipif(not os.environ.get("DCOPS_SNMP_CORPUS"),
                                 reason="DCOPS_SNMP_CORPUS does not name the real-device corpus")
 
 #: class -> (LibreNMS sensors found, values within tolerance) reached; a fall below fails
-FLOORS = {"temperature": (132, 132), "fan": (16, 16), "voltage": (94, 94), "current": (82, 82), "power": (57, 57),
-          "frequency": (21, 21), "load": (10, 10), "charge": (5, 5), "runtime": (9, 9), "state": (299, 247),
+FLOORS = {"temperature": (133, 133), "fan": (16, 16), "voltage": (98, 98), "current": (82, 82), "power": (57, 57),
+          "frequency": (23, 23), "load": (10, 10), "charge": (5, 5), "runtime": (9, 9), "state": (299, 247),
           "humidity": (4, 4), "energy": (3, 3)}
 #: the issue's goal: LibreNMS's temperature, fan, voltage, current and power sensors (those in the
 #: recordings) within tolerance; and the same without the unit errata of the reference (a floor)
 HEADLINE_GOAL = 0.95
-HEADLINE_STRICT_FLOOR = 364
+HEADLINE_STRICT_FLOOR = 369
 #: LibreNMS sensors whose value OID the recording does not hold (each checked in the recording): they are
 #: out of the denominator, and the list may not grow unnoticed
 NOT_IN_RECORDING = {
