@@ -56,3 +56,15 @@ def test_every_template_text_has_an_indonesian_translation() -> None:
     missing = sorted(text for text in used if text not in ID)
     assert not missing, f"no Indonesian for: {missing}"
     assert translator("id")("Log in") == "Masuk" and translator("en")("Log in") == "Log in"
+
+
+def test_translator_names_its_language_for_messages() -> None:
+    from dcops.web.forms import ValidationText
+    from dcops.web.messages import say
+
+    assert translator("en").lang == "en" and translator("id").lang == "id"
+    assert translator("fr").lang == fmt.DEFAULT_LANG  # an unknown language falls back, text and name alike
+    assert translator("fr")("Log in") == "Masuk"
+    missing = ValidationText("Field required", {"type": "missing", "loc": ("name",), "msg": "Field required"})
+    assert say(missing, translator("en")) == "Name is required."  # say() reads the language from t.lang
+    assert say(missing, translator("id")) == "Name wajib diisi."
