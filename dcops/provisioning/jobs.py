@@ -17,14 +17,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
 import threading
 import time
 from datetime import UTC, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
 from dcops.auth.actor import Actor
@@ -35,19 +33,29 @@ from dcops.provisioning import runner
 from dcops.provisioning import service as svc
 from dcops.provisioning.choices import PLAYBOOKS, JobAction, JobStatus
 from dcops.provisioning.events import EventWriter
+from dcops.provisioning.leases import (
+    LEASE_S,
+    Heartbeat,
+    claim,
+    claim_job,
+    expired,
+    renew,
+    rows_changed,
+    worker_id,
+)
 from dcops.provisioning.models import Job, JobEvent
 from dcops.provisioning.preflight import PreflightError
 from dcops.virtualization.models import VirtualMachine, VMState
 from dcops.virtualization.service import virtual_machines
 
+__all__ = ["LEASE_S", "PREFLIGHT_FRESH_S", "STOPPED_REASON", "Heartbeat", "claim", "claim_job", "execute",
+           "execute_batch", "reap_expired", "recover", "renew", "run_now", "work", "worker_id"]
+
 log = logging.getLogger(__name__)
 
 STOPPED_REASON = "dcops stopped during the run"
-#: seconds a claim lasts without a heartbeat (renewed every third of it)
-LEASE_S = float(os.environ.get("DCOPS_JOB_LEASE_S", "60"))
 #: seconds a passed pre-flight stays good for the next job on the same hypervisor
 PREFLIGHT_FRESH_S = float(os.environ.get("DCOPS_PREFLIGHT_FRESH_S", "10"))
-
 
 
 class _Stored(Protocol):
@@ -60,77 +68,8 @@ def _pk(row: _Stored) -> int:
     return row.id
 
 
-def _rows(result: Any) -> int:
-    """Return how many rows an UPDATE changed (its result is a CursorResult)."""
-    assert isinstance(result, CursorResult)
-    return result.rowcount
-
-def worker_id() -> str:
-    """Name this process as job runner: host:pid (``DCOPS_WORKER_HOST`` overrides the host name)."""
-    return f"{os.environ.get('DCOPS_WORKER_HOST') or socket.gethostname()}:{os.getpid()}"
-
-
 def _actor(job: Job) -> Actor:
     return Actor(user_id=None, username=f"job:{job.id}", role=Role.ADMIN)
-
-
-def _lease_values() -> dict[str, Any]:
-    now = utcnow()
-    return {"worker": worker_id(), "lease_until": now + timedelta(seconds=LEASE_S), "heartbeat_at": now}
-
-
-def claim_job(session: Session, job_id: int) -> bool:
-    """Claim job ``job_id`` for this worker if it is still queued (one conditional update; commits)."""
-    result = session.execute(update(Job).where(col(Job.id) == job_id, col(Job.status) == JobStatus.QUEUED)
-                             .values(status=JobStatus.RUNNING, started_at=utcnow(), **_lease_values()))
-    session.commit()
-    return _rows(result) == 1
-
-
-def claim(session: Session) -> int | None:
-    """Take the oldest queued job for this process and mark it running under a lease; return its id."""
-    for job_id in session.execute(select(col(Job.id)).where(col(Job.status) == JobStatus.QUEUED).order_by(col(Job.id))
-                                  .limit(10)).scalars().all():
-        if claim_job(session, int(job_id)):
-            return int(job_id)
-    session.commit()
-    return None
-
-
-def renew(job_id: int) -> bool:
-    """Renew this worker's lease on a running job; False if the job is no longer ours (reaped or finished)."""
-    with session_scope() as session:
-        result = session.execute(update(Job).where(col(Job.id) == job_id, col(Job.status) == JobStatus.RUNNING,
-                                                   col(Job.worker) == worker_id()).values(**_lease_values()))
-        return _rows(result) == 1
-
-
-class Heartbeat:
-    """Renew a job's lease every third of LEASE_S in a daemon thread, while the job runs."""
-
-    def __init__(self, job_id: int) -> None:
-        self.job_id, self.lost = job_id, False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _beat(self) -> None:
-        while not self._stop.wait(LEASE_S / 3):
-            try:
-                if not renew(self.job_id):
-                    self.lost = True
-                    log.error("job %s: lease lost (another runner reaped it); its outcome will not be recorded",
-                              self.job_id)
-                    return
-            except Exception:  # the database is briefly away: try again at the next beat, the lease still runs
-                log.warning("job %s: could not renew its lease", self.job_id, exc_info=True)
 
 
 class _Recorder:
@@ -386,33 +325,13 @@ def run_now(job_id: int) -> JobStatus:
     return execute(job_id)
 
 
-def _alive(worker: str) -> bool:
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's worker: only recovered when that worker is gone for good
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _expired(job: Job, now: Any) -> bool:
-    if job.lease_until is not None:
-        return bool(job.lease_until < now)
-    # a job claimed before leases existed: only its own host can tell that its process is gone
-    return job.worker != worker_id() and not _alive(job.worker)
-
-
 def reap_expired() -> list[int]:
     """Fail each running job whose lease expired, exactly once, and queue its VM's cleanup; return their ids."""
     failed: list[int] = []
     now = utcnow()
     with session_scope() as session:
         candidates = [j for j in session.execute(select(Job).where(col(Job.status) == JobStatus.RUNNING)).scalars()
-                      if _expired(j, now)]
+                      if expired(j, now)]
         stale = []
         for job in candidates:
             # conditional on the lease we saw: a heartbeat since, or another reaper first, and this one does nothing
@@ -421,7 +340,7 @@ def reap_expired() -> list[int]:
             done = session.execute(update(Job).where(col(Job.id) == job.id, col(Job.status) == JobStatus.RUNNING, lease)
                                    .values(status=JobStatus.FAILED, finished_at=now, error=STOPPED_REASON,
                                            lease_until=None).execution_options(synchronize_session=False))
-            if _rows(done) == 1:
+            if rows_changed(done) == 1:
                 stale.append(job)
                 failed.append(job.id)
         for job in stale:
