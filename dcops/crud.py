@@ -135,7 +135,8 @@ class Resource(Generic[M]):
 
     @property
     def table(self) -> Table:
-        return self.model.__table__  # type: ignore[attr-defined, no-any-return]
+        table: Table = getattr(self.model, "__table__")  # noqa: B009 - set by SQLModel's metaclass, unknown to mypy
+        return table
 
     def column(self, name: str) -> Any:
         return getattr(self.model, name)
@@ -156,7 +157,8 @@ class Resource(Generic[M]):
         agency = actor.scoped_agency
         if agency is None or self.scope is None:
             return None
-        return self.column(self.scope) == agency  # type: ignore[no-any-return]
+        condition: ColumnElement[bool] = self.column(self.scope) == agency
+        return condition
 
     # --- reads -------------------------------------------------------------------------
 
@@ -332,7 +334,7 @@ class Resource(Generic[M]):
                     continue
                 column = fk.parent
                 res = _registry.get(table.name)
-                name_col = table.c.get(res.repr_field if res else "id", table.c.get("id"))
+                name_col = table.c.get(res.repr_field if res else "id", table.c.id)
                 total = session.execute(
                     select(func.count()).select_from(table).where(column == obj.id)
                 ).scalar_one()
@@ -400,7 +402,7 @@ class Resource(Generic[M]):
             actor=actor,
             action=ChangeAction.CREATE,
             object_type=self.label,
-            object_id=obj.id,  # type: ignore[attr-defined]
+            object_id=getattr(obj, "id"),  # noqa: B009 - every table has an id; M is any SQLModel
             object_repr=str(getattr(obj, self.repr_field)),
             before=None,
             after=self.snapshot(obj),

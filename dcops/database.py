@@ -125,7 +125,7 @@ def reader_engine(url: str | None = None) -> Engine:
     engine = get_engine(url)
     key = str(engine.url)
     reader = _readers.get(key)
-    if reader is None or reader.engine is not engine:  # type: ignore[attr-defined]
+    if reader is None or getattr(reader, "engine", None) is not engine:  # an OptionEngine keeps its base engine
         reader = engine.execution_options(**{READ_ONLY: True})
         _readers[key] = reader
     return reader

@@ -25,7 +25,8 @@ def partial_model(model: type[BaseModel], name: str) -> type[BaseModel]:
         optional = copy.copy(info)
         optional.default = None
         optional.default_factory = None
-        fields[field_name] = (info.annotation | None, optional)
+        annotation: Any = info.annotation
+        fields[field_name] = (annotation | None, optional)
     # keep the field validators (an address checked on create is checked on PATCH too); None means "unset"
     validators = {
         f"_v_{dec_name}": field_validator(*dec.info.fields, mode=dec.info.mode)(_skip_none(dec.func))

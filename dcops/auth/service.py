@@ -261,9 +261,10 @@ def change_password(session: Session, *, user: User, current_password: str, new_
     if new_password == current_password:
         raise ValidationError("the new password must differ from the current one", field="new_password")
     stored.password_hash = hash_password(new_password)
+    assert stored.id is not None  # a stored row
     record_change(session, actor=actor_of(stored), action=ChangeAction.UPDATE, object_type="user",
-                  object_id=stored.id, object_repr=stored.username,  # type: ignore[arg-type]
+                  object_id=stored.id, object_repr=stored.username,
                   before={"password": "(changed)"}, after={"password": "(changed)"})
-    console_sessions.end_all(session, user_id=stored.id, keep=keep_session, commit=False)  # type: ignore[arg-type]
+    console_sessions.end_all(session, user_id=stored.id, keep=keep_session, commit=False)
     users.commit(session)
     return stored

@@ -26,7 +26,7 @@ def start(session: Session, *, user_id: int, max_age: int) -> str:
     """Open a session for ``user_id``; return the id the cookie carries (stored only hashed)."""
     sid = secrets.token_urlsafe(32)
     now = utcnow()
-    session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at < now))  # type: ignore[arg-type]
+    session.execute(delete(ConsoleSession).where(col(ConsoleSession.expires_at) < now))
     session.add(ConsoleSession(user_id=user_id, digest=_digest(sid), created_at=now,
                                expires_at=now + timedelta(seconds=max_age)))
     session.commit()

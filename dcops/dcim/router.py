@@ -5,12 +5,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
-from sqlmodel import Session
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ADMIN, ADMIN_OPERATOR, STAFF, Role
 from dcops.auth.deps import Allow
-from dcops.database import get_session
+from dcops.database import SessionDep
 from dcops.dcim import models as m
 from dcops.dcim import service
 from dcops.dcim.choices import RackFace
@@ -61,7 +60,7 @@ class RackElevation(BaseModel):
 
 
 @router.get("/racks/{id}/elevation", response_model=RackElevation, tags=_tags, summary="Rack elevation and power")
-def rack_elevation(id: int, actor: Actor = Depends(Allow(STAFF)), session: Session = Depends(get_session)) -> Any:
+def rack_elevation(id: int, session: SessionDep, actor: Actor = Depends(Allow(STAFF))) -> Any:
     """Show each unit of a rack with its device, and the power drawn against the budget."""
     rack = service.racks.get(session, actor=actor, id=id)
     taken = service.rack_occupancy(session, id)

@@ -3,12 +3,11 @@
 from typing import Any
 
 from fastapi import APIRouter, Depends, status
-from sqlmodel import Session
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ADMIN_OPERATOR, EVERYONE
 from dcops.auth.deps import Allow
-from dcops.database import get_session
+from dcops.database import SessionDep
 from dcops.ipam import models as m
 from dcops.ipam import service
 from dcops.routing import crud_router
@@ -26,8 +25,8 @@ router.include_router(
 
 @router.post("/prefixes/{id}/available-ips", response_model=m.IPAddressPublic, status_code=status.HTTP_201_CREATED,
              tags=["ipam"], summary="Allocate the next free address")
-def allocate(id: int, body: m.NextAddressRequest, actor: Actor = Depends(Allow(ADMIN_OPERATOR)),
-             session: Session = Depends(get_session)) -> Any:
+def allocate(id: int, body: m.NextAddressRequest, session: SessionDep,
+             actor: Actor = Depends(Allow(ADMIN_OPERATOR))) -> Any:
     """Allocate the lowest free address of the prefix (never its network or broadcast address)."""
     return m.IPAddressPublic.model_validate(
         service.allocate_next(session, actor=actor, prefix_id=id, request=body), from_attributes=True

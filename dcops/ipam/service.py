@@ -5,11 +5,10 @@ from __future__ import annotations
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from dcops.auth.actor import Actor
+from dcops.actor import Actor
 from dcops.crud import Resource
 from dcops.exceptions import CapacityError, ConflictError, ValidationError
 from dcops.ipam.models import IPAddress, NextAddressRequest, Prefix
@@ -30,7 +29,7 @@ def containing_prefix(session: Session, address: str) -> Prefix | None:
     addr = ip_address(address)
     best: Prefix | None = None
     best_len = -1
-    for prefix in session.execute(select(Prefix)).scalars():
+    for prefix in session.exec(select(Prefix)).all():
         net = ip_network(prefix.cidr)
         if addr.version == net.version and addr in net and net.prefixlen > best_len:
             best, best_len = prefix, net.prefixlen
@@ -46,7 +45,7 @@ def _check_prefix(
     if before is not None and before.get("cidr") != prefix.cidr:
         outside = [
             a.address
-            for a in session.execute(select(IPAddress).where(IPAddress.prefix_id == prefix.id)).scalars()
+            for a in session.exec(select(IPAddress).where(IPAddress.prefix_id == prefix.id)).all()
             if ip_address(a.address) not in net
         ]
         if outside:
@@ -65,7 +64,8 @@ def _check_address(
         found = containing_prefix(session, ip.address)
         if found is None:
             raise ValidationError(f"no prefix contains {ip.address}; add the prefix first", field="address")
-        ip.prefix_id = found.id  # type: ignore[assignment]
+        assert found.id is not None  # a stored prefix
+        ip.prefix_id = found.id
     prefix = session.get(Prefix, ip.prefix_id)
     if prefix is None:
         raise ValidationError(f"prefix_id: prefix {ip.prefix_id} does not exist", field="prefix_id")
@@ -114,7 +114,7 @@ def next_free_address(session: Session, prefix: Prefix) -> str:
     net = ip_network(prefix.cidr)
     used = {
         int(ip_address(a))
-        for a in session.execute(select(IPAddress.address).where(IPAddress.prefix_id == prefix.id)).scalars()
+        for a in session.exec(select(IPAddress.address).where(IPAddress.prefix_id == prefix.id)).all()
     }
     if prefix.gateway:
         used.add(int(ip_address(prefix.gateway)))
@@ -145,3 +145,14 @@ def allocate_next(session: Session, *, actor: Actor, prefix_id: int, request: Ne
         except IntegrityError:
             session.rollback()
     raise ConflictError(f"could not allocate an address in prefix {prefix_id}: too many concurrent allocations; retry")
+
+
+def agency_prefixes(session: Session, *, agency_id: int) -> list[Prefix]:
+    """Return an agency's prefixes, by CIDR."""
+    return list(session.exec(select(Prefix).where(Prefix.agency_id == agency_id).order_by(col(Prefix.cidr))).all())
+
+
+def prefix_addresses(session: Session, *, prefix_id: int, limit: int = 500) -> list[IPAddress]:
+    """Return the first ``limit`` addresses recorded in a prefix, in the order they were allocated."""
+    return list(session.exec(select(IPAddress).where(IPAddress.prefix_id == prefix_id)
+                             .order_by(col(IPAddress.id)).limit(limit)).all())

@@ -71,11 +71,9 @@ def _sync_address(session: Session, vm: VirtualMachine, before: dict[str, Any] |
     session.execute(delete(IPAddress).where(col(IPAddress.vm_id) == vm.id))
     if vm.ip_address:
         prefix = containing_prefix(session, vm.ip_address)
-        assert prefix is not None
-        session.add(
-            IPAddress(address=vm.ip_address, prefix_id=prefix.id, agency_id=vm.agency_id, vm_id=vm.id,
-                      dns_name=vm.name)  # type: ignore[arg-type]
-        )
+        assert prefix is not None and prefix.id is not None  # checked by _check_vm
+        session.add(IPAddress(address=vm.ip_address, prefix_id=prefix.id, agency_id=vm.agency_id, vm_id=vm.id,
+                              dns_name=vm.name))
     session.flush()
 
 
@@ -90,3 +88,9 @@ virtual_machines = Resource(
     check=_check_vm,
     after_write=_sync_address,
 )
+
+
+def agency_vms(session: Session, *, agency_id: int) -> list[VirtualMachine]:
+    """Return every VM of an agency (decommissioned ones too), by name."""
+    return list(session.exec(select(VirtualMachine).where(VirtualMachine.agency_id == agency_id)
+                             .order_by(col(VirtualMachine.name))).all())

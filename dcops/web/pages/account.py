@@ -59,8 +59,9 @@ def login(request: Request, session: SessionDep, username: str = Form(""), passw
                       error="Wrong username or password.", username=username)
     web = session_of(request.scope)
     web.rotate()  # a new CSRF token: no token known before login survives it
+    assert user.id is not None  # a stored row
     web["uid"] = user.id
-    web["sid"] = console_sessions.start(session, user_id=user.id, max_age=MAX_AGE)  # type: ignore[arg-type]
+    web["sid"] = console_sessions.start(session, user_id=user.id, max_age=MAX_AGE)
     role = Role(user.role)
     release(session)
     target = _safe_next(next)

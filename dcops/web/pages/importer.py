@@ -50,7 +50,9 @@ async def import_file(request: Request, session: SessionDep,
     dry_run = form.get("dry_run") in ("on", "1", "true")
     overcommit = form.get("allow_power_overcommit") in ("on", "1", "true")
     upload = form.get("file")
-    result, errors, message = None, [], "Choose a file."
+    result: ImportResult | None = None
+    errors: list[tuple[int, str]] = []
+    message: str | None = "Choose a file."
     if upload is not None and not isinstance(upload, str) and upload.filename:
         raw = await upload.read(MAX_UPLOAD + 1)
         if len(raw) > MAX_UPLOAD:

@@ -10,19 +10,19 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
 from sqlmodel import Session
 
+from dcops import changelog as change_log
 from dcops.auth.choices import AUDIT, EVERYONE, Role
-from dcops.auth.models import ChangeLogEntry
+from dcops.capacity import service as capacity
+from dcops.changelog import ChangeLogEntry
 from dcops.crud import ListQuery, Resource
 from dcops.database import SessionDep
 from dcops.dcim.service import clusters, devices
-from dcops.ipam.models import IPAddress, Prefix
-from dcops.ipam.service import ip_addresses, prefixes
+from dcops.ipam.service import agency_prefixes, ip_addresses, prefix_addresses, prefixes
+from dcops.provisioning import service as provisioning
 from dcops.tenancy.service import agencies
-from dcops.virtualization.models import VirtualMachine
-from dcops.virtualization.service import virtual_machines
+from dcops.virtualization.service import agency_vms, virtual_machines
 from dcops.web.auth import Page, Viewer
 from dcops.web.render import render
 
@@ -42,9 +42,7 @@ SEARCHED: list[tuple[str, Resource[Any], Any, Any]] = [
 
 def object_changes(session: Session, object_type: str, object_id: int, limit: int = 20) -> list[ChangeLogEntry]:
     """The latest change-log entries of one object."""
-    return list(session.execute(select(ChangeLogEntry).where(ChangeLogEntry.object_type == object_type,
-                                                              ChangeLogEntry.object_id == object_id)
-                                .order_by(ChangeLogEntry.id.desc()).limit(limit)).scalars())
+    return change_log.history(session, object_type=object_type, object_id=object_id, limit=limit)
 
 
 @router.get("/search")
@@ -65,20 +63,9 @@ def search(request: Request, session: SessionDep, q: str = "", viewer: Viewer = 
 def changelog(request: Request, session: SessionDep, type: str = "", id: int | None = None, user: str = "",
               offset: int = 0, viewer: Viewer = Depends(Page(CHANGELOG_ROLES))) -> Response:
     """Every change, newest first: who changed what, when, before and after (filter by object or user)."""
-    stmt = select(ChangeLogEntry)
-    count = select(func.count()).select_from(ChangeLogEntry)
-    conditions = []
-    if type:
-        conditions.append(ChangeLogEntry.object_type == type)
-    if id is not None:
-        conditions.append(ChangeLogEntry.object_id == id)
-    if user:
-        conditions.append(ChangeLogEntry.username == user)
-    for cond in conditions:
-        stmt, count = stmt.where(cond), count.where(cond)
     offset = max(offset, 0)
-    rows = list(session.execute(stmt.order_by(ChangeLogEntry.id.desc()).limit(PAGE).offset(offset)).scalars())
-    total = session.execute(count).scalar_one()
+    rows, total = change_log.get_page(session, object_type=type or None, object_id=id, username=user or None,
+                                      limit=PAGE, offset=offset)
     return render(request, "changelog.html", session, active="changelog", title="Change log", entries=rows,
                   total=total, offset=offset, limit=PAGE, type=type, object_id=id, user=user)
 
@@ -101,14 +88,13 @@ def agency_page(id: int, request: Request, session: SessionDep,
                 viewer: Viewer = Depends(Page(EVERYONE))) -> Response:
     """One agency: its VMs, quota use, capacity requests, prefixes and jobs."""
     agency = agencies.get(session, actor=viewer.actor, id=id)
-    vms = list(session.execute(select(VirtualMachine).where(VirtualMachine.agency_id == id)
-                               .order_by(VirtualMachine.name)).scalars())
+    vms = agency_vms(session, agency_id=id)
     live = [v for v in vms if str(getattr(v.state, "value", v.state)) not in ("decommissioned",)]
     use = {"vcpus": sum(v.vcpus for v in live), "ram_gib": sum(v.ram_gib for v in live),
            "disk_gib": sum(v.disk_gib for v in live), "vms": len(live)}
     quota = {"vcpus": agency.quota_vcpus, "ram_gib": agency.quota_ram_gib, "disk_gib": agency.quota_disk_gib,
              "vms": agency.quota_vms}
-    nets = list(session.execute(select(Prefix).where(Prefix.agency_id == id).order_by(Prefix.cidr)).scalars())
+    nets = agency_prefixes(session, agency_id=id)
     return render(request, "object_agency.html", session, active="vms", title="Agencies", agency=agency, vms=vms,
                   use=use, quota=quota, prefixes=nets, requests=_requests(session, viewer, id),
                   jobs=_jobs(session, viewer, agency_id=id),
@@ -120,8 +106,7 @@ def prefix_page(id: int, request: Request, session: SessionDep,
                 viewer: Viewer = Depends(Page(EVERYONE))) -> Response:
     """One prefix: its agency, VLAN, gateway and the addresses recorded in it."""
     prefix = prefixes.get(session, actor=viewer.actor, id=id)
-    ips = list(session.execute(select(IPAddress).where(IPAddress.prefix_id == id).order_by(IPAddress.id)
-                               .limit(500)).scalars())
+    ips = prefix_addresses(session, prefix_id=id, limit=500)
     agency = agencies.get(session, actor=viewer.actor, id=prefix.agency_id) if prefix.agency_id else None
     return render(request, "object_prefix.html", session, active="vms", title="Prefixes", prefix=prefix, ips=ips,
                   agency=agency,
@@ -133,29 +118,19 @@ def ip_page(id: int, request: Request, session: SessionDep, viewer: Viewer = Dep
     """One IP address: its prefix, agency and what holds it."""
     ip = ip_addresses.get(session, actor=viewer.actor, id=id)
     prefix = prefixes.get(session, actor=viewer.actor, id=ip.prefix_id)
-    vm = session.get(VirtualMachine, ip.vm_id) if ip.vm_id else None
+    vm = session.get(virtual_machines.model, ip.vm_id) if ip.vm_id else None
     return render(request, "object_ip.html", session, active="vms", title="IP addresses", ip=ip, prefix=prefix,
                   vm=vm,
                   changes=object_changes(session, ip_addresses.label, id) if viewer.actor.scoped_agency is None else [])
 
 
 def _jobs(session: Session, viewer: Viewer, **filters: Any) -> list[Any]:
-    try:
-        from dcops.provisioning.models import Job
-    except ImportError:  # pragma: no cover - provisioning not installed
-        return []
-    stmt = select(Job).order_by(Job.id.desc()).limit(20)
-    for name, value in filters.items():
-        stmt = stmt.where(getattr(Job, name) == value)
-    if viewer.actor.scoped_agency is not None:
-        stmt = stmt.where(Job.agency_id == viewer.actor.scoped_agency)
-    return list(session.execute(stmt).scalars())
+    """The newest jobs matching ``filters`` that the viewer may see."""
+    rows, _ = provisioning.get_all(session, actor=viewer.actor, query=ListQuery(limit=20, filters=filters))
+    return rows
 
 
 def _requests(session: Session, viewer: Viewer, agency_id: int) -> list[Any]:
-    try:
-        from dcops.capacity.models import CapacityRequest
-    except ImportError:  # pragma: no cover
-        return []
-    return list(session.execute(select(CapacityRequest).where(CapacityRequest.agency_id == agency_id)
-                                .order_by(CapacityRequest.id.desc()).limit(20)).scalars())
+    """The newest capacity requests of an agency."""
+    rows, _ = capacity.get_all(session, actor=viewer.actor, query=ListQuery(limit=20, filters={"agency_id": agency_id}))
+    return rows
