@@ -33,8 +33,8 @@ def _clean_flag_help() -> None:
     def display_type_rich(self: Any, ctx: Any) -> str | None:
         return None if self.is_flag else original(self, ctx)
 
-    display_type_rich._dcops = True  # type: ignore[attr-defined]
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    display_type_rich._dcops = True  # type: ignore[attr-defined]  # a marker on a function object
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]  # a deliberate patch of typer
 
 
 _clean_flag_help()

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import Enum
 from types import NoneType, SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.routing import APIRoute
@@ -141,9 +141,8 @@ def read_model(public: type[BaseModel]) -> type[BaseModel]:
         if len(inspect.signature(dec.func).parameters) != 1:
             return public  # a validator that reads other fields: keep the original
         validators[f"_v_{dec_name}"] = field_validator(*dec.info.fields, mode=dec.info.mode)(_memoised(dec.func))
-    config = ConfigDict()
-    config.update({k: v for k, v in public.model_config.items() if k in ConfigDict.__annotations__})  # type: ignore[typeddict-item]  # keys filtered to ConfigDict's own
-    return create_model(f"{public.__name__}Row", __base__=None, __config__=config,  # type: ignore[call-overload]
+    config = cast(ConfigDict, {k: v for k, v in public.model_config.items() if k in ConfigDict.__annotations__})
+    return create_model(f"{public.__name__}Row", __base__=None, __config__=config,  # type: ignore[call-overload]  # fields as **kwargs
                         __validators__=validators, **fields)
 
 
@@ -164,7 +163,7 @@ def to_public(public: type[BaseModel], obj: Any, warnings: list[str] | None = No
     """Convert a table row to its public schema (with write warnings when the schema has them)."""
     out = read_public(public, obj)
     if warnings and "warnings" in public.model_fields:
-        out.warnings = warnings  # type: ignore[attr-defined]
+        out.warnings = warnings  # type: ignore[attr-defined]  # present: checked in model_fields above
     return out
 
 
@@ -195,8 +194,8 @@ def crud_router(
 
     paging = {"limit", "offset", "ordering", "q"}
     columns = list_columns(resource, public)
-    rows_json: TypeAdapter[list[Any]] = TypeAdapter(list[public])  # type: ignore[valid-type]
-    rows_fast: TypeAdapter[list[Any]] = TypeAdapter(list[read_model(public)])  # type: ignore[misc]
+    rows_json: TypeAdapter[list[Any]] = TypeAdapter(list[public])  # type: ignore[valid-type]  # a class known at run time
+    rows_fast: TypeAdapter[list[Any]] = TypeAdapter(list[read_model(public)])  # type: ignore[misc]  # a class built at run time
 
     def list_items(
         request: Request,
@@ -209,7 +208,7 @@ def crud_router(
         ),
         q: str | None = Query(None, max_length=200, description=f"search in {', '.join(resource.search)}"),
         **filters: Any,
-    ) -> Page[Any]:
+    ) -> Response:
         # an unknown query parameter is refused (422 naming the valid filters), never silently ignored
         filters |= {k: v for k, v in request.query_params.items() if k not in paging and k not in filters}
         query = ListQuery(limit=limit, offset=offset, ordering=ordering, q=q, filters=filters)
@@ -225,7 +224,7 @@ def crud_router(
         # validated once and serialised once here (FastAPI would validate the page a second time); the same
         # JSON as Page[public]: data, count, limit, offset
         body = b'{"data":%s,"count":%d,"limit":%d,"offset":%d}' % (data, count, limit, offset)
-        return Response(body, media_type="application/json")  # type: ignore[return-value]
+        return Response(body, media_type="application/json")
 
     base = inspect.signature(list_items)
     params = [p for p in base.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
@@ -234,9 +233,9 @@ def crud_router(
                           annotation=_filter_annotation(public, name))
         for name in resource.filters
     ]
-    list_items.__signature__ = base.replace(parameters=params)  # type: ignore[attr-defined]
+    list_items.__signature__ = base.replace(parameters=params)  # type: ignore[attr-defined]  # read by FastAPI
     router.add_api_route(
-        path, list_items, methods=["GET"], response_model=Page[public],  # type: ignore[valid-type]
+        path, list_items, methods=["GET"], response_model=Page[public],  # type: ignore[valid-type]  # a class known at run time
         summary=f"List {plural}", name=f"list_{resource.table.name}",
     )
 
@@ -249,9 +248,9 @@ def crud_router(
         summary=f"Get a {label}", name=f"get_{resource.table.name}",
     )
 
-    def create_item(body: create, session: SessionDep,  # type: ignore[valid-type]
+    def create_item(body: create, session: SessionDep,  # type: ignore[valid-type]  # the resource's create schema
                     actor: Actor = Depends(writer)) -> Any:
-        data = body.model_dump()  # type: ignore[attr-defined]
+        data = body.model_dump()  # type: ignore[attr-defined]  # a BaseModel (the annotation is a variable)
         if create_fn is not None:
             return to_public(public, create_fn(session, actor, data))
         options = {"allow_power_overcommit": data.get("allow_power_overcommit", False)}
@@ -263,9 +262,9 @@ def crud_router(
         summary=f"Create a {label}", name=f"create_{resource.table.name}",
     )
 
-    def update_item(id: int, body: update, session: SessionDep,  # type: ignore[valid-type]
+    def update_item(id: int, body: update, session: SessionDep,  # type: ignore[valid-type]  # its update schema
                     actor: Actor = Depends(writer)) -> Any:
-        data = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        data = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]  # a BaseModel, as above
         for name, value in data.items():  # an explicit null for a required column: say so, before any service
             column = resource.table.columns.get(name)
             if value is None and column is not None and not column.nullable:

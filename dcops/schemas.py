@@ -32,7 +32,7 @@ def partial_model(model: type[BaseModel], name: str) -> type[BaseModel]:
         f"_v_{dec_name}": field_validator(*dec.info.fields, mode=dec.info.mode)(_skip_none(dec.func))
         for dec_name, dec in model.__pydantic_decorators__.field_validators.items()
     }
-    return create_model(name, __base__=BaseModel, __validators__=validators, **fields)  # type: ignore[call-overload]
+    return create_model(name, __base__=BaseModel, __validators__=validators, **fields)  # type: ignore[call-overload]  # fields as **kwargs
 
 
 def _skip_none(func: Any) -> Any:
