@@ -58,8 +58,7 @@ def _ensure_rows(session: Session, device_ids: list[int]) -> None:
     if is_postgresql(session):
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
-        # the two dialects' insert() are distinct types; both have on_conflict_do_nothing
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]  # SQLite's twin of it
     table = DeviceState.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ at class creation
     stmt = dialect_insert(table).values([{"device_id": d, "reachable": False, "consecutive_failures": 0,
                                           "duration_s": 0.0, "maintenance": False, "varbinds": 0, "samples": [],
