@@ -8,6 +8,10 @@ A run may carry a batch (``Run.members``): several jobs on the same hypervisor i
 process, each an inventory alias of that hypervisor with its own variables as host variables, all in parallel
 (one fork each) over the one shared SSH master connection. The outcome then says which members failed and
 gives each member only its own output (its task lines and its recap line).
+
+A run's outcome is known at its play recap: when the recap shows no failed or unreachable host, the run returns
+then, and ansible-playbook's own exit (its interpreter teardown, the pty closed) is waited for in the background
+before the run's private directory (and key) is removed.
 """
 
 from __future__ import annotations
@@ -151,6 +155,12 @@ class _Gate:
         if self._fd < 0:
             return
         os.write(self._fd, b"ok\n" if passed else b"failed\n")
+        if passed:  # the connections from now on run ssh itself (no shell and flock each); waiting ones pass too
+            real = shutil.which("ssh", path=_search_path())
+            if real is not None:
+                link = self.ssh.with_name("ssh.direct")
+                link.symlink_to(real)
+                link.replace(self.ssh)
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = -1
@@ -167,14 +177,17 @@ _STATUS = {
     "runner_on_skipped": "skipped",
     "runner_on_unreachable": "unreachable",
     "runner_item_on_failed": "failed",
-    "playbook_on_task_start": "started",
+    "runner_on_start": "started",
     "playbook_on_stats": "recap",
 }
+#: a task's start is recorded per host, from runner_on_start, under the name consumers know it by: under the free
+#: strategy each host starts each task on its own, and Ansible's task-start event names no host
+_NAMES = {"runner_on_start": "playbook_on_task_start"}
 
 
 def convert(raw: dict[str, Any]) -> Event | None:
     """Turn an ansible-runner event into an :class:`Event`, or None for noise (verbose lines, item events)."""
-    kind = raw.get("event", "")
+    kind = raw.get("event", "")  # playbook_on_task_start: recorded per host from runner_on_start
     if kind not in _STATUS and kind not in ("playbook_on_play_start", "playbook_on_start"):
         return None
     data = raw.get("event_data") or {}
@@ -194,7 +207,7 @@ def convert(raw: dict[str, Any]) -> Event | None:
     duration = data.get("duration")
     return Event(
         seq=int(raw.get("counter") or 0),
-        event=kind,
+        event=_NAMES.get(kind, kind),
         task=str(data.get("task") or data.get("play") or "")[:300],
         host=str(data.get("host") or "")[:100],
         status=status,
@@ -204,11 +217,31 @@ def convert(raw: dict[str, Any]) -> Event | None:
     )
 
 
+#: variables that switch on tasks tagged ``never`` plus the variable's name (tests only: fail on purpose); a run
+#: whose variables (or one member's) set one also runs those tasks, the others never even evaluate them
+TEST_SWITCHES = ("fail_after_volume",)
+
+
+def _tags(run: Run) -> str | None:
+    """Return the ``--tags`` of the run: everything, plus the test-only tasks its variables switch on."""
+    values = [run.extravars, *(run.members or {}).values()]
+    on = [name for name in TEST_SWITCHES if any(v.get(name) for v in values)]
+    return ",".join(["all", *on]) if on else None
+
+
+def _clean_recap(raw: dict[str, Any]) -> bool:
+    """Return True for a play recap event that shows no failed and no unreachable host."""
+    data = raw.get("event_data") or {}
+    return raw.get("event") == "playbook_on_stats" and not any(
+        count for kind in ("failures", "dark") for count in (data.get(kind) or {}).values())
+
+
 def run_playbook(run: Run) -> Outcome:
-    """Run ``run.playbook`` against one host and return how it ended (blocks until then)."""
+    """Run ``run.playbook`` against one host and return how it ended (blocks until then, or its clean recap)."""
     workdir = Path(tempfile.mkdtemp(prefix="dcops-job-"))
     warm: subprocess.Popen[bytes] | None = None
     gate: _Gate | None = None
+    thread: threading.Thread | None = None
     os.chmod(workdir, 0o700)
     key_file = workdir / "id_key"
     try:
@@ -245,13 +278,24 @@ def run_playbook(run: Run) -> Outcome:
 
         own: dict[str, list[str]] = {alias: [] for alias in members}
         failed: set[str] = set()
+        output: list[str] = []  # the run's output as its events carry it (what ansible-runner's stdout file holds)
+        clean = threading.Event()  # the play recap came and showed no failed or unreachable host
+        ended = threading.Event()  # that, or ansible-runner finished
+        returned = threading.Event()
 
         def deliver(raw: dict[str, Any]) -> None:
+            if returned.is_set():
+                return  # nothing comes after the recap; should anything, the job is recorded already
             event = convert(raw)
             if event is not None:
                 run.on_event(event)
+            if raw.get("stdout"):
+                output.append(f"{raw['stdout']}\n")
             if run.members:
                 _split(raw, own, failed)
+            if _clean_recap(raw):
+                clean.set()
+                ended.set()
 
         def handler(raw: dict[str, Any]) -> bool:
             deliver(raw)
@@ -276,8 +320,10 @@ def run_playbook(run: Run) -> Outcome:
             cancel_callback=cancel,
             timeout=run.timeout_s,
             forks=max(5, len(members)),
+            tags=_tags(run),
             quiet=True,
             suppress_env_files=True,
+            finished_callback=lambda _runner: ended.set(),
         )
         if gate is not None and run.preflight is not None:
             try:
@@ -287,6 +333,14 @@ def run_playbook(run: Run) -> Outcome:
                 thread.join()  # the play ends at its first connection, which the wrapper refuses
                 raise
             gate.open(True)
+        while not ended.wait(0.5) and thread.is_alive():
+            pass
+        if clean.is_set() and runner.status == "running":  # the run succeeded; ansible-playbook is exiting
+            returned.set()
+            if not run.members:
+                return Outcome(status="successful", rc=0, stdout="".join(output))
+            return Outcome(status="successful", rc=0, stdout="".join(output),
+                           host_stdout={alias: "".join(lines) for alias, lines in own.items()})
         thread.join()
         stdout = ""
         stdout_path = Path(runner.config.artifact_dir) / "stdout"
@@ -301,15 +355,26 @@ def run_playbook(run: Run) -> Outcome:
     finally:
         if gate is not None:
             gate.open(False)  # whatever broke: no connection of this run goes through any more
-        if warm is not None:
-            try:
-                warm.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                warm.kill()
-                warm.wait()
-        if key_file.exists():
-            key_file.unlink()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if thread is not None and thread.is_alive():  # returned at the recap: clean up once ansible-playbook is gone
+            threading.Thread(target=_clean_up, args=(thread, warm, key_file, workdir), name="dcops-run-exit").start()
+        else:
+            _clean_up(None, warm, key_file, workdir)
+
+
+def _clean_up(thread: threading.Thread | None, warm: subprocess.Popen[bytes] | None, key_file: Path,
+              workdir: Path) -> None:
+    """Wait for the run's ansible-runner thread and warm-up ssh, then remove the key and the private directory."""
+    if thread is not None:
+        thread.join()
+    if warm is not None:
+        try:
+            warm.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            warm.kill()
+            warm.wait()
+    if key_file.exists():
+        key_file.unlink()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _warm_master(run: Run, key_file: Path, options: list[str]) -> subprocess.Popen[bytes] | None:
@@ -352,4 +417,6 @@ def _split(raw: dict[str, Any], own: dict[str, list[str]], failed: set[str]) -> 
     elif not host:  # a banner; one that names members (an include "for job-7") goes to those only
         named = [alias for alias in own if re.search(rf"\b{re.escape(alias)}\b", text)]
         for alias in named or own:
-            own[alias].append(text + "\n")
+            # the free strategy announces a task once per host: each member shows it once
+            if raw.get("event") != "playbook_on_task_start" or text + "\n" not in own[alias]:
+                own[alias].append(text + "\n")
