@@ -11,7 +11,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from dcops.monitoring import profiles as prof
 from dcops.monitoring.discovery import Discovery, discover, no_data_reason, profiles_of
@@ -29,8 +28,8 @@ GET_CHUNK = 40  # OIDs per GET request
 
 @dataclass
 class _Progress:
-    scalars: dict[str, Any] = field(default_factory=dict)
-    tables: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    scalars: dict[str, Varbind] = field(default_factory=dict)
+    tables: dict[str, dict[str, dict[str, Varbind]]] = field(default_factory=dict)
     profiles: list[prof.Profile] = field(default_factory=list)
     varbinds: int = 0
     discovered: Discovery | None = None  # set when this poll ran discovery
