@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 
 from dcops.database import utcnow
 from dcops.exceptions import NotFoundError, ValidationError
+from dcops.monitoring.discovery import Discovery
 from dcops.monitoring.history import (
     DOWNSAMPLE_STEP_S,
     DOWNSAMPLED_KEEP,
@@ -102,7 +103,7 @@ class PollExtras:
     table_rows: dict[str, int] | None = None
     uptime_ticks: int | None = None
     maintenance: bool = False
-    discovery: Any = None  # a new discovery result (dcops.monitoring.discovery.Discovery) to store
+    discovery: Discovery | None = None  # a new discovery result to store
 
 
 def record(session: Session, result: PollResult, extras: PollExtras | None = None) -> DeviceState:
