@@ -27,10 +27,10 @@ from typing import Any
 
 import typer
 
-CORE = ("dcim", "tenancy", "ipam", "virtualization", "auth")
-FEATURES = CORE + ("inventory", "transfer", "capacity", "monitoring", "provisioning", "demo", "web")
-FEATURES += ("consolidation",)
-FEATURES = FEATURES + ("engine",)  # the background engine: Celery worker and scheduler
+CORE: tuple[str, ...] = ("dcim", "tenancy", "ipam", "virtualization", "auth")
+FEATURES: tuple[str, ...] = CORE + ("inventory", "transfer", "capacity", "monitoring", "provisioning", "demo",
+                                    "web", "consolidation",
+                                    "engine")  # the background engine: Celery worker and scheduler
 
 
 def _modules(part: str) -> list[ModuleType]:
