@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Jakarta"
     auto_provision: bool = Field(default=True, description="approving a capacity request launches its jobs")
     background: bool = Field(default=True, description="run the poller, trap receiver and job runner in 'serve'")
+    api_threads: int = Field(
+        default=8, ge=1, le=200,
+        description="requests the API serves at once in its thread pool (more only contend for the GIL; the rest "
+                    "wait in the event loop, costing nothing)")
     max_upload_mib: int = Field(default=50, ge=1, le=4096, description="largest import file accepted (413 above)")
     trusted_proxies: str = Field(
         default="", description="comma-separated addresses/CIDRs of TLS proxies whose X-Forwarded-* headers count"

@@ -108,10 +108,27 @@ async def _run_background(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.gather(*tasks.values(), return_exceptions=True)
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Size the request thread pool, then run the background services when the app has them."""
+    from anyio.to_thread import current_default_thread_limiter
+
+    from dcops.config import get_settings
+
+    # anyio's default of 40 threads lets 40 requests contend for one GIL: past a few, each request only costs
+    # more CPU (measured: 10 ms instead of 5 per list of 100 rows with 50 clients)
+    current_default_thread_limiter().total_tokens = get_settings().api_threads
+    if app.state.with_background:
+        async with _run_background(app):
+            yield
+    else:
+        yield
+
+
 def create_app(*, background: bool = False) -> FastAPI:
     """Build the dcops application; ``background`` also runs the poller, trap receiver, job runner..."""
     app = FastAPI(
-        lifespan=_run_background if background else None,
+        lifespan=_lifespan,
         dependencies=[Depends(check_request)],
         title="dcops",
         version=__version__,
@@ -129,6 +146,7 @@ def create_app(*, background: bool = False) -> FastAPI:
             {"name": "provisioning", "description": "Ansible jobs and VM actions"},
         ],
     )
+    app.state.with_background = background
     install_error_handlers(app)
     from dcops.apidocs import mount_docs
 
