@@ -102,10 +102,10 @@ def unlocked_key(text: str, passphrase: str | None) -> str:
         try:
             key = serialization.load_ssh_private_key(raw, password=passphrase.encode())
         except ValueError:
-            key = serialization.load_pem_private_key(raw, password=passphrase.encode())  # type: ignore[assignment]
+            key = serialization.load_pem_private_key(raw, password=passphrase.encode())  # type: ignore[assignment]  # PEM may hold any key type; an SSH key is the caller's to give
     except (ValueError, TypeError):
         raise ValidationError(BAD_KEY) from None
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,  # type: ignore[union-attr]
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,  # type: ignore[union-attr]  # every private key type has private_bytes
                              serialization.NoEncryption()).decode()
 
 

@@ -140,7 +140,8 @@ class _Gate:
         self.ssh.write_text(_WRAPPER % shlex.quote(str(verdict)))
         self.ssh.chmod(0o700)
         self.passed: bool | None = None
-        self._deliver, self._held, self._lock = deliver, [], threading.Lock()  # type: ignore[var-annotated]
+        self._deliver, self._lock = deliver, threading.Lock()
+        self._held: list[dict[str, Any]] = []
 
     def handle(self, raw: dict[str, Any]) -> bool:
         with self._lock:
