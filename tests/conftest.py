@@ -254,3 +254,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    # the longest modules start first, so that on two workers none of them is left running alone at the end
+    # (a stable sort: the order within each group stays as collected, the same on every xdist worker)
+    items.sort(key=_start_rank)
+
+
+#: module path prefixes of the longest tests (a real browser, the corpus, a cluster, schemathesis), longest first
+LONG_FIRST = ("tests/monitoring/test_corpus.py", "tests/security/test_schemathesis.py",
+              "tests/web/test_console_walk.py", "tests/engine/", "tests/consolidation/test_browser.py",
+              "tests/web/", "tests/provisioning/")
+
+
+def _start_rank(item: pytest.Item) -> int:
+    path = item.nodeid
+    return next((rank for rank, prefix in enumerate(LONG_FIRST) if path.startswith(prefix)), len(LONG_FIRST))

@@ -18,8 +18,10 @@ import pytest
 
 from tests.benchmarks.bench_coverage import HEADLINE, corpus_dir, headline, measure
 
-pytestmark = pytest.mark.skipif(not os.environ.get("DCOPS_SNMP_CORPUS"),
-                                reason="DCOPS_SNMP_CORPUS does not name the real-device corpus")
+# one worker polls the corpus once for every test here (--dist loadgroup), instead of each worker polling it
+pytestmark = [pytest.mark.xdist_group("snmp-corpus"),
+              pytest.mark.skipif(not os.environ.get("DCOPS_SNMP_CORPUS"),
+                                 reason="DCOPS_SNMP_CORPUS does not name the real-device corpus")]
 
 #: class -> (LibreNMS sensors found, values within tolerance) reached; a fall below fails
 FLOORS = {"temperature": (133, 133), "fan": (16, 16), "voltage": (98, 98), "current": (82, 82), "power": (57, 57),
