@@ -14,14 +14,7 @@ from dcops.virtualization.models import VirtualMachine
 REQ = "/api/v1/capacity/requests"
 
 
-@pytest.fixture(autouse=True)
-def _no_auto_provision(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dcops.config import get_settings
-
-    monkeypatch.setenv("DCOPS_AUTO_PROVISION", "false")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+pytestmark = pytest.mark.usefixtures("no_auto_provision")
 
 
 def city(factory: Any, *, hosts: int = 3, reserve: int = 1, quota: dict[str, int] | None = None) -> dict[str, Any]:
