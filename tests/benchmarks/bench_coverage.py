@@ -14,6 +14,9 @@ discovery, profile selection, GET/GETBULK reads, evaluation). Printed per class 
   recording": counted apart, listed, out of the denominator. Where LibreNMS's value is in another unit than
   its class (the MIB's UNITS clause says so), :data:`REFERENCE_ERRATA` names the object and the factor; such
   values are compared after the conversion and counted apart ("errata"), so both figures are printed;
+  A LibreNMS sensor whose recorded value is an "unknown" sentinel (2147483647, 4294967295, or -1 where the
+  profile, from the MIB, declares -1 as "n/a") is a reading the issue says to drop: it is counted apart as
+  "unknown", listed, and out of the denominator (the figure counting them as misses is printed too);
 - ports: LibreNMS's ports against dcops' interfaces (a device is "within" at 5 %);
 - UPS: on-battery, charge and runtime read; PDU: total power read. Each is counted only on devices whose
   recording holds it: an OID that some profile reads for that metric, or a LibreNMS sensor of its class.
@@ -37,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +111,51 @@ def recorded_oids(corpus: Path, name: str) -> set[str]:
         return {line.split("|", 1)[0].strip(".") for line in f if "|" in line}
 
 
+def recorded_values(corpus: Path, name: str) -> dict[str, str]:
+    """Return OID -> the raw value text of a recording."""
+    out: dict[str, str] = {}
+    with (corpus / "recordings" / f"{name}.snmprec").open(errors="replace") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("|", 2)
+            if len(parts) == 3:
+                out[parts[0].strip(".")] = parts[2]
+    return out
+
+
+def declared_unknown() -> dict[str, frozenset[float]]:
+    """Return value OID (a table column, or a scalar) -> the raw values a shipped profile declares "unknown"."""
+    from dcops.monitoring.profiles import load_profiles
+
+    out: dict[str, frozenset[float]] = {}
+    for profile in load_profiles():
+        for scalar in profile.scalars:
+            skip = set(scalar.skip) | set(scalar.sensor.skip if scalar.sensor is not None else ())
+            if skip:
+                out[scalar.oid.strip(".")] = frozenset(skip)
+        for table in profile.tables:
+            for spec in table.sensors:
+                if spec.skip and spec.value in table.columns:
+                    out[table.columns[spec.value].strip(".")] = frozenset(spec.skip)
+    return out
+
+
+def is_unknown(oid: str, raw: str | None, declared: dict[str, frozenset[float]]) -> bool:
+    """Tell whether a recorded raw value is a sentinel the issue says to drop: 2147483647 or 4294967295
+    anywhere, -1 where a profile declares it (its MIB says -1 is "unknown" / "n/a")."""
+    from dcops.monitoring.sensors import SENTINELS
+
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        return False
+    if value in SENTINELS:
+        return True
+    if value != -1.0:
+        return False
+    arcs = oid.split(".")
+    return any(value in declared.get(".".join(arcs[:n]), ()) for n in range(len(arcs), 6, -1))
+
+
 def _erratum(oid: str) -> float | None:
     return next((factor for prefix, factor, _ in REFERENCE_ERRATA if oid == prefix or oid.startswith(prefix + ".")),
                 None)
@@ -119,10 +168,13 @@ def _close(ours: float, theirs: float, cls: str) -> bool:
 
 
 def match_sensors(expected: list[dict[str, Any]], found: list[Found], recorded: set[str] | None = None,
-                  absent: list[str] | None = None) -> dict[str, Counter[str]]:
+                  absent: list[str] | None = None, unknown: Callable[[str], bool] | None = None,
+                  dropped: list[str] | None = None) -> dict[str, Counter[str]]:
     """Return class -> counts of LibreNMS sensors ("librenms"), matched ("found") and in tolerance ("value",
     of which "errata" after a :data:`REFERENCE_ERRATA` conversion); with ``recorded`` (the recording's OIDs),
-    sensors whose OID it lacks count as "absent" only (described into ``absent``)."""
+    sensors whose OID it lacks count as "absent" only (described into ``absent``); with ``unknown`` (OID ->
+    whether its recorded value is an "unknown" sentinel), such sensors count as "unknown" only (into
+    ``dropped``)."""
     out: dict[str, Counter[str]] = defaultdict(Counter)
     by_oid = {(f.cls, f.oid): f for f in found if f.oid}
     used: set[int] = set()
@@ -136,6 +188,11 @@ def match_sensors(expected: list[dict[str, Any]], found: list[Found], recorded: 
             if absent is not None:
                 absent.append(f"{cls} '{exp.get('sensor_descr')}' ({oid or 'no OID'}; LibreNMS value "
                               f"{exp.get('sensor_current')})")
+            continue
+        if unknown is not None and oid and unknown(oid):
+            out[cls]["unknown"] += 1
+            if dropped is not None:
+                dropped.append(f"{cls} '{exp.get('sensor_descr')}' ({oid}; LibreNMS value {exp.get('sensor_current')})")
             continue
         out[cls]["librenms"] += 1
         hit = by_oid.get((cls, oid))
@@ -274,14 +331,20 @@ def _figures(corpus: Path, devices: list[tuple[str, str]], polls: dict[str, Any]
     alerts: list[str] = []
     absent: list[str] = []
     not_recorded: list[str] = []
+    unknown_sensors: list[str] = []
     sources = metric_oids(UPS_METRICS + ("pdu_power_watts",))
+    declared = declared_unknown()
     for name, role in devices:
         expected = json.loads((corpus / "expected" / f"{name}.json").read_text())
         result, extras = polls[name]
         recorded = recorded_oids(corpus, name)
         missing: list[str] = []
-        counts = match_sensors(expected.get("sensors") or [], _sensors(result), recorded, missing)
+        dropped: list[str] = []
+        raw = recorded_values(corpus, name)
+        counts = match_sensors(expected.get("sensors") or [], _sensors(result), recorded, missing,
+                               lambda oid, raw=raw: is_unknown(oid, raw.get(oid), declared), dropped)
         absent += [f"{name}: {m}" for m in missing]
+        unknown_sensors += [f"{name}: {m}" for m in dropped]
         for cls, c in counts.items():
             classes[cls].update(c)
         theirs_ports = len(expected.get("ports") or [])
@@ -317,7 +380,7 @@ def _figures(corpus: Path, devices: list[tuple[str, str]], polls: dict[str, Any]
     return {"devices": len(devices), "elapsed_s": round(elapsed, 1),
             "classes": {cls: dict(c) for cls, c in sorted(classes.items())},
             "ports": dict(ports), "ups": dict(ups), "pdu": dict(pdu), "alerts": alerts, "per_device": per_device,
-            "absent": absent, "not_recorded": not_recorded}
+            "absent": absent, "unknown": unknown_sensors, "not_recorded": not_recorded}
 
 
 def _pct(a: int, b: int) -> str:
@@ -339,19 +402,22 @@ def report(fig: dict[str, Any], *, devices: bool = False) -> str:
              " (errata: of those, after REFERENCE_ERRATA's unit conversion); absent = LibreNMS sensors not in the"
              " recording", "",
              f"{'class':<12} {'LibreNMS':>8} {'found':>6} {'found %':>8} {'in tol':>6} {'in tol %':>8} {'errata':>6}"
-             f" {'absent':>6} {'dcops':>6}"]
+             f" {'absent':>6} {'unknown':>7} {'dcops':>6}"]
     for cls, c in fig["classes"].items():
         lib, found, value = c.get("librenms", 0), c.get("found", 0), c.get("value", 0)
         lines.append(f"{cls:<12} {lib:>8} {found:>6} {_pct(found, lib):>8} {value:>6} {_pct(value, lib):>8} "
-                     f"{c.get('errata', 0):>6} {c.get('absent', 0):>6} {c.get('dcops', 0):>6}")
+                     f"{c.get('errata', 0):>6} {c.get('absent', 0):>6} {c.get('unknown', 0):>7} {c.get('dcops', 0):>6}")
     h = headline(fig)
     lib, strict = h["librenms"], h["value"] - h["errata"]
     lines.append(f"{'HEADLINE':<12} {lib:>8} {h['found']:>6} {_pct(h['found'], lib):>8} {h['value']:>6} "
-                 f"{_pct(h['value'], lib):>8} {h['errata']:>6} {h['absent']:>6}   (temperature fan voltage current "
-                 "power; goal 95 %)")
+                 f"{_pct(h['value'], lib):>8} {h['errata']:>6} {h['absent']:>6} {h['unknown']:>7}   "
+                 "(temperature fan voltage current power; goal 95 %)")
     lines.append(f"  without the errata: {strict}/{lib} = {_pct(strict, lib).strip()} in tolerance; counting the "
                  f"{h['absent']} absent as misses: {h['value']}/{lib + h['absent']} = "
                  f"{_pct(h['value'], lib + h['absent']).strip()}")
+    lines.append(f"  counting the {h['unknown']} \"unknown\" sentinel readings as misses: without the errata "
+                 f"{strict}/{lib + h['unknown']} = {_pct(strict, lib + h['unknown']).strip()}, with them "
+                 f"{h['value']}/{lib + h['unknown']} = {_pct(h['value'], lib + h['unknown']).strip()}")
     lines += [f"  errata: {why} ({prefix}, x{factor})" for prefix, factor, why in REFERENCE_ERRATA]
     p = fig["ports"]
     lines += ["", f"ports: LibreNMS {p.get('librenms', 0)}, dcops {p.get('dcops', 0)}; devices within 5 %: "
@@ -365,6 +431,9 @@ def report(fig: dict[str, Any], *, devices: bool = False) -> str:
     lines.append(f"PDU ({d.get('devices', 0)}, {d.get('with_data', 0)} whose recording holds PDU data): total power "
                  f"{d.get('pdu_power_watts', 0)}/{d.get('pdu_power_watts:held', 0)}")
     lines += [f"  {n}" for n in fig.get("not_recorded", [])]
+    lines += ["", f"LibreNMS sensors whose recorded value is an \"unknown\" sentinel (dropped by dcops, out of "
+              f"the denominator): {len(fig.get('unknown', []))}"]
+    lines += [f"  {a}" for a in fig.get("unknown", [])]
     lines += ["", f"LibreNMS sensors not in the recordings: {len(fig.get('absent', []))}"]
     lines += [f"  {a}" for a in fig.get("absent", [])]
     lines += ["", f"alerts raised on healthy devices (critical/warning): {len(fig['alerts'])}"]
