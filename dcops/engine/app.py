@@ -53,12 +53,25 @@ def get_app() -> Celery:
 
 
 def run_worker(queues: list[str], concurrency: int, *, hostname: str | None = None) -> Any:
-    """Run a Celery worker on ``queues`` in this process until it is stopped (``dcops worker``)."""
+    """Run a Celery worker on ``queues`` in this process until it is stopped (``dcops worker``).
+
+    The features' start-up work (:data:`dcops.engine.hooks.WORKER_START`: profiles, rules, a database connection)
+    runs first, before the worker consumes: a worker that says ``ready`` has paid its start-up, and its first
+    task is as cheap as the next one.
+    """
+    import logging
     import os
     import socket
+
+    from dcops.engine.hooks import WORKER_START
 
     host = hostname or os.environ.get("DCOPS_WORKER_HOST") or socket.gethostname()
     argv = ["worker", "--queues", ",".join(queue_name(q) for q in queues), "--concurrency", str(concurrency),
             "--pool", "threads", "--hostname", f"dcops-{os.getpid()}@{host}", "--loglevel", "INFO",
             "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    for start in WORKER_START.all():
+        try:
+            start(list(queues))
+        except Exception:  # a task pays it later instead (and says why); the worker still starts
+            logging.getLogger("dcops.engine").exception("worker start-up step %r failed", start)
     return get_app().worker_main(argv)

@@ -7,13 +7,14 @@ feature: each feature registers its own work in its ``provides.py``::
     TASKS.register(Task("dcops.poll_slice", poll_slice, acks_late=True))
     PERIODIC.register(Periodic("compact_history", compact_history, queue="poll", period_s=300.0))
     SCHEDULE.register(schedule_polls)
+    WORKER_START.register(warm_up)   # profiles loaded before the first slice
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,9 +63,14 @@ class Plan:
 #: a scheduler round of one feature: (plan, now as epoch seconds, tick seconds, slice size) -> units sent
 ScheduleStep = Callable[[Plan, float, float, int], int]
 
+#: what a worker process does once before it takes its first task (the queues it serves are passed): load what
+#: the feature's tasks need, so that no task pays a process's start-up (and no first poll is late)
+WorkerStart = Callable[[Sequence[str]], Any]
+
 TASKS: Hook[Task] = Hook("task bodies")
 PERIODIC: Hook[Periodic] = Hook("periodic work")
 SCHEDULE: Hook[ScheduleStep] = Hook("scheduler rounds")
+WORKER_START: Hook[WorkerStart] = Hook("worker start-up")
 
 
 def task_named(name: str) -> Task:

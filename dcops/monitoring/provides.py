@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 
 from dcops.capacity.hooks import MEASURED_USE
-from dcops.engine.hooks import PERIODIC, SCHEDULE, TASKS, Periodic, Task
+from dcops.engine.hooks import PERIODIC, SCHEDULE, TASKS, WORKER_START, Periodic, Task
 from dcops.monitoring.audit import audit_all
 from dcops.monitoring.notify import deliver_outbox, drain_outbox
 from dcops.monitoring.partitions import maintain_history
 from dcops.monitoring.poll_schedule import schedule_polls
-from dcops.monitoring.slices import poll_slice
+from dcops.monitoring.slices import poll_slice, warm_up
 from dcops.monitoring.staleness import check as check_stale_polls
 from dcops.monitoring.state import measured_use
 
@@ -25,5 +25,6 @@ PERIODIC.register(Periodic("snmp_audit", audit_all, queue="poll",
                            period_s=float(os.environ.get("DCOPS_AUDIT_INTERVAL", "0") or 0)))
 
 SCHEDULE.register(schedule_polls)
+WORKER_START.register(warm_up)  # a poll worker loads its profiles before its first slice
 
 MEASURED_USE.register(measured_use)

@@ -201,6 +201,21 @@ def _reachable() -> int:
         return int(s.execute(select(func.count()).select_from(DeviceState).where(DeviceState.reachable)).scalar_one())
 
 
+def _wait_ready(workdir: Path, workers: int, timeout_s: float = 180.0) -> None:
+    """Wait until every worker said ``ready``: it has done its start-up (profiles, rules, connection) by then.
+
+    Start-up is not a poll's cost: on a 60 s cycle a worker runs for days. Without this wait a worker still
+    starting (4 of them start at once on 2 cores) paid its start-up inside a measured round.
+    """
+    logs = [workdir / f"worker-{workers}-{w}.log" for w in range(workers)]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(b" ready." in log.read_bytes() for log in logs):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"workers not ready within {timeout_s:.0f} s; see {workdir}")
+
+
 def _end_to_end(dbname: str, workers: int, rounds: int, workdir: Path) -> tuple[float, float, float]:
     from sqlalchemy import select
 
@@ -216,8 +231,11 @@ def _end_to_end(dbname: str, workers: int, rounds: int, workdir: Path) -> tuple[
                                        "--concurrency", "2"], stdout=log, stderr=subprocess.STDOUT,
                                       env=os.environ.copy()))
     try:
+        _wait_ready(workdir, workers)
         _pause()
-        _round(ids, 50)  # warm-up: workers connected, profiles loaded, pools filled
+        # warm-up: slices small enough that every worker (and each of its threads) records some, so that no
+        # measured round pays a process's first statements, connections or imports
+        _round(ids, max(1, len(ids) // (4 * workers)))
         per_poll, db_per_poll, rates, reachable = [], [], [], []
         for _ in range(rounds):
             _pause()

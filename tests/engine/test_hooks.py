@@ -35,3 +35,39 @@ def test_an_unknown_name_is_an_error_not_a_silent_skip():
         task_named("dcops.nothing")
     with pytest.raises(KeyError, match="no feature provides"):
         run_periodic("nothing")
+
+
+def test_a_worker_does_its_start_up_before_it_consumes(monkeypatch):
+    import dcops.engine.app as engine_app
+    from dcops.engine.hooks import WORKER_START
+
+    calls: list[object] = []
+
+    class FakeApp:
+        def worker_main(self, argv):
+            calls.append(("consume", argv[argv.index("--queues") + 1]))
+
+    def failing(queues):
+        calls.append(("failing", list(queues)))
+        raise RuntimeError("start-up step broken")
+
+    monkeypatch.setattr(engine_app, "get_app", lambda: FakeApp())
+    monkeypatch.setattr(WORKER_START, "_implementations",
+                        [lambda queues: calls.append(("start", list(queues))), failing])
+    engine_app.run_worker(["poll", "notify"], 1, hostname="h")
+    # every start-up step ran with the worker's queues, before it consumed; a failing one did not stop the worker
+    assert calls[:2] == [("start", ["poll", "notify"]), ("failing", ["poll", "notify"])]
+    assert calls[2][0] == "consume" and calls[2][1].endswith(".notify")
+
+
+def test_a_poll_worker_loads_its_profiles_at_start_up_and_another_does_not(monkeypatch):
+    from dcops.engine.hooks import WORKER_START
+    from dcops.monitoring import slices
+
+    assert slices.warm_up in WORKER_START.all()
+    loaded: list[str] = []
+    monkeypatch.setattr(slices.prof, "load_profiles", lambda: loaded.append("profiles"))
+    slices.warm_up(["jobs", "notify"])
+    assert loaded == []
+    slices.warm_up(["poll"])
+    assert loaded == ["profiles"]
