@@ -186,6 +186,7 @@ class StateCollector(Collector):
 #: splits each device's fragment once and transposes the columns (no per-line work in Python)
 _FAMILIES = tuple(METRICS)
 _INDEX = {family: i for i, family in enumerate(_FAMILIES)}
+_FAMILY = {family: (i, tuple(METRICS[family][1])) for i, family in enumerate(_FAMILIES)}  # column, own labels
 _SEP = "\x1f"
 _TAG = "m" + hashlib.sha1("\n".join(_FAMILIES).encode()).hexdigest()[:10]  # a fragment of another order is stale
 _PDU = _INDEX.get("pdu_power_watts")
@@ -212,10 +213,11 @@ def device_fragment(name: str, site: str, role: str, samples: list[Any]) -> str:
     base = _base(name, site, role)
     columns: list[list[str]] = [[] for _ in _FAMILIES]
     for metric, labels, value in samples:
-        index = _INDEX.get(metric)
-        if index is None:
+        family = _FAMILY.get(metric)
+        if family is None:
             continue
-        own = "".join(f',{k}="{_escape(str(labels.get(k, "")))}"' for k in METRICS[metric][1])
+        index, keys = family
+        own = "".join([f',{k}="{_escape(str(labels.get(k, "")))}"' for k in keys]) if keys else ""
         columns[index].append(f"{PREFIX}{metric}{{{base}{own}}} {floatToGoString(value)}\n")
     return _SEP.join([_TAG, *("".join(c) for c in columns)])
 

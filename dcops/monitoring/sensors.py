@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -201,7 +201,8 @@ class SensorReading:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the reading as a JSON-able dict (stored, shown by the API)."""
-        return asdict(self)
+        # every field is a scalar: a plain copy, not asdict's recursive deep copy (the writer does this per sensor)
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> SensorReading:

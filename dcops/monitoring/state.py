@@ -37,15 +37,12 @@ __all__ = ["DOWNSAMPLED_KEEP", "DOWNSAMPLE_STEP_S", "MAX_POINTS", "RAW_KEEP", "S
 
 
 def _samples_json(samples: Iterable[Sample]) -> list[Any]:
-    return [[s.metric, dict(s.labels), s.value] for s in samples]
+    """Samples as stored: [metric, {label: value} in label order, value] (no Sample copies made on the way)."""
+    return [[s.metric, dict(sorted(s.labels)) if len(s.labels) > 1 else dict(s.labels), s.value] for s in samples]
 
 
 def _samples_from_json(raw: Iterable[Any]) -> list[Sample]:
     return [Sample(m, float(v), tuple(sorted(labels.items()))) for m, labels, v in raw]
-
-
-def _sorted_labels(sample: Sample) -> Sample:
-    return Sample(sample.metric, sample.value, tuple(sorted(sample.labels)))
 
 
 # --- reading the latest state ------------------------------------------------------------------------
@@ -134,7 +131,7 @@ def apply_state(state: DeviceState, result: PollResult, extras: PollExtras) -> N
     state.error = result.error[:500] if result.error else None
     state.maintenance = extras.maintenance
     state.varbinds = result.varbinds
-    state.samples = _samples_json(_sorted_labels(s) for s in result.samples)
+    state.samples = _samples_json(result.samples)
     if result.reachable:
         state.reachable = True
         state.last_success_at = result.at
