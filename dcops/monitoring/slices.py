@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,6 +88,45 @@ async def poll_targets(targets: Sequence[Target], *, options: PollerOptions, dea
     return report
 
 
+class _PollLoop:
+    """This process's polling loop: one event loop in its own thread and one SNMP client, for every slice.
+
+    A worker runs slices in several threads (Celery's thread pool); each hands its polls to this loop and waits.
+    One loop and one socket for all: no loop, socket and executor made per slice, no two event loops contending
+    for the GIL, SNMPv3 engine ids discovered once per process (as the embedded poller's client keeps them), and
+    the answers of all the slices in flight read in the same wake-ups. The writes still run in the loop's worker
+    threads, several at once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._client: SnmpClient | None = None
+
+    def _running(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="dcops-poll-loop", daemon=True)
+                thread.start()
+                self._loop, self._thread, self._pid, self._client = loop, thread, os.getpid(), None
+            return self._loop
+
+    async def _poll(self, targets: Sequence[Target], options: PollerOptions, deadline_s: float) -> SliceReport:
+        if self._client is None:  # made on the loop's thread: no await between the test and the assignment
+            self._client = SnmpClient()
+        return await poll_targets(targets, options=options, deadline_s=deadline_s, client=self._client)
+
+    def run(self, targets: Sequence[Target], *, options: PollerOptions, deadline_s: float) -> SliceReport:
+        """Poll and record ``targets`` on this process's loop; return when they are recorded."""
+        return asyncio.run_coroutine_threadsafe(self._poll(targets, options, deadline_s), self._running()).result()
+
+
+_LOOP = _PollLoop()
+
+
 def _write(batch: list[tuple[PollResult, PollExtras]]) -> None:
     with session_scope() as session:
         store_results(session, batch)
@@ -125,7 +165,7 @@ def poll_slice(device_ids: Sequence[int], deadline_s: float | None = None,
     recent = _recently_polled([t.device_id for t in targets if t.device_id is not None], targets, sent_at)
     todo = [t for t in targets if t.device_id not in recent]
     interval = min((t.interval_s for t in targets), default=60)
-    report = asyncio.run(poll_targets(todo, options=options, deadline_s=deadline_s or interval * options.deadline))
+    report = _LOOP.run(todo, options=options, deadline_s=deadline_s or interval * options.deadline)
     report.skipped_recent = len(recent)
     if recent:
         log.info("slice: %d device(s) already polled this interval (redelivered slice), skipped", len(recent))

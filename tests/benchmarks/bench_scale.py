@@ -216,7 +216,8 @@ def _wait_ready(workdir: Path, workers: int, timeout_s: float = 180.0) -> None:
     raise RuntimeError(f"workers not ready within {timeout_s:.0f} s; see {workdir}")
 
 
-def _end_to_end(dbname: str, workers: int, rounds: int, workdir: Path) -> tuple[float, float, float]:
+def _end_to_end(dbname: str, workers: int, rounds: int, workdir: Path,
+                agent_pids: list[int]) -> tuple[float, float, float]:
     from sqlalchemy import select
 
     from dcops.database import session_scope
@@ -236,18 +237,22 @@ def _end_to_end(dbname: str, workers: int, rounds: int, workdir: Path) -> tuple[
         # warm-up: slices small enough that every worker (and each of its threads) records some, so that no
         # measured round pays a process's first statements, connections or imports
         _round(ids, max(1, len(ids) // (4 * workers)))
-        per_poll, db_per_poll, rates, reachable = [], [], [], []
+        per_poll, db_per_poll, rates, reachable, agent_per_poll = [], [], [], [], []
         for _ in range(rounds):
             _pause()
             backends = _backend_pids(dbname)
             cpu0 = sum(_cpu_of(p.pid) for p in procs)
+            agents0 = sum(_cpu_of(a) for a in agent_pids)
             db0 = {b: _cpu_of(b) for b in backends}
             wall = _round(ids, 50)
             reachable.append(_reachable())
             per_poll.append((sum(_cpu_of(p.pid) for p in procs) - cpu0) / len(ids))
             db_per_poll.append(sum(_cpu_of(b) - c for b, c in db0.items()) / len(ids))
             rates.append(len(ids) / wall)
-        print(f"  {workers} worker(s): devices answering per round: {reachable} of {len(ids)}")
+            agent_per_poll.append((sum(_cpu_of(a) for a in agent_pids) - agents0) / len(ids))
+        print(f"  {workers} worker(s): devices answering per round: {reachable} of {len(ids)}; the agents spent "
+              f"{statistics.median(agent_per_poll) * 1000:.1f} ms CPU per poll answering (on the cores the workers "
+              f"share)")
         return statistics.median(per_poll), statistics.median(db_per_poll), statistics.median(rates)
     finally:
         for p in procs:
@@ -339,7 +344,8 @@ def main() -> int:
               f"{2 / agent_per_poll:.0f} polls/s at most on these cores for the agents alone")
         results = {}
         for workers in (int(w) for w in args.workers.split(",")):
-            cpu, db, rate = _end_to_end(dbname, workers, args.rounds, workdir)
+            cpu, db, rate = _end_to_end(dbname, workers, args.rounds, workdir,
+                                        [a.process.pid for a in simulator.all])  # type: ignore[attr-defined]
             results[workers] = (cpu, db, rate)
             print(f"{workers} worker(s): end to end {cpu * 1000:.2f} ms CPU per poll in the workers "
                   f"({cpu / snmp:.2f}x SNMP only; goal <= 2x) + {db * 1000:.2f} ms in PostgreSQL; "
