@@ -250,9 +250,11 @@ def _end_to_end(dbname: str, workers: int, rounds: int, workdir: Path,
             db_per_poll.append(sum(_cpu_of(b) - c for b, c in db0.items()) / len(ids))
             rates.append(len(ids) / wall)
             agent_per_poll.append((sum(_cpu_of(a) for a in agent_pids) - agents0) / len(ids))
-        print(f"  {workers} worker(s): devices answering per round: {reachable} of {len(ids)}; the agents spent "
-              f"{statistics.median(agent_per_poll) * 1000:.1f} ms CPU per poll answering (on the cores the workers "
-              f"share)")
+        agents, rate = statistics.median(agent_per_poll), statistics.median(rates)
+        print(f"  {workers} worker(s): devices answering per round: {reachable} of {len(ids)}; cores busy while "
+              f"polling: agents {agents * rate:.2f} ({agents * 1000:.1f} ms per poll), workers "
+              f"{statistics.median(per_poll) * rate:.2f}, PostgreSQL {statistics.median(db_per_poll) * rate:.2f} "
+              f"of {os.cpu_count()} (throughput is the agents' when they hold most cores)")
         return statistics.median(per_poll), statistics.median(db_per_poll), statistics.median(rates)
     finally:
         for p in procs:
