@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any, Protocol
 
@@ -140,43 +141,86 @@ def _play(job: Job, playbook: str, extravars: dict[str, Any], base_seq: int) -> 
     return outcome, recorder
 
 
-def _finish(job_id: int, *, status: JobStatus, error: str = "", failed_task: str = "", rc: int | None = None,
-            stdout: str = "", changed: int = 0) -> bool:
-    with session_scope() as session:
-        job = session.get(Job, job_id, with_for_update=True)
-        assert job is not None
-        if job.status != JobStatus.RUNNING or job.worker != worker_id():
-            log.error("job %s: ended here but is %s under %s; not recorded", job_id, job.status, job.worker)
-            return False
-        job.status, job.error, job.failed_task, job.rc = status, error[:2000], failed_task[:300], rc
-        job.lease_until = None
-        job.stdout = (job.stdout + stdout) if job.stdout else stdout
-        job.changed, job.finished_at = changed, utcnow()
+@dataclass(frozen=True)
+class _Ending:
+    """How a job ended, to record: its status and what goes with it."""
+
+    status: JobStatus
+    error: str = ""
+    failed_task: str = ""
+    rc: int | None = None
+    stdout: str = ""
+    changed: int = 0
+
+
+def _finish_in(session: Session, job_id: int, end: _Ending) -> bool:
+    """Record a job's end in ``session`` if this worker still holds it running; False (nothing written) if not."""
+    job = session.get(Job, job_id, with_for_update=True)
+    assert job is not None
+    if job.status != JobStatus.RUNNING or job.worker != worker_id():
+        log.error("job %s: ended here but is %s under %s; not recorded", job_id, job.status, job.worker)
+        return False
+    job.status, job.error, job.failed_task, job.rc = end.status, end.error[:2000], end.failed_task[:300], end.rc
+    job.lease_until = None
+    job.stdout = (job.stdout + end.stdout) if job.stdout else end.stdout
+    job.changed, job.finished_at = end.changed, utcnow()
     return True
 
 
-def _apply_to_vm(job: Job, succeeded: bool) -> None:
-    """Move the VM to the state the job's outcome implies (addresses freed by the VM service's hook)."""
-    if job.vm_id is None:
-        return
+def _finish(job_id: int, *, status: JobStatus, error: str = "", failed_task: str = "", rc: int | None = None,
+            stdout: str = "", changed: int = 0) -> bool:
     with session_scope() as session:
-        vm = session.get(VirtualMachine, job.vm_id)
-        if vm is None:
-            return
-        action, data = JobAction(job.action), dict[str, Any]()
-        if succeeded:
-            done_states: dict[JobAction, dict[str, Any]] = {
-                JobAction.PROVISION: {"state": VMState.RUNNING}, JobAction.START: {"state": VMState.RUNNING},
-                JobAction.STOP: {"state": VMState.STOPPED},
-                JobAction.DECOMMISSION: {"state": VMState.DECOMMISSIONED, "ip_address": None}}
-            data = done_states.get(action, {})
-        elif action in (JobAction.PROVISION, JobAction.CLEANUP):
-            data = {"state": VMState.FAILED, "ip_address": None}
-        elif action == JobAction.RESIZE and "previous" in job.extravars:
-            data = dict(job.extravars["previous"])
-        if data:
-            virtual_machines.update(session, actor=_actor(job), id=_pk(vm), data=data,
-                                    options={"skip_quota": True})
+        return _finish_in(session, job_id, _Ending(status, error, failed_task, rc, stdout, changed))
+
+
+def _apply_in(session: Session, job: Job, succeeded: bool) -> None:
+    """Move the VM to the state the job's outcome implies (addresses freed by the VM service's hook)."""
+    if job.vm_id is None or session.get(VirtualMachine, job.vm_id) is None:
+        return
+    action, data = JobAction(job.action), dict[str, Any]()
+    if succeeded:
+        done_states: dict[JobAction, dict[str, Any]] = {
+            JobAction.PROVISION: {"state": VMState.RUNNING}, JobAction.START: {"state": VMState.RUNNING},
+            JobAction.STOP: {"state": VMState.STOPPED},
+            JobAction.DECOMMISSION: {"state": VMState.DECOMMISSIONED, "ip_address": None}}
+        data = done_states.get(action, {})
+    elif action in (JobAction.PROVISION, JobAction.CLEANUP):
+        data = {"state": VMState.FAILED, "ip_address": None}
+    elif action == JobAction.RESIZE and "previous" in job.extravars:
+        data = dict(job.extravars["previous"])
+    if data:
+        virtual_machines.update(session, actor=_actor(job), id=job.vm_id, data=data,
+                                options={"skip_quota": True}, commit=False)
+
+
+def _apply_to_vm(job: Job, succeeded: bool) -> None:
+    with session_scope() as session:
+        _apply_in(session, job, succeeded)
+
+
+def _record(endings: list[tuple[Job, _Ending]]) -> None:
+    """Record how jobs ended and move their VMs, all in ONE transaction (in job order, so row locks never cross).
+
+    Each job only if this worker still holds it running (conditional, so an outcome is applied at most once, also
+    beside reapers in other processes). Should that transaction fail (one VM's update refused, say), each job is
+    recorded in its own, so that the others still are.
+    """
+    endings = sorted(endings, key=lambda item: _pk(item[0]))
+    try:
+        with session_scope() as session:
+            for job, end in endings:
+                if _finish_in(session, _pk(job), end):
+                    _apply_in(session, job, succeeded=end.status == JobStatus.SUCCEEDED)
+        return
+    except Exception:
+        if len(endings) == 1:
+            raise
+        log.warning("jobs %s: recording them together failed; one by one", [j.id for j, _ in endings], exc_info=True)
+    for job, end in endings:
+        with session_scope() as session:
+            recorded = _finish_in(session, _pk(job), end)
+        if recorded:
+            _apply_to_vm(job, succeeded=end.status == JobStatus.SUCCEEDED)
 
 
 def _changed(stdout: str) -> int:
@@ -205,22 +249,20 @@ def _execute(job_id: int) -> JobStatus:
     try:
         outcome, recorder = _play(job, PLAYBOOKS[action], extravars, 0)
     except PreflightError as exc:
-        if _finish(job_id, status=JobStatus.FAILED, error=f"pre-flight failed: {exc.message}",
-                   failed_task="pre-flight"):
-            _apply_to_vm(job, succeeded=False)
+        _record([(job, _Ending(JobStatus.FAILED, f"pre-flight failed: {exc.message}", "pre-flight"))])
         return JobStatus.FAILED
     except Exception as exc:  # the runner itself broke: record it rather than leave the job running
         log.exception("job %s crashed", job_id)
-        if _finish(job_id, status=JobStatus.FAILED, error=f"job runner error: {type(exc).__name__}: {exc}"[:2000]):
-            _apply_to_vm(job, succeeded=False)
+        _record([(job, _Ending(JobStatus.FAILED, f"job runner error: {type(exc).__name__}: {exc}"[:2000]))])
         return JobStatus.FAILED
-    return _conclude(job, outcome.status, outcome.rc, outcome.stdout, recorder)
+    end = _ending(job, outcome.status, outcome.rc, outcome.stdout, recorder)
+    _record([(job, end)])
+    return end.status
 
 
-def _conclude(job: Job, outcome_status: str, rc: int | None, stdout: str, recorder: _Recorder) -> JobStatus:
-    """Record how a job's run ended (rolling back a provision that did not succeed); return its status."""
-    job_id, action = job.id, JobAction(job.action)
-    assert job_id is not None
+def _ending(job: Job, outcome_status: str, rc: int | None, stdout: str, recorder: _Recorder) -> _Ending:
+    """Say how a job's run ended (rolling back a provision that did not succeed), to record."""
+    action = JobAction(job.action)
     extravars = {k: v for k, v in job.extravars.items() if k != "previous"}
     status = {"successful": JobStatus.SUCCEEDED, "canceled": JobStatus.CANCELLED}.get(outcome_status,
                                                                                       JobStatus.FAILED)
@@ -236,10 +278,7 @@ def _conclude(job: Job, outcome_status: str, rc: int | None, stdout: str, record
             error += "; rolled back" if cleanup.status == "successful" else "; ROLLBACK FAILED, check the host"
         except Exception as exc:  # keep the job's own failure; report the rollback's too
             error += f"; rollback could not run: {exc}"
-    if _finish(job_id, status=status, error=error, failed_task=recorder.first_failed_task, rc=rc,
-               stdout=output, changed=_changed(stdout)):
-        _apply_to_vm(job, succeeded=status == JobStatus.SUCCEEDED)
-    return status
+    return _Ending(status, error, recorder.first_failed_task, rc, output, _changed(stdout))
 
 
 def execute_batch(job_ids: list[int]) -> dict[int, JobStatus]:
@@ -295,12 +334,10 @@ def _execute_batch(job_ids: list[int]) -> dict[int, JobStatus]:
                 log.exception("batch %s crashed", sorted(todo))
             error, task = ((f"pre-flight failed: {exc.message}", "pre-flight") if isinstance(exc, PreflightError)
                            else (f"job runner error: {type(exc).__name__}: {exc}"[:2000], ""))
-            for job_id, job in todo.items():
-                if _finish(job_id, status=JobStatus.FAILED, error=error, failed_task=task):
-                    _apply_to_vm(job, succeeded=False)
-                done[job_id] = JobStatus.FAILED
-            return done
+            _record([(job, _Ending(JobStatus.FAILED, error, task)) for job in todo.values()])
+            return done | dict.fromkeys(todo, JobStatus.FAILED)
         cancelled = {j for j, r in recorders.items() if r.cancelled} if outcome.status == "canceled" else set()
+        statuses: dict[int, str] = {}
         for name, job_id in alias.items():
             if outcome.status == "canceled" and cancelled and job_id not in cancelled:
                 base[job_id] = recorders[job_id].last_seq + 1000  # interrupted by another's cancel: run again
@@ -310,8 +347,15 @@ def _execute_batch(job_ids: list[int]) -> dict[int, JobStatus]:
                 status = "successful"
             elif status == "successful" and name in outcome.failed_hosts:
                 status = "failed"
-            done[job_id] = _conclude(todo[job_id], status, 0 if status == "successful" else outcome.rc,
-                                     outcome.host_stdout.get(name, ""), recorders[job_id])
+            statuses[job_id] = status
+
+        # the members that succeeded in one transaction; then each other one once its rollback has run
+        succeeded = [job_id for job_id, status in statuses.items() if status == "successful"]
+        for group in [succeeded] * bool(succeeded) + [[j] for j in statuses if j not in succeeded]:
+            endings = [(todo[j], _ending(todo[j], statuses[j], 0 if statuses[j] == "successful" else outcome.rc,
+                                         outcome.host_stdout.get(f"job-{j}", ""), recorders[j])) for j in group]
+            _record(endings)
+            done |= {_pk(job): end.status for job, end in endings}
         todo = {j: job for j, job in todo.items() if j not in done}
     return done
 

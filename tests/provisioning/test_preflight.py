@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -32,11 +33,29 @@ def _other_key(tmp_path: Path, name: str, passphrase: str = "") -> tuple[str, st
     return (tmp_path / name).read_text(), " ".join((tmp_path / f"{name}.pub").read_text().split()[:2])
 
 
-def test_preflight_passes_and_lists_domains(sshd: SSHD, libvirt_daemons: None) -> None:
+def _virsh_domains() -> set[str]:
+    listed = subprocess.run(["virsh", "-c", URI, "list", "--all", "--name"], capture_output=True, text=True,
+                            check=True)
+    return {n.strip() for n in listed.stdout.splitlines() if n.strip()}
+
+
+def test_preflight_passes_and_lists_domains(sshd: SSHD, libvirt_daemons: None, tmp_path: Path) -> None:
     assert preflight.preflight(_target(sshd), URI) == "ok: libvirt answers at qemu:///system"
-    domains = preflight.list_domains(_target(sshd), URI)
-    listed = subprocess.run(["virsh", "-c", URI, "list", "--all", "--name"], capture_output=True, text=True)
-    assert set(domains) == {n.strip() for n in listed.stdout.splitlines() if n.strip()}
+    own = f"dcops-preflight-{os.getpid()}"  # a defined, shut-off domain of this test's own
+    xml = tmp_path / "own.xml"
+    xml.write_text(f"<domain type='qemu'><name>{own}</name><memory unit='MiB'>16</memory>"
+                   "<os><type>hvm</type></os></domain>")
+    subprocess.run(["virsh", "-q", "-c", URI, "define", str(xml)], check=True, capture_output=True)
+    try:
+        # tests on the other worker define and remove domains meanwhile: what was there before and after the
+        # call must be listed, and nothing that was in neither
+        before = _virsh_domains()
+        domains = preflight.list_domains(_target(sshd), URI)
+        after = _virsh_domains()
+    finally:
+        subprocess.run(["virsh", "-q", "-c", URI, "undefine", own], check=True, capture_output=True)
+    assert before & after <= set(domains) <= before | after
+    assert domains[own] == "shut off"
     assert set(domains.values()) <= {"running", "shut off"}
 
 

@@ -1,17 +1,21 @@
 """Killing the job runner mid-run fails the job once its lease expires and cleans its VM up.
 
 Embedded mode (the job runner of ``dcops worker`` without a broker) and Celery mode (``dcops worker`` on RabbitMQ,
-with ``dcops scheduler`` dispatching the jobs and reaping the leases) end the same way.
+with ``dcops scheduler`` dispatching the jobs and reaping the leases) end the same way. The provision holds once
+its domain runs (a task added to a copy of the playbooks, released by the test), so the kill lands mid-job every
+time, with the volume, the seed and the running domain there for the cleanup to remove.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +28,23 @@ from dcops.provisioning.models import Job, JobEvent
 from tests.provisioning.conftest import Lab, dominfo, new_vm
 
 LEASE_S = "6"
+HOLD = '''        - name: Hold here while the test says so (tests only)
+          ansible.builtin.shell:
+            cmd: "while [ -e '{hold}' ]; do sleep 0.2; done"
+          changed_when: false
+
+'''
+
+
+def _playbooks_that_hold(folder: Path, hold: Path) -> Path:
+    """Copy the playbooks with a task that holds the provision once its domain runs, while ``hold`` exists."""
+    shutil.copytree(Path(__file__).resolve().parents[2] / "playbooks", folder)
+    book = folder / "provision_vm.yml"
+    text = book.read_text()
+    anchor = "      rescue:\n"  # the end of the provision's block: the domain was started
+    assert text.count(anchor) == 1
+    book.write_text(text.replace(anchor, HOLD.format(hold=hold) + anchor))
+    return folder
 
 
 def _worker(log: Any, env: dict[str, str] | None = None, *args: str) -> subprocess.Popen[bytes]:
@@ -43,13 +64,15 @@ def _wait(predicate: Any, what: str, timeout: float = 600) -> None:
 
 @pytest.mark.parametrize("mode", ["embedded", pytest.param("broker", marks=pytest.mark.postgresql_only)])
 def test_killed_worker_fails_job_and_cleans_up(session: Any, lab: Lab, tmp_path: Any, mode: str) -> None:
-    env: dict[str, str] = {}
+    hold = tmp_path / "hold"
+    hold.touch()
+    env: dict[str, str] = {"DCOPS_PLAYBOOK_DIR": str(_playbooks_that_hold(tmp_path / "playbooks", hold))}
     scheduler = None
     if mode == "broker":
         from tests.engine.cluster import BROKER
 
-        env = {"DCOPS_BROKER_URL": BROKER, "DCOPS_QUEUE_PREFIX": f"dcopst{secrets.token_hex(4)}",
-               "DCOPS_EVERY_REAP_LEASES": "2", "DCOPS_EVERY_DISPATCH_JOBS": "2"}
+        env |= {"DCOPS_BROKER_URL": BROKER, "DCOPS_QUEUE_PREFIX": f"dcopst{secrets.token_hex(4)}",
+                "DCOPS_EVERY_REAP_LEASES": "2", "DCOPS_EVERY_DISPATCH_JOBS": "2"}
     vm = new_vm(session, lab, "kill")
     [job] = service.launch(session, actor=SYSTEM, vm_ids=[vm.id])
     log = (tmp_path / "worker.log").open("wb")  # noqa: SIM115 - both workers write to it; closed below
@@ -57,16 +80,20 @@ def test_killed_worker_fails_job_and_cleans_up(session: Any, lab: Lab, tmp_path:
         scheduler = _worker(log, env, "scheduler", "--tick", "1")
     first = _worker(log, env)
     try:
-        def volume_created() -> bool:
+        def holding() -> bool:
             session.expire_all()
             count = session.execute(select(func.count()).select_from(JobEvent).where(
-                JobEvent.job_id == job.id, JobEvent.task == "Create the volume")).scalar_one()
+                JobEvent.job_id == job.id, JobEvent.task.like("Hold here%"))).scalar_one()
             session.commit()  # never hold SQLite's write lock while the worker records events
-            return bool(count >= 2)
-        _wait(volume_created, "the provision to create its volume")
+            return bool(count)
+        _wait(holding, "the provision to start its domain and hold")
+        # what the cleanup must remove is there
+        assert dominfo(vm.name).get("State") == "running"
+        assert os.path.exists(f"{lab.libvirt.pool_path}/{vm.name}.qcow2")
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the worker and its ansible-playbook, mid-run
         first.wait()
+        hold.unlink()  # the hold loop left on the host ends
     session.expire_all()
     assert session.get(Job, job.id).status == "running"
     session.commit()
