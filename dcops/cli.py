@@ -124,20 +124,37 @@ def prepare_database() -> None:
     upgrade()
 
 
-def run_server(host: str | None, port: int | None) -> None:
+WorkersOpt = Annotated[int, typer.Option(
+    "--workers", min=1, help="API processes; more than 1 needs DCOPS_BACKGROUND=false (background work then runs "
+                             "in 'dcops worker' and 'dcops scheduler')")]
+
+
+def check_workers(workers: int) -> None:
+    """Refuse several API processes that would each run the background services (pollers, trap port, jobs)."""
+    if workers > 1 and get_settings().background:
+        err_console.print(f"--workers {workers}: every API process would run its own poller, trap receiver and job "
+                          "runner. Set DCOPS_BACKGROUND=false and run the background work apart: 'dcops worker' "
+                          "and 'dcops scheduler' (with DCOPS_BROKER_URL), or one 'dcops poller' and 'dcops worker'.")
+        raise typer.Exit(2)
+
+
+def run_server(host: str | None, port: int | None, workers: int = 1) -> None:
     """Serve the API (and, as they arrive, the console and background services)."""
     import uvicorn
 
+    check_workers(workers)
     settings = get_settings()
     uvicorn.run("dcops.main:serve_app", factory=True, host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level, proxy_headers=False)  # dcops.proxy honours trusted proxies only
+                log_level=settings.log_level, workers=workers,
+                proxy_headers=False)  # dcops.proxy honours trusted proxies only
 
 
 @app.command()
-def serve(host: HostOpt = None, port: PortOpt = None) -> None:
+def serve(host: HostOpt = None, port: PortOpt = None, workers: WorkersOpt = 1) -> None:
     """Apply migrations and serve dcops."""
+    check_workers(workers)
     prepare_database()
-    run_server(host, port)
+    run_server(host, port, workers)
 
 
 @db_app.command("upgrade")

@@ -10,15 +10,13 @@ writes and the change log — so feature services only add their own rules.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, ColumnElement, Float, Integer, LargeBinary, Numeric, Table, and_, func, or_, select
-from sqlalchemy.engine import Dialect
+from sqlalchemy import BigInteger, ColumnElement, Integer, Table, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
@@ -27,6 +25,7 @@ from dcops.changelog import ChangeAction, record_change
 from dcops.database import utcnow
 from dcops.exceptions import ConflictError, InUseError, NotFoundError, PermissionDeniedError, ValidationError
 from dcops.hooks import Hook
+from dcops.pages import sqlite_page
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -90,27 +89,6 @@ def integrity_message(exc: IntegrityError) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     detail = next((line for line in lines if line.startswith("DETAIL:")), "")
     return (lines[0] if lines else "integrity error") + (f" ({detail[7:].strip()})" if detail else "")
-
-
-_JSON_ROWS: dict[tuple[Any, ...], tuple[Any, list[Any]] | None] = {}
-
-
-def _json_rows(columns: Sequence[Any], dialect: Dialect) -> tuple[Any, list[Any]] | None:
-    """A row of ``columns`` as one JSON array (an expression), and per column what turns its value read back from
-    that JSON into the column's Python value (None: as is).
-
-    None when a column cannot make the trip exactly: binary (JSON holds no blobs), floating point (SQLite writes
-    15 significant digits) or exact decimals. Cached per column list: building the expression costs more than
-    running it.
-    """
-    key = (id(dialect), *columns)
-    if key not in _JSON_ROWS:
-        built: tuple[Any, list[Any]] | None = None
-        if not any(isinstance(column.type, LargeBinary | Float | Numeric) for column in columns):
-            built = (func.json_array(*columns).label("r"),
-                     [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns])
-        _JSON_ROWS[key] = built
-    return _JSON_ROWS[key]
 
 
 class Resource(Generic[M]):
@@ -284,19 +262,7 @@ class Resource(Generic[M]):
         columns = self.table.c
         selected = [columns[n] for n in names]
         dialect = session.get_bind().dialect
-        if dialect.name == "sqlite" and (as_json := _json_rows(selected, dialect)) is not None:
-            # the page as ONE row (a JSON array of rows): sqlite3 gives up and retakes the GIL at every row it
-            # steps, which under concurrent requests costs more than reading the rows (measured: 100 rows, 50
-            # clients); SQLite keeps the page's order (its LIMIT subquery feeds the aggregate in order)
-            row_json, readers = as_json
-            inner = page(select(row_json)).subquery()
-            packed = session.execute(select(func.json_group_array(func.json(inner.c.r)))).scalar_one()
-            rows = [dict(zip(names, values, strict=True)) for values in json.loads(packed)]
-            for name, read in zip(names, readers, strict=True):
-                if read is not None:  # most columns need nothing (text, integers); dates are parsed
-                    for row in rows:
-                        if (value := row[name]) is not None:
-                            row[name] = read(value)
+        if dialect.name == "sqlite" and (rows := sqlite_page(session, page, selected, names)) is not None:
             return rows, self._count(session, where, query, len(rows))
         if dialect.name != "postgresql":
             result = session.execute(page(select(*selected)))

@@ -13,11 +13,12 @@ import pytest
 from sqlmodel import Session
 
 from dcops.auth.actor import SYSTEM
-from dcops.crud import ListQuery, Resource, _json_rows
+from dcops.crud import ListQuery, Resource
 from dcops.dcim.resources import devices, racks, sites
 from dcops.demo.build import build_demo
 from dcops.ipam.service import ip_addresses, prefixes
 from dcops.monitoring.alerting import alerts
+from dcops.pages import _as_json
 from dcops.provisioning.service import jobs
 from dcops.tenancy.service import agencies
 from dcops.virtualization.service import virtual_machines
@@ -54,4 +55,4 @@ def test_value_pages_match_the_orm(session: Session, backend: str, resource: Res
         assert seen  # the demo has devices: the comparison compared something
         if backend == "sqlite":  # and the one-row JSON page is what SQLite used
             selected = list(resource.table.c)
-            assert _json_rows(selected, session.get_bind().dialect) is not None
+            assert _as_json(selected, session.get_bind().dialect) is not None
