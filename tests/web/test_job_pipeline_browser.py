@@ -1,7 +1,9 @@
 """The real provisioning pipeline in the browser: the job view follows a job that the real job runner runs with
 ansible-runner against a loopback sshd and the system libvirtd; nothing in the job is written by the test.
 
-Screenshots (queued, running with its first events, succeeded) are kept under ``$DCOPS_ARTIFACTS``.
+Screenshots (queued, running with its first events, succeeded) are kept under ``$DCOPS_ARTIFACTS``. A provision
+takes about two seconds, less than the page's refresh: it holds once its domain runs (a task added to a copy of the
+playbooks, released by the test), so the page is seen while the job runs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tests.provisioning.conftest import (  # noqa: F401  (the loopback sshd and 
     new_vm,
     sshd,
 )
+from tests.provisioning.test_restart import _playbooks_that_hold
 from tests.server import running_server
 from tests.web.conftest import build_app
 from tests.web.test_browser import chromium, login  # noqa: F401  (the module-scoped browser fixture)
@@ -32,7 +35,8 @@ PASSWORD = "jalur-nyata-2026"
 
 
 def test_the_job_view_streams_a_job_the_real_runner_runs(session: Session, lab: Lab,  # noqa: F811
-                                                           chromium: Any, backend: str) -> None:  # noqa: F811
+                                                           chromium: Any, backend: str,  # noqa: F811
+                                                           tmp_path: Path, monkeypatch: Any) -> None:
     from dcops.auth.actor import SYSTEM
     from dcops.auth.service import create_user
     from dcops.provisioning import jobs, service
@@ -48,6 +52,9 @@ def test_the_job_view_streams_a_job_the_real_runner_runs(session: Session, lab: 
     shots = Path(os.environ.get("DCOPS_ARTIFACTS", "/tmp/dcops-screenshots")) / backend
     shots.mkdir(parents=True, exist_ok=True)
 
+    hold = tmp_path / "hold"
+    hold.touch()
+    monkeypatch.setenv("DCOPS_PLAYBOOK_DIR", str(_playbooks_that_hold(tmp_path / "playbooks", hold)))
     stop = threading.Event()
     runner = threading.Thread(target=jobs.work, args=(stop,), kwargs={"concurrency": 1, "poll_s": 0.2},
                               name="job-runner", daemon=True)
@@ -61,10 +68,12 @@ def test_the_job_view_streams_a_job_the_real_runner_runs(session: Session, lab: 
             runner.start()  # the real runner claims the queued job; the open page is never reloaded
             page.wait_for_selector("#job-live[data-status=running] #job-events tbody tr", timeout=120_000)
             page.screenshot(path=str(shots / "pipeline-job-running.png"), full_page=True)
+            hold.unlink()  # the provision goes on to its end
             page.wait_for_selector("#job-live[data-status=succeeded]", timeout=300_000)
             page.screenshot(path=str(shots / "pipeline-job-succeeded.png"), full_page=True)
             shown = page.locator("#job-events tbody tr td:nth-child(3)").all_inner_texts()
         finally:
+            hold.unlink(missing_ok=True)
             stop.set()
             context.close()
     runner.join(timeout=60)
