@@ -142,7 +142,6 @@ def run_server(host: str | None, port: int | None, workers: int = 1) -> None:
     """Serve the API (and, as they arrive, the console and background services)."""
     import uvicorn
 
-    check_workers(workers)
     settings = get_settings()
     uvicorn.run("dcops.main:serve_app", factory=True, host=host or settings.host, port=port or settings.port,
                 log_level=settings.log_level, workers=workers,

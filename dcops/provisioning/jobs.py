@@ -167,12 +167,6 @@ def _finish_in(session: Session, job_id: int, end: _Ending) -> bool:
     return True
 
 
-def _finish(job_id: int, *, status: JobStatus, error: str = "", failed_task: str = "", rc: int | None = None,
-            stdout: str = "", changed: int = 0) -> bool:
-    with session_scope() as session:
-        return _finish_in(session, job_id, _Ending(status, error, failed_task, rc, stdout, changed))
-
-
 def _apply_in(session: Session, job: Job, succeeded: bool) -> None:
     """Move the VM to the state the job's outcome implies (addresses freed by the VM service's hook)."""
     if job.vm_id is None or session.get(VirtualMachine, job.vm_id) is None:

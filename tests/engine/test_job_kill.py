@@ -12,7 +12,6 @@ lease reaping every 2 s). Host-a runs a provision, host-b another. The provision
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -39,14 +38,6 @@ from tests.provisioning.conftest import (  # noqa: F401 - fixtures used by name
 
 pytestmark = pytest.mark.postgresql_only
 LEASE_S = 6.0
-HOLD = '''        - name: Hold here while the test says so (tests only)
-          ansible.builtin.shell:
-            cmd: "while [ -e '{hold}/{{{{ vm_name }}}}' ]; do sleep 0.2; done"
-          changed_when: false
-
-'''
-
-
 @pytest.fixture(scope="module")
 def libvirt_lab(libvirt_daemons: None) -> Any:  # noqa: F811 - this module's own network and pool
     prefix = f"{prov.RUN_PREFIX}k"
@@ -59,16 +50,6 @@ def libvirt_lab(libvirt_daemons: None) -> Any:  # noqa: F811 - this module's own
     xml.unlink()
     yield built
     prov.cleanup_libvirt(prefix, built.pool, built.pool_path, built.network)
-
-
-def _playbooks_that_hold(folder: Path, hold: Path) -> Path:
-    shutil.copytree(Path(__file__).resolve().parents[2] / "playbooks", folder)
-    book = folder / "provision_vm.yml"
-    text = book.read_text()
-    anchor = "      rescue:\n"  # the end of the provision's block: volume, seed and domain are there
-    assert text.count(anchor) == 1
-    book.write_text(text.replace(anchor, HOLD.format(hold=hold) + anchor))
-    return folder
 
 
 def _job(session: Any, job_id: int) -> Job:
@@ -89,7 +70,7 @@ def test_a_killed_workers_job_ends_once_within_two_leases_and_the_other_hosts_jo
         session: Any, lab: Lab, tmp_path: Path) -> None:  # noqa: F811
     hold = tmp_path / "hold"
     hold.mkdir()
-    books = _playbooks_that_hold(tmp_path / "playbooks", hold)
+    books = prov.playbooks_that_hold(tmp_path / "playbooks", f"{hold}/{{{{ vm_name }}}}")
     cluster = Cluster(tmp_path, extra_env={"DCOPS_JOB_LEASE_S": str(LEASE_S), "DCOPS_PLAYBOOK_DIR": str(books),
                                            "DCOPS_EVERY_REAP_LEASES": "2", "DCOPS_EVERY_DISPATCH_JOBS": "2",
                                            "DCOPS_EVERY_RECONCILE": "0"})  # no reconcile run ahead of the jobs

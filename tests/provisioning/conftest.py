@@ -208,3 +208,23 @@ def dominfo(name: str) -> dict[str, str]:
     if result.returncode != 0:
         return {}
     return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in result.stdout.splitlines()) if k}
+
+
+_HOLD_TASK = """        - name: Hold here while the test says so (tests only)
+          ansible.builtin.shell:
+            cmd: "while [ -e '{hold}' ]; do sleep 0.2; done"
+          changed_when: false
+
+"""
+
+
+def playbooks_that_hold(folder: Path, hold: str) -> Path:
+    """Copy the playbooks into ``folder`` with a task that holds a provision once its domain runs, while the host
+    path ``hold`` exists (it may name the VM: ``.../{{ vm_name }}``). For tests that must see or kill a job mid-run."""
+    shutil.copytree(Path(__file__).resolve().parents[2] / "playbooks", folder)
+    book = folder / "provision_vm.yml"
+    text = book.read_text()
+    anchor = "      rescue:\n"  # the end of the provision's block: volume, seed and domain are there
+    assert text.count(anchor) == 1
+    book.write_text(text.replace(anchor, _HOLD_TASK.format(hold=hold) + anchor))
+    return folder

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,28 +23,9 @@ from dcops.auth.actor import SYSTEM
 from dcops.provisioning import service
 from dcops.provisioning.jobs import STOPPED_REASON
 from dcops.provisioning.models import Job, JobEvent
-from tests.provisioning.conftest import Lab, dominfo, new_vm
+from tests.provisioning.conftest import Lab, dominfo, new_vm, playbooks_that_hold
 
 LEASE_S = "6"
-HOLD = '''        - name: Hold here while the test says so (tests only)
-          ansible.builtin.shell:
-            cmd: "while [ -e '{hold}' ]; do sleep 0.2; done"
-          changed_when: false
-
-'''
-
-
-def _playbooks_that_hold(folder: Path, hold: Path) -> Path:
-    """Copy the playbooks with a task that holds the provision once its domain runs, while ``hold`` exists."""
-    shutil.copytree(Path(__file__).resolve().parents[2] / "playbooks", folder)
-    book = folder / "provision_vm.yml"
-    text = book.read_text()
-    anchor = "      rescue:\n"  # the end of the provision's block: the domain was started
-    assert text.count(anchor) == 1
-    book.write_text(text.replace(anchor, HOLD.format(hold=hold) + anchor))
-    return folder
-
-
 def _worker(log: Any, env: dict[str, str] | None = None, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DCOPS_JOB_LEASE_S": LEASE_S, **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "dcops", *(args or ("worker", "--concurrency", "2"))],
@@ -66,7 +45,7 @@ def _wait(predicate: Any, what: str, timeout: float = 600) -> None:
 def test_killed_worker_fails_job_and_cleans_up(session: Any, lab: Lab, tmp_path: Any, mode: str) -> None:
     hold = tmp_path / "hold"
     hold.touch()
-    env: dict[str, str] = {"DCOPS_PLAYBOOK_DIR": str(_playbooks_that_hold(tmp_path / "playbooks", hold))}
+    env: dict[str, str] = {"DCOPS_PLAYBOOK_DIR": str(playbooks_that_hold(tmp_path / "playbooks", str(hold)))}
     scheduler = None
     if mode == "broker":
         from tests.engine.cluster import BROKER

@@ -24,9 +24,9 @@ from tests.provisioning.conftest import (  # noqa: F401  (the loopback sshd and 
     libvirt_daemons,
     libvirt_lab,
     new_vm,
+    playbooks_that_hold,
     sshd,
 )
-from tests.provisioning.test_restart import _playbooks_that_hold
 from tests.server import running_server
 from tests.web.conftest import build_app
 from tests.web.test_browser import chromium, login  # noqa: F401  (the module-scoped browser fixture)
@@ -54,7 +54,7 @@ def test_the_job_view_streams_a_job_the_real_runner_runs(session: Session, lab: 
 
     hold = tmp_path / "hold"
     hold.touch()
-    monkeypatch.setenv("DCOPS_PLAYBOOK_DIR", str(_playbooks_that_hold(tmp_path / "playbooks", hold)))
+    monkeypatch.setenv("DCOPS_PLAYBOOK_DIR", str(playbooks_that_hold(tmp_path / "playbooks", str(hold))))
     stop = threading.Event()
     runner = threading.Thread(target=jobs.work, args=(stop,), kwargs={"concurrency": 1, "poll_s": 0.2},
                               name="job-runner", daemon=True)
