@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from dcops.database import utcnow
 from dcops.provisioning import jobs
+from dcops.provisioning.choices import JobStatus
 from dcops.provisioning.models import Job
+from dcops.virtualization.models import VirtualMachine
 
 
 def _running(session: Any, vm: Any, *, worker: str, lease_s: float, action: str = "provision") -> Job:
@@ -69,6 +71,13 @@ def test_heartbeat_keeps_the_lease_and_a_reaped_job_is_not_overwritten_by_its_la
     session.commit()
     assert jobs.reap_expired() == [job.id]
     assert not jobs.renew(job.id)  # the stalled worker learns it lost the job
-    assert jobs._finish(job.id, status="succeeded") is False  # and its late outcome is not recorded
+    # its late outcome, recorded the way a worker records a batch's endings, writes nothing: not the job, not the VM
+    session.expire_all()
+    late = session.get(Job, job.id)
+    session.expunge(late)
+    session.commit()
+    jobs._record([(late, jobs._Ending(JobStatus.SUCCEEDED, stdout="late"))])
     session.expire_all()
     assert session.get(Job, job.id).status == "failed"
+    assert "late" not in (session.get(Job, job.id).stdout or "")
+    assert session.get(VirtualMachine, vm.id).state != "running"
