@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Engine
@@ -164,15 +166,35 @@ def reader_engine(url: str | None = None) -> Engine:
     return reader
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """Yield a session for one request; services commit, errors roll back.
 
     GET requests read in deferred transactions on SQLite (a write they make, such as a token's last use,
     starts its own transaction after a rollback); every other method starts ``BEGIN IMMEDIATE``.
+
+    Async on purpose: a sync generator dependency costs two trips to a worker thread per request (FastAPI
+    enters and exits it there), though making a session touches no database (it connects at its first
+    statement, in the handler's thread). Closing one whose handler ended its transaction does no I/O either;
+    a session left inside a transaction (a read, an error) is closed in a thread of its own, shielded from the
+    request's cancellation so its connection always goes back to the pool.
+
+    The rule that keeps a busy server live: a request never waits for one of the API's threads while its
+    session holds a connection. Its handler runs in one thread (routes are ``routing.OffLoopRoute``, so
+    FastAPI validates the answer on the event loop, not in a second trip), and the close here takes none.
     """
     bind = reader_engine() if request.method in ("GET", "HEAD") else get_engine()
-    with Session(bind, expire_on_commit=False) as session:
+    session = Session(bind, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            # its own limiter, as FastAPI gives a dependency's exit: with the API's threads all busy on statements
+            # that wait for a lock this transaction holds (a DDL queued behind it), a close that waits for one of
+            # those threads would never come (seen: a TRUNCATE, 8 readers and this close, deadlocked)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

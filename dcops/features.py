@@ -3,7 +3,7 @@
 A feature is a package under ``dcops``. It may have:
 
 - ``models.py``: its tables (imported so that ``SQLModel.metadata`` is complete);
-- ``router.py``: an ``APIRouter`` named ``router``, mounted under ``/api/v1``, and optionally ``root_router``,
+- ``router.py``: a ``routing.ApiRouter`` named ``router``, mounted under ``/api/v1``, and optionally ``root_router``,
   mounted at the root (``/metrics``);
 - a ``mount(app)`` function in the package itself (the web console: pages, static files, middleware);
 - ``cli.py``: a Typer app named ``app`` and ``COMMAND``, the sub-command name (``None`` merges its commands at

@@ -26,6 +26,7 @@ from dcops.exceptions import AuthenticationError, DcopsError, TooManyRequestsErr
 from dcops.features import api_routers, background_services, mount_all, root_routers
 from dcops.openapi import declare_errors
 from dcops.proxy import TrustedProxyMiddleware
+from dcops.routing import OffLoopRoute, assert_no_sync_endpoint
 
 log = logging.getLogger("dcops")
 
@@ -153,6 +154,7 @@ def create_app(*, background: bool = False) -> FastAPI:
             {"name": "provisioning", "description": "Ansible jobs and VM actions"},
         ],
     )
+    app.router.route_class = OffLoopRoute  # its own routes too (/healthz, /readyz, the docs)
     app.state.with_background = background
     install_error_handlers(app)
     from dcops.apidocs import mount_docs
@@ -179,6 +181,7 @@ def create_app(*, background: bool = False) -> FastAPI:
     mount_all(app)
     app.add_middleware(TrustedProxyMiddleware)  # outermost: every layer sees the real scheme and client
     assert_every_route_guarded(app, public=[f"{API_PREFIX}/auth/login"])
+    assert_no_sync_endpoint(app)
     declare_errors(app, public={f"{API_PREFIX}/auth/login"}, uploads={f"{API_PREFIX}/import/{{kind}}"})
     return app
 

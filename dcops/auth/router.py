@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 
 from dcops import changelog as change_log
 from dcops.auth import models as m
@@ -14,10 +14,10 @@ from dcops.crud import ListQuery
 from dcops.database import SessionDep
 from dcops.exceptions import NotFoundError
 from dcops.proxy import client_address
-from dcops.routing import crud_router
+from dcops.routing import ApiRouter, crud_router
 from dcops.schemas import Page
 
-router = APIRouter()
+router = ApiRouter()
 router.include_router(
     crud_router(
         service.users, path="/auth/users", public=m.UserPublic, create=m.UserCreate, update=m.UserUpdate,

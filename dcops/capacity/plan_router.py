@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -21,8 +21,9 @@ from dcops.capacity.forecast import Plan
 from dcops.capacity.plan_models import GrowthAssumptionPublic
 from dcops.capacity.planning import CompareRequest, GrowthAssumptionIn, PlanRequest
 from dcops.database import SessionDep
+from dcops.routing import ApiRouter
 
-router = APIRouter(prefix="/plan", tags=["capacity"])  # included by the capacity router (/capacity)
+router = ApiRouter(prefix="/plan", tags=["capacity"])  # included by the capacity router (/capacity)
 PLAN_READERS = Allow({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR})
 Reader = Annotated[Actor, Depends(PLAN_READERS)]
 Planner = Annotated[Actor, Depends(Allow({Role.ADMIN, Role.PLANNER}))]

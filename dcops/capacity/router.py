@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from dcops.auth.actor import SYSTEM, Actor
 from dcops.auth.choices import ADMIN, ADMIN_OPERATOR, EVERYONE, STAFF, Role
@@ -22,9 +22,10 @@ from dcops.capacity.models import (
 from dcops.capacity.plan_router import router as plan_router
 from dcops.crud import MAX_LIMIT, ListQuery
 from dcops.database import SessionDep
+from dcops.routing import ApiRouter
 from dcops.schemas import Page
 
-router = APIRouter(prefix="/capacity", tags=["capacity"])
+router = ApiRouter(prefix="/capacity", tags=["capacity"])
 router.include_router(plan_router)
 
 FILERS = ADMIN_OPERATOR

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -37,9 +37,10 @@ from dcops.consolidation.models import (
 )
 from dcops.crud import ListQuery
 from dcops.database import SessionDep
+from dcops.routing import ApiRouter
 from dcops.schemas import Page
 
-router = APIRouter(prefix="/consolidation", tags=["consolidation"])
+router = ApiRouter(prefix="/consolidation", tags=["consolidation"])
 PLANNERS = frozenset({Role.ADMIN, Role.PLANNER})
 STAFF_READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR})
 Reader = Annotated[Actor, Depends(Allow(EVERYONE))]

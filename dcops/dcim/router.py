@@ -3,7 +3,7 @@
 from enum import Enum
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel
 
 from dcops.auth.actor import Actor
@@ -13,9 +13,9 @@ from dcops.database import SessionDep
 from dcops.dcim import models as m
 from dcops.dcim import service
 from dcops.dcim.choices import RackFace
-from dcops.routing import crud_router
+from dcops.routing import ApiRouter, crud_router
 
-router = APIRouter(prefix="/dcim")
+router = ApiRouter(prefix="/dcim")
 _tags: list[str | Enum] = ["dcim"]
 for resource, path, public, create, update in (
     (service.sites, "/sites", m.SitePublic, m.SiteCreate, m.SiteUpdate),

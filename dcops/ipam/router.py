@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import Depends, status
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ADMIN_OPERATOR, EVERYONE
@@ -10,9 +10,9 @@ from dcops.auth.deps import Allow
 from dcops.database import SessionDep
 from dcops.ipam import models as m
 from dcops.ipam import service
-from dcops.routing import crud_router
+from dcops.routing import ApiRouter, crud_router
 
-router = APIRouter(prefix="/ipam")
+router = ApiRouter(prefix="/ipam")
 router.include_router(
     crud_router(service.prefixes, path="/prefixes", public=m.PrefixPublic, create=m.PrefixCreate,
                 update=m.PrefixUpdate, read=EVERYONE, write=ADMIN_OPERATOR, tags=["ipam"])

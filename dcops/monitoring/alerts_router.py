@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 from pydantic import BaseModel
 
 from dcops.auth.actor import Actor
@@ -15,10 +15,10 @@ from dcops.database import SessionDep
 from dcops.monitoring import alert_models as m
 from dcops.monitoring import alerting, notify
 from dcops.monitoring.rules import default_rules
-from dcops.routing import crud_router
+from dcops.routing import ApiRouter, crud_router
 from dcops.schemas import Page
 
-router = APIRouter(tags=["monitoring"])
+router = ApiRouter(tags=["monitoring"])
 MAX_ID = 2**31 - 1
 AlertId = Path(ge=1, le=MAX_ID, description="alert id")
 RESPONDERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.ONCALL})

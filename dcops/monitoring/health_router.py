@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ADMIN_OPERATOR, STAFF
@@ -15,8 +15,9 @@ from dcops.exceptions import NotFoundError, ValidationError
 from dcops.monitoring import state
 from dcops.monitoring.sensor_models import SensorThresholdIn
 from dcops.monitoring.state_models import InterfaceUpdate, MonitoringSetting, MonitoringSettingUpdate
+from dcops.routing import ApiRouter
 
-router = APIRouter(tags=["monitoring"])
+router = ApiRouter(tags=["monitoring"])
 Staff = Annotated[Actor, Depends(Allow(STAFF))]
 Writer = Annotated[Actor, Depends(Allow(ADMIN_OPERATOR))]
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -39,6 +39,7 @@ from dcops.dcim.models import Device, DeviceType, Rack, Site
 from dcops.monitoring.alert_models import Alert, AlertState
 from dcops.monitoring.state_models import DeviceState, PollerStatus
 from dcops.monitoring.types import METRICS, PROMETHEUS_EXTRA
+from dcops.routing import ApiRouter
 
 log = logging.getLogger("dcops.metrics")
 CACHE_S = 5.0
@@ -370,7 +371,7 @@ def clear_cache() -> None:
     _caches.clear()
 
 
-metrics_router = APIRouter(tags=["monitoring"])
+metrics_router = ApiRouter(tags=["monitoring"])
 
 
 @metrics_router.get("/metrics", include_in_schema=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlmodel import Session
 
 from dcops.auth.actor import Actor
@@ -22,9 +22,10 @@ from dcops.provisioning.models import (
     JobPublic,
     ResizeBody,
 )
+from dcops.routing import ApiRouter
 from dcops.schemas import Page
 
-router = APIRouter(prefix="/provisioning", tags=["provisioning"])
+router = ApiRouter(prefix="/provisioning", tags=["provisioning"])
 reader, actor_ops, staff = Allow(EVERYONE), Allow(ADMIN_OPERATOR), Allow(STAFF)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlmodel import Session
@@ -15,10 +15,11 @@ from dcops.auth.deps import Allow
 from dcops.config import get_settings
 from dcops.database import SessionDep
 from dcops.exceptions import PayloadTooLargeError, ValidationError
+from dcops.routing import ApiRouter
 from dcops.transfer.formats import format_for, read_rows, write_rows
 from dcops.transfer.service import ImportRefused, export_records, import_rows, kind_named
 
-router = APIRouter(tags=["import/export"])
+router = ApiRouter(tags=["import/export"])
 
 MEDIA = {"csv": "text/csv; charset=utf-8", "yaml": "application/yaml; charset=utf-8"}
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from dcops.auth.choices import Role
@@ -85,6 +87,34 @@ def test_every_api_route_declares_roles(app):
     nested.include_router(outer, prefix="/api/v1")
     with pytest.raises(RuntimeError, match="/api/v1/dcim/hidden"):
         assert_every_route_guarded(nested)
+
+
+def test_every_route_runs_its_sync_code_off_the_event_loop(app):
+    # a sync endpoint left to FastAPI would have its answer validated in a second trip to the thread pool while
+    # its request still holds a database connection (tests/capacity/test_approval_race.py, tiny pool)
+    from fastapi import APIRouter, FastAPI
+
+    from dcops.routing import ApiRouter, assert_no_sync_endpoint
+
+    assert assert_no_sync_endpoint(app) > 200
+    plain, wrapped = APIRouter(), ApiRouter()
+    for router in (plain, wrapped):
+        @router.get("/sync")
+        def _sync() -> dict[str, str]:
+            return {"thread": threading.current_thread().name}
+
+    @wrapped.get("/loop")
+    async def _loop() -> dict[str, str]:
+        return {"thread": threading.current_thread().name}
+
+    bare = FastAPI()
+    bare.include_router(wrapped)
+    assert assert_no_sync_endpoint(bare) == 2
+    with TestClient(bare) as c:  # the sync code still runs in a worker thread, not on the event loop's
+        assert c.get("/sync").json()["thread"] != c.get("/loop").json()["thread"]
+    bare.include_router(plain, prefix="/plain")
+    with pytest.raises(RuntimeError, match="/plain/sync"):
+        assert_no_sync_endpoint(bare)
 
 
 @pytest.mark.parametrize("role,read,write", [

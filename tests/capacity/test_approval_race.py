@@ -51,7 +51,32 @@ def _approve_all(base: str, headers: dict[str, str], ids: list[int]) -> list[htt
     return [r for r in results if isinstance(r, httpx.Response)]
 
 
-def test_hundred_concurrent_approvals_never_overcommit(app, tokens, factory, session):
+@pytest.fixture(params=["pool", "tiny-pool"])
+def pool(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The server's connection pool: as configured, or 2 connections for the API's 8 threads.
+
+    With fewer connections than threads, a request that held its connection while it queued for a thread
+    (FastAPI validating a sync endpoint's answer in a second trip to the pool) would leave the threads
+    waiting on the pool for good; the tiny pool makes that happen at once.
+    """
+    if request.param == "pool":
+        yield request.param
+        return
+    from dcops.config import get_settings
+    from dcops.database import _engines
+
+    monkeypatch.setenv("DCOPS_DB_POOL_SIZE", "2")
+    monkeypatch.setenv("DCOPS_DB_MAX_OVERFLOW", "0")
+    get_settings.cache_clear()
+    url = get_settings().database_url
+    configured = _engines.pop(url)  # the server builds its own engine, with the tiny pool
+    yield request.param
+    _engines.pop(url).dispose()
+    _engines[url] = configured
+    get_settings.cache_clear()
+
+
+def test_hundred_concurrent_approvals_never_overcommit(app, tokens, factory, session, pool):
     from dcops.auth.actor import SYSTEM
     from dcops.capacity import service
     from dcops.capacity.models import CapacityRequestCreate

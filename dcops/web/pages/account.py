@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import Response
 
 from dcops.auth import sessions as console_sessions
@@ -13,12 +13,13 @@ from dcops.auth.service import authenticate_password
 from dcops.database import SessionDep
 from dcops.exceptions import AuthenticationError, TooManyRequestsError
 from dcops.proxy import client_address
+from dcops.routing import ApiRouter
 from dcops.web.auth import Page, Public, Viewer, current_user
 from dcops.web.fmt import LANGS
 from dcops.web.render import redirect, release, render
 from dcops.web.session import MAX_AGE, session_of
 
-router = APIRouter()
+router = ApiRouter()
 
 
 def _safe_next(target: str | None) -> str:

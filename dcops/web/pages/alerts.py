@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import Response
 
 from dcops.auth.choices import STAFF
@@ -11,6 +11,7 @@ from dcops.exceptions import DcopsError
 from dcops.monitoring import alerting
 from dcops.monitoring.alert_models import AlertState
 from dcops.monitoring.alert_views import alert_history, silenced_until
+from dcops.routing import ApiRouter
 from dcops.web.auth import Page, Viewer
 from dcops.web.flash import flash
 from dcops.web.i18n import translator
@@ -18,7 +19,7 @@ from dcops.web.messages import translate_message
 from dcops.web.pages.health import RESPONDERS
 from dcops.web.render import lang_of, redirect, release, render
 
-router = APIRouter()
+router = ApiRouter()
 PAGE = 50
 STATES = [s.value for s in AlertState]
 

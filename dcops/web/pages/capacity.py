@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session
@@ -17,6 +17,7 @@ from dcops.crud import ListQuery
 from dcops.database import SessionDep
 from dcops.exceptions import DcopsError
 from dcops.provisioning import service as jobs
+from dcops.routing import ApiRouter
 from dcops.web import forms
 from dcops.web.auth import Page, Viewer
 from dcops.web.catalog import choices
@@ -26,7 +27,7 @@ from dcops.web.i18n import translator
 from dcops.web.messages import translate_message
 from dcops.web.render import lang_of, redirect, release, render
 
-router = APIRouter()
+router = ApiRouter()
 PLANNING = frozenset({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR, Role.ONCALL})
 FILERS = ADMIN_OPERATOR
 LINE_FIELDS = ("name_prefix", "count", "vcpus", "ram_gib", "disk_gib", "anti_affinity_group")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -16,12 +16,13 @@ from dcops.consolidation.choices import AppStatus
 from dcops.consolidation.models import ShowbackSettingsBase
 from dcops.database import SessionDep
 from dcops.exceptions import DcopsError
+from dcops.routing import ApiRouter
 from dcops.web import forms
 from dcops.web.auth import Page, Viewer
 from dcops.web.forms import FormField, FormState
 from dcops.web.render import lang_of, redirect, render
 
-router = APIRouter()
+router = ApiRouter()
 PLAN_READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR})
 EDITORS = frozenset({Role.ADMIN, Role.PLANNER})
 SETTINGS = {"amortisation_years": "Hardware life (years)", "tariff_idr_per_kwh": "Electricity tariff (Rp/kWh)",

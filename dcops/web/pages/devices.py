@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col
 
@@ -18,11 +18,12 @@ from dcops.monitoring import device_reads, sensor_state
 from dcops.monitoring.alert_views import device_alerts
 from dcops.monitoring.history import labels_key, parse_series_key
 from dcops.monitoring.sensors import UNITS
+from dcops.routing import ApiRouter
 from dcops.web import fmt, status, svg
 from dcops.web.auth import Page, Viewer
 from dcops.web.render import lang_of, render
 
-router = APIRouter()
+router = ApiRouter()
 
 #: metric -> (title, unit); the first series of each metric the device has is charted, in this order
 CHARTS = (

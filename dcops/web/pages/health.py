@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import Response
 
 from dcops.auth.choices import STAFF, Role
 from dcops.database import SessionDep, utcnow
 from dcops.monitoring import alerting
 from dcops.monitoring.alert_views import silenced_until
+from dcops.routing import ApiRouter
 from dcops.web import status
 from dcops.web.auth import Page, Viewer
 from dcops.web.render import redirect, release, render
 
-router = APIRouter()
+router = ApiRouter()
 RESPONDERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.ONCALL})
 REFRESH_S = 15
 

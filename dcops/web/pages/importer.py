@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session
@@ -10,12 +10,13 @@ from sqlmodel import Session
 from dcops.auth.choices import ADMIN_OPERATOR
 from dcops.database import SessionDep
 from dcops.exceptions import DcopsError
+from dcops.routing import ApiRouter
 from dcops.transfer.formats import format_for, read_rows
 from dcops.transfer.service import KINDS, ImportRefused, ImportResult, import_rows, kind_named
 from dcops.web.auth import Page, Viewer
 from dcops.web.render import render
 
-router = APIRouter()
+router = ApiRouter()
 MAX_UPLOAD = 50 * 1024 * 1024
 
 

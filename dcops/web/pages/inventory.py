@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session
@@ -16,6 +16,7 @@ from sqlmodel import Session
 from dcops.crud import ListQuery
 from dcops.database import SessionDep
 from dcops.exceptions import DcopsError, ValidationError
+from dcops.routing import ApiRouter
 from dcops.web import forms
 from dcops.web.auth import Page, Viewer
 from dcops.web.catalog import FIELD_REF, KINDS, InventoryKind, choices, form_fields, page
@@ -23,7 +24,7 @@ from dcops.web.forms import FormState
 from dcops.web.pages.bulk import apply_bulk, bulk_inputs
 from dcops.web.render import redirect, render
 
-router = APIRouter()
+router = ApiRouter()
 PAGE_SIZE = 50
 EQUIPMENT_REFS = frozenset({"host", "cluster", "rack", "site", "device_type", "room"})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from dcops.auth.choices import EVERYONE
@@ -10,10 +10,11 @@ from dcops.crud import ListQuery
 from dcops.database import SessionDep
 from dcops.provisioning import service
 from dcops.provisioning.choices import FINISHED, JobStatus
+from dcops.routing import ApiRouter
 from dcops.web.auth import Page, Viewer
 from dcops.web.render import render
 
-router = APIRouter()
+router = ApiRouter()
 POLL_S = 2
 TAIL = 20_000
 

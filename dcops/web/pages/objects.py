@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -21,12 +21,13 @@ from dcops.database import SessionDep
 from dcops.dcim.service import clusters, devices
 from dcops.ipam.service import agency_prefixes, ip_addresses, prefix_addresses, prefixes
 from dcops.provisioning import service as provisioning
+from dcops.routing import ApiRouter
 from dcops.tenancy.service import agencies
 from dcops.virtualization.service import agency_vms, virtual_machines
 from dcops.web.auth import Page, Viewer
 from dcops.web.render import render
 
-router = APIRouter()
+router = ApiRouter()
 CHANGELOG_ROLES = AUDIT | {Role.OPERATOR}
 PAGE = 50
 

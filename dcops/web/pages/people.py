@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -13,6 +13,7 @@ from dcops.auth.choices import ADMIN, EVERYONE
 from dcops.auth.models import ApiToken
 from dcops.database import SessionDep, utcnow
 from dcops.exceptions import DcopsError, NotFoundError
+from dcops.routing import ApiRouter
 from dcops.tenancy.service import agency_codes
 from dcops.web.auth import Page, Viewer
 from dcops.web.flash import flash
@@ -20,7 +21,7 @@ from dcops.web.i18n import translator
 from dcops.web.messages import translate_message
 from dcops.web.render import lang_of, redirect, release, render
 
-router = APIRouter()
+router = ApiRouter()
 
 
 def _tokens(session: Session, user_id: int | None) -> list[ApiToken]:

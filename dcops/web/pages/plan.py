@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -13,12 +13,13 @@ from dcops.auth.choices import Role
 from dcops.capacity import export, planning
 from dcops.database import SessionDep
 from dcops.exceptions import DcopsError
+from dcops.routing import ApiRouter
 from dcops.web import fmt, forms, svg
 from dcops.web.auth import Page, Viewer
 from dcops.web.forms import FormField, FormState
 from dcops.web.render import lang_of, render
 
-router = APIRouter()
+router = ApiRouter()
 PLANNERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.PLANNER, Role.AUDITOR})
 FIELDS = ("model", "years", "cluster", "growth_percent", "default_growth_percent", "vcpu_ratio", "ram_ratio",
           "disk_ratio", "ha_reserve_hosts")

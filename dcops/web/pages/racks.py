@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col
 
@@ -13,11 +13,12 @@ from dcops.database import SessionDep
 from dcops.dcim import service as dcim
 from dcops.dcim.models import Device, Rack
 from dcops.monitoring.state import latest_samples
+from dcops.routing import ApiRouter
 from dcops.web import status, svg
 from dcops.web.auth import Page, Viewer
 from dcops.web.render import render
 
-router = APIRouter()
+router = ApiRouter()
 
 
 @dataclass
