@@ -56,3 +56,18 @@ def test_value_pages_match_the_orm(session: Session, backend: str, resource: Res
         if backend == "sqlite":  # and the one-row JSON page is what SQLite used
             selected = list(resource.table.c)
             assert _as_json(selected, session.get_bind().dialect) is not None
+
+
+@pytest.mark.parametrize("stored", ["2026-12-07 18:34:48.524879", "2026-12-07 18:34:48.000000", "2026-12-07 18:34:48",
+                                    "2026-12-07 18:34:48.5"])
+def test_a_stored_timestamp_reads_back_as_the_column_type_reads_it(stored: str) -> None:
+    from sqlalchemy.dialects import sqlite
+
+    from dcops.pages import _reader
+
+    dialect = sqlite.dialect()
+    column = devices.table.c.created_at
+    typed = column.type.dialect_impl(dialect).result_processor(dialect, None)
+    fast = _reader(column, dialect)
+    assert fast is not typed and fast is not None
+    assert fast(stored) == typed(stored) and fast(stored).tzinfo == typed(stored).tzinfo
