@@ -236,7 +236,7 @@ class Resource(Generic[M]):
         count_stmt = select(func.count()).select_from(self.table)
         if where is not None:
             count_stmt = count_stmt.where(where)
-        return int(session.execute(count_stmt).scalar_one())
+        return int(session.connection().execute(count_stmt).scalar_one())
 
     def get_all(self, session: Session, *, actor: Actor, query: ListQuery) -> tuple[list[M], int]:
         """Return one page of objects and how many match in all."""
@@ -264,16 +264,17 @@ class Resource(Generic[M]):
         dialect = session.get_bind().dialect
         if dialect.name == "sqlite" and (rows := sqlite_page(session, page, selected, names)) is not None:
             return rows, self._count(session, where, query, len(rows))
+        # read through the session's connection (its transaction), not the ORM: plain column values need none
+        # of its row loading, which cost a tenth of a list request's CPU on PostgreSQL (measured)
+        connection = session.connection()
         if dialect.name != "postgresql":
-            result = session.execute(page(select(*selected)))
-            rows = [dict(zip(names, row, strict=True)) for row in result]
+            rows = [dict(zip(names, row, strict=True)) for row in connection.execute(page(select(*selected)))]
             return rows, self._count(session, where, query, len(rows))
         # on PostgreSQL the total rides along (a window over the filtered rows, before LIMIT): one round trip
-        # less; on SQLite two statements are cheaper (measured)
-        rows, total = [], None
-        for *values, total in session.execute(page(select(*selected, func.count().over()))):  # noqa: B007
-            rows.append(dict(zip(names, values, strict=True)))
-        return rows, self._count(session, where, query, 0) if total is None else int(total)
+        # less; on SQLite two statements are cheaper (measured). zip stops at the names: the total is left out
+        found = connection.execute(page(select(*selected, func.count().over()))).fetchall()
+        rows = [dict(zip(names, row)) for row in found]  # noqa: B905
+        return rows, int(found[0][-1]) if found else self._count(session, where, query, 0)
 
     # --- rules shared by every model -----------------------------------------------------
 

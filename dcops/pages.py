@@ -69,7 +69,7 @@ def sqlite_page(session: Session, page: Callable[[Any], Any], columns: Sequence[
         return None
     row_json, readers = as_json
     inner = page(select(row_json)).subquery()
-    packed = session.execute(select(func.json_group_array(func.json(inner.c.r)))).scalar_one()
+    packed = session.connection().execute(select(func.json_group_array(func.json(inner.c.r)))).scalar_one()
     rows = [dict(zip(names, values, strict=True)) for values in json.loads(packed)]
     for name, read in zip(names, readers, strict=True):
         if read is not None:  # most columns need nothing (text, integers); dates are parsed
