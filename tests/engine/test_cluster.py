@@ -101,7 +101,10 @@ def test_two_hosts_two_schedulers_kill_a_worker_and_the_leader(session: Any, tmp
     assert len(history) == devices  # every device polled
     for device_id, times in history.items():
         span = (times[-1] - times[0]).total_seconds()
-        assert len(times) <= span / INTERVAL_S + 2, (device_id, len(times), span)  # about once an interval
+        # about once an interval: the polls the span holds, one at each end, and for a device of the slice cut by
+        # the kill, its redelivery (at least once: the worker may have written that device before it died). Two
+        # pollers polling every device would show twice as many.
+        assert len(times) <= span / INTERVAL_S + 3, (device_id, len(times), span)
         state = session.get(DeviceState, device_id)
         assert state.last_poll_at == times[-1]  # the newest result is the one stored (nothing applied out of order)
     for name in ("worker-b", standby):  # no write failed (no primary-key collision, no lost batch)
