@@ -205,6 +205,46 @@ def public_rows(public: type[BaseModel], rows: list[dict[str, Any]], fast: TypeA
         return slow.dump_json([read_public(public, SimpleNamespace(**row)) for row in rows])
 
 
+class ListPage:
+    """What one resource's list endpoint answers: a page of its ``public`` objects as JSON, and the total.
+
+    The database writes the page as JSON where its columns allow (:meth:`Resource.get_all_json`), and the page
+    is validated straight from that JSON; otherwise, or should a stored row break today's input rules, it is read
+    as column values (:func:`public_rows`), or as whole objects when ``public`` shows more than columns. Either
+    way the read ends before the page is serialised. Every list is registered in :data:`LIST_PAGES`.
+    """
+
+    def __init__(self, resource: Resource[Any], public: type[BaseModel]) -> None:
+        self.resource, self.public = resource, public
+        self.columns = list_columns(resource, public)
+        self.slow: TypeAdapter[list[Any]] = TypeAdapter(list[public])  # type: ignore[valid-type]  # a class known at run time
+        self.fast: TypeAdapter[list[Any]] = TypeAdapter(list[read_model(public)])  # type: ignore[misc]  # a class built at run time
+        LIST_PAGES[resource.table.name] = self
+
+    def render(self, session: Session, actor: Actor, query: ListQuery, *, written: bool = True) -> tuple[bytes, int]:
+        """The page's JSON and how many rows match in all; ``written=False`` skips the database's JSON (tests)."""
+        resource, columns = self.resource, self.columns
+        if columns is None:  # the public schema shows something the table does not hold: read objects
+            objs, count = resource.get_all(session, actor=actor, query=query)
+            session.expunge_all()  # keep the rows loaded (a rollback would expire them) ...
+            session.rollback()  # ... and end the read before they are serialised
+            return self.slow.dump_json([read_public(self.public, r) for r in objs]), count
+        page = resource.get_all_json(session, actor=actor, query=query, names=columns) if written else None
+        session.rollback()
+        if page is not None:
+            try:
+                return self.fast.dump_json(self.fast.validate_json(page[0])), page[1]
+            except PydanticValidationError:
+                pass  # a row stored before a rule: read as values, which shows it as stored
+        rows, count = resource.get_all_values(session, actor=actor, query=query, names=columns)
+        session.rollback()
+        return public_rows(self.public, rows, self.fast, self.slow), count
+
+
+#: every list endpoint's page, by table name
+LIST_PAGES: dict[str, ListPage] = {}
+
+
 def to_public(public: type[BaseModel], obj: Any, warnings: list[str] | None = None) -> BaseModel:
     """Convert a table row to its public schema (with write warnings when the schema has them)."""
     out = read_public(public, obj)
@@ -239,9 +279,7 @@ def crud_router(
     label, plural = resource.label, resource.plural
 
     paging = {"limit", "offset", "ordering", "q"}
-    columns = list_columns(resource, public)
-    rows_json: TypeAdapter[list[Any]] = TypeAdapter(list[public])  # type: ignore[valid-type]  # a class known at run time
-    rows_fast: TypeAdapter[list[Any]] = TypeAdapter(list[read_model(public)])  # type: ignore[misc]  # a class built at run time
+    pages = ListPage(resource, public)
 
     def list_items(
         request: Request,
@@ -258,15 +296,7 @@ def crud_router(
         # an unknown query parameter is refused (422 naming the valid filters), never silently ignored
         filters |= {k: v for k, v in request.query_params.items() if k not in paging and k not in filters}
         query = ListQuery(limit=limit, offset=offset, ordering=ordering, q=q, filters=filters)
-        if columns is None:  # the public schema shows something the table does not hold: read objects
-            objs, count = resource.get_all(session, actor=actor, query=query)
-            session.expunge_all()  # keep the rows loaded (a rollback would expire them) ...
-            session.rollback()  # ... and end the read before they are serialised
-            data = rows_json.dump_json([read_public(public, r) for r in objs])
-        else:
-            rows, count = resource.get_all_values(session, actor=actor, query=query, names=columns)
-            session.rollback()  # end the read before the rows are serialised
-            data = public_rows(public, rows, rows_fast, rows_json)
+        data, count = pages.render(session, actor, query)
         # validated once and serialised once here (FastAPI would validate the page a second time); the same
         # JSON as Page[public]: data, count, limit, offset
         body = b'{"data":%s,"count":%d,"limit":%d,"offset":%d}' % (data, count, limit, offset)
