@@ -49,7 +49,10 @@ class Settings(BaseSettings):
     login_backoff_seconds: int = Field(default=5, ge=1, le=3600, description="first lockout; doubles each failure")
     broker_url: str = Field(default="", description="Celery broker (amqp://...); empty: all work in one process")
     queue_prefix: str = Field(default="dcops", description="prefix of the Celery queue names (poll, jobs, notify)")
-    db_pool_size: int = Field(default=5, ge=1, le=100, description="PostgreSQL connections kept per process")
+    db_pool_size: int = Field(
+        default=10, ge=1, le=100,
+        description="PostgreSQL connections kept per process; at least api_threads, or connections beyond the pool are "
+                    "closed and reopened all the time under load")
     db_max_overflow: int = Field(default=10, ge=0, le=200, description="extra connections a process may open")
 
     @model_validator(mode="after")

@@ -26,7 +26,7 @@ from dcops.changelog import ChangeAction, record_change
 from dcops.database import utcnow
 from dcops.exceptions import ConflictError, InUseError, NotFoundError, PermissionDeniedError, ValidationError
 from dcops.hooks import Hook
-from dcops.pages import json_page, row_object
+from dcops.pages import json_page
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -276,8 +276,7 @@ class Resource(Generic[M]):
             # less; on SQLite two statements are cheaper (measured)
             stmt = page(select(*selected, *([func.count().over()] if dialect.name == "postgresql" else [])))
         elif kind == "json":
-            row = row_object(selected, dialect)
-            stmt = None if row is None else json_page(page, row, self._order(shape), dialect)
+            stmt = json_page(page, selected, self._order(shape), dialect)
         else:
             where = self._where(shape)
             stmt = select(func.count()).select_from(self.table)

@@ -16,7 +16,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Enum, Float, Integer, String, Text, cast, func, literal_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Enum,
+    Float,
+    Integer,
+    String,
+    Text,
+    cast,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnClause
@@ -27,6 +41,7 @@ from dcops.database import UTCDateTime
 # stored UTC timestamps spelled as pydantic reads them: ISO 8601 with a 'Z' (the column holds UTC on both backends)
 _PG_UTC: ColumnClause[str] = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'""")
 _Z: ColumnClause[str] = literal_column("'Z'")
+_UTC: ColumnClause[str] = literal_column("'UTC'")
 
 
 def _json_value(column: Any, dialect: Dialect) -> Any | None:
@@ -36,7 +51,7 @@ def _json_value(column: Any, dialect: Dialect) -> Any | None:
     if isinstance(kind, UTCDateTime):
         # SQLite holds 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC); PostgreSQL a timestamptz, spelled in UTC whatever
         # the session's time zone. NULL stays NULL (NULL || 'Z' is NULL).
-        return func.to_char(func.timezone("UTC", column), _PG_UTC) if postgres else column.op("||")(_Z)
+        return func.to_char(func.timezone(_UTC, column), _PG_UTC) if postgres else column.op("||")(_Z)
     if isinstance(kind, JSON):
         return column if postgres else func.json(column)  # SQLite keeps JSON as text: embed it, not quote it
     if isinstance(kind, Float):
@@ -62,20 +77,24 @@ def row_object(columns: Sequence[Any], dialect: Dialect) -> Any | None:
     return (func.json_build_object if dialect.name == "postgresql" else func.json_object)(*arguments)
 
 
-def json_page(paged: Any, row: Any, order: Sequence[Any], dialect: Dialect) -> Any:
+def json_page(paged: Any, columns: Sequence[Any], order: Sequence[Any], dialect: Dialect) -> Any | None:
     """The statement answering: the page as the text of a JSON array of objects (NULL when empty on PostgreSQL),
     how many rows it holds, and on PostgreSQL how many match in all (NULL on SQLite, and for an empty page).
+    None when a column cannot make the trip exactly (:func:`row_object`).
 
-    ``paged(select)`` adds the page's WHERE, ORDER BY, LIMIT and OFFSET; ``order`` is that ORDER BY. On PostgreSQL
+    ``paged(select)`` adds the page's WHERE, ORDER BY, LIMIT and OFFSET; ``order`` is that ORDER BY. The objects
+    are built over the page's rows, not inside it (SQLite would otherwise parse each object again). On PostgreSQL
     the total matching rows rides along (a window over the filtered rows, before LIMIT) and the array keeps the
     page's order explicitly; SQLite's aggregate takes rows in the order its ORDER BY ... LIMIT subquery gives them.
     """
-    from sqlalchemy import select
-
-    if dialect.name == "postgresql":
-        inner = paged(select(row.label("r"), func.row_number().over(order_by=list(order)).label("n"),
-                             func.count().over().label("total"))).subquery()
-        return select(cast(func.json_agg(aggregate_order_by(inner.c.r, inner.c.n)), Text), func.count(),
-                      func.max(inner.c.total))
-    inner = paged(select(row.label("r"))).subquery()
-    return select(func.json_group_array(func.json(inner.c.r)), func.count(), literal_column("NULL"))
+    postgres = dialect.name == "postgresql"
+    extra = [func.row_number().over(order_by=list(order)).label("dcops_n"),
+             func.count().over().label("dcops_total")] if postgres else []
+    inner = paged(select(*columns, *extra)).subquery()
+    row = row_object([inner.c[column.name] for column in columns], dialect)
+    if row is None:
+        return None
+    if postgres:
+        return select(cast(func.json_agg(aggregate_order_by(row, inner.c.dcops_n)), Text), func.count(),
+                      func.max(inner.c.dcops_total))
+    return select(func.json_group_array(row), func.count(), literal_column("NULL"))
