@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, ColumnElement, Integer, String, Table, and_, bindparam, func, or_, select
-from sqlalchemy.engine import Dialect
+from sqlalchemy import BigInteger, ColumnElement, Integer, Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
@@ -26,7 +24,7 @@ from dcops.changelog import ChangeAction, record_change
 from dcops.database import utcnow
 from dcops.exceptions import ConflictError, InUseError, NotFoundError, PermissionDeniedError, ValidationError
 from dcops.hooks import Hook
-from dcops.pages import json_page
+from dcops.listing import Lister, ListQuery
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -40,38 +38,8 @@ AGENCY_GUARD: Hook[Callable[[Session, Actor, int | None], None]] = Hook("agency 
 
 _registry: dict[str, Resource[Any]] = {}
 
-MAX_LIMIT = 1000
 INT32 = 2**31 - 1
 INT64 = 2**63 - 1
-
-
-def like_escape(text: str) -> str:
-    """Escape LIKE's wildcards (``%``, ``_``) and the escape character itself, so ``q`` matches literally."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-_STATEMENTS_KEPT = 512  # per resource: list statements differ by filters used, search and ordering
-
-
-@dataclass(frozen=True)
-class _Shape:
-    """What a list's SQL depends on; the values it filters by are bound parameters."""
-
-    scoped: bool
-    filters: tuple[str, ...]
-    search: bool
-    ordering: str  # a column name, '-' first for descending
-
-
-@dataclass
-class ListQuery:
-    """What a list call asks for: a page, an order, a search and exact filters."""
-
-    limit: int = 50
-    offset: int = 0
-    ordering: str | None = None
-    q: str | None = None
-    filters: dict[str, Any] = field(default_factory=dict)
 
 
 def jsonable(value: Any) -> Any:
@@ -144,7 +112,7 @@ class Resource(Generic[M]):
         self.before_delete = before_delete
         #: who may write through the API (set by ``crud_router``); other paths (import, console) check it too
         self.write_roles: frozenset[Any] | None = None
-        self._statements: dict[tuple[Any, ...], Any] = {}
+        self.lists = Lister(self)
         _registry[self.table.name] = self
 
     # --- helpers -----------------------------------------------------------------------
@@ -199,151 +167,21 @@ class Resource(Generic[M]):
             stmt = stmt.where(cond)
         return session.execute(stmt).scalars().first()
 
-    def _list_plan(self, actor: Actor, query: ListQuery) -> tuple[_Shape, dict[str, Any]] | None:
-        """Check ``query``; return what its statements depend on and their parameters, or None when the actor can
-        see nothing of this table."""
-        if actor.scoped_agency is not None and self.scope is None:
-            return None
-        params: dict[str, Any] = {"limit": query.limit, "offset": query.offset}
-        if actor.scoped_agency is not None:
-            params["scope_agency"] = actor.scoped_agency
-        filters = []
-        for name, value in query.filters.items():
-            if value is None:
-                continue
-            if name not in self.filters:
-                raise ValidationError(
-                    f"cannot filter {self.plural} by '{name}'; filter by one of: {', '.join(self.filters) or 'none'}",
-                    field=name)
-            filters.append(name)
-            params[f"filter_{name}"] = value
-        if query.q:
-            params["q"] = f"%{like_escape(query.q.strip().lower())}%"
-        ordering = query.ordering or self.default_ordering
-        if ordering.lstrip("-") not in self.orderings:
-            raise ValidationError(
-                f"cannot order {self.plural} by '{ordering.lstrip('-')}'; choose one of: {', '.join(self.orderings)}",
-                field="ordering",
-            )
-        if not 1 <= query.limit <= MAX_LIMIT:
-            raise ValidationError(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
-        if query.offset < 0:
-            raise ValidationError("offset must not be negative", field="offset")
-        return _Shape("scope_agency" in params, tuple(sorted(filters)), "q" in params, ordering), params
-
-    def _where(self, shape: _Shape) -> ColumnElement[bool] | None:
-        conditions: list[ColumnElement[bool]] = []
-        if shape.scoped:
-            conditions.append(self.column(self.scope or "id") == bindparam("scope_agency"))
-        conditions += [self.column(name) == bindparam(f"filter_{name}") for name in shape.filters]
-        if shape.search:
-            pattern = bindparam("q", type_=String())
-            conditions.append(or_(*(func.lower(self.column(f)).like(pattern, escape="\\") for f in self.search)))
-        return and_(*conditions) if conditions else None
-
-    def _order(self, shape: _Shape) -> list[Any]:
-        key = shape.ordering.lstrip("-")
-        column = self.column(key)
-        order = [column.desc() if shape.ordering.startswith("-") else column]
-        return order if key == "id" else [*order, self.column("id")]
-
-    def _paged(self, shape: _Shape) -> Callable[[Any], Any]:
-        """A function adding the page's WHERE, ORDER BY, LIMIT and OFFSET (bound parameters) to a select."""
-        where = self._where(shape)
-
-        def page(stmt: Any) -> Any:
-            if where is not None:
-                stmt = stmt.where(where)
-            return stmt.order_by(*self._order(shape)).limit(bindparam("limit")).offset(bindparam("offset"))
-
-        return page
-
-    def _statement(self, kind: str, shape: _Shape, dialect: Dialect, names: Sequence[str] = ()) -> Any:
-        """The statement of ``kind`` for ``shape``, built once: its values are bound parameters, so SQLAlchemy
-        reuses its cache key and compiled form (building and keying a statement cost about as much as running it).
-        None when no such statement exists (a JSON page of columns JSON cannot carry exactly)."""
-        key = (kind, shape, dialect.name, tuple(names))
-        try:
-            return self._statements[key]
-        except KeyError:
-            pass
-        page = self._paged(shape)
-        selected = [self.table.c[n] for n in names]
-        if kind == "objects":
-            stmt = page(select(self.model))
-        elif kind == "values":
-            # on PostgreSQL the total rides along (a window over the filtered rows, before LIMIT): one round trip
-            # less; on SQLite two statements are cheaper (measured)
-            stmt = page(select(*selected, *([func.count().over()] if dialect.name == "postgresql" else [])))
-        elif kind == "json":
-            stmt = json_page(page, selected, self._order(shape), dialect)
-        else:
-            where = self._where(shape)
-            stmt = select(func.count()).select_from(self.table)
-            stmt = stmt if where is None else stmt.where(where)
-        if len(self._statements) >= _STATEMENTS_KEPT:
-            self._statements.clear()
-        self._statements[key] = stmt
-        return stmt
-
-    def _count(self, session: Session, shape: _Shape, params: dict[str, Any], found: int) -> int:
-        """How many rows match in all; without asking the database when the page itself tells."""
-        if 0 < found < params["limit"] or (found == 0 and params["offset"] == 0):
-            return int(params["offset"]) + found  # a short (or empty first) page is the end of the list
-        connection = session.connection()
-        return int(connection.execute(self._statement("count", shape, connection.dialect), params).scalar_one())
-
     def get_all(self, session: Session, *, actor: Actor, query: ListQuery) -> tuple[list[M], int]:
         """Return one page of objects and how many match in all."""
-        plan = self._list_plan(actor, query)
-        if plan is None:
-            return [], 0
-        shape, params = plan
-        stmt = self._statement("objects", shape, session.get_bind().dialect)
-        rows = list(session.execute(stmt, params).scalars().all())
-        return rows, self._count(session, shape, params, len(rows))
+        return self.lists.objects(session, actor, query)
 
     def get_all_values(
         self, session: Session, *, actor: Actor, query: ListQuery, names: Sequence[str]
     ) -> tuple[list[dict[str, Any]], int]:
-        """Like :meth:`get_all`, but read only the columns ``names`` and return plain dicts (no ORM objects).
-
-        Same filters, search, ordering, scoping and checks as :meth:`get_all`; for list endpoints, which only
-        serialise what they read. Read through the session's connection (its transaction), not the ORM: plain
-        column values need none of its row loading (a tenth of a list request's CPU on PostgreSQL, measured).
-        """
-        plan = self._list_plan(actor, query)
-        if plan is None:
-            return [], 0
-        shape, params = plan
-        connection = session.connection()
-        found = connection.execute(self._statement("values", shape, connection.dialect, names), params).fetchall()
-        rows = [dict(zip(names, row)) for row in found]  # noqa: B905 - on PostgreSQL the total is left out
-        if connection.dialect.name == "postgresql" and found:
-            return rows, int(found[0][-1])
-        return rows, self._count(session, shape, params, len(rows))
+        """Like :meth:`get_all`, but read only the columns ``names`` as plain dicts (:meth:`Lister.values`)."""
+        return self.lists.values(session, actor, query, names)
 
     def get_all_json(
         self, session: Session, *, actor: Actor, query: ListQuery, names: Sequence[str]
     ) -> tuple[str, int] | None:
-        """Like :meth:`get_all_values`, but the page comes as the JSON text of an array of objects keyed by
-        ``names``, written by the database (:mod:`dcops.pages`); None when a column cannot be carried that way.
-
-        The values are as stored (timestamps in ISO 8601 with 'Z', SQLite's booleans as 0/1): for validating
-        with the public schema's ``validate_json``, which reads them as it reads the plain values.
-        """
-        plan = self._list_plan(actor, query)
-        if plan is None:
-            return "[]", 0
-        shape, params = plan
-        connection = session.connection()
-        stmt = self._statement("json", shape, connection.dialect, names)
-        if stmt is None:
-            return None
-        page, found, total = connection.execute(stmt, params).one()
-        if total is None:
-            total = self._count(session, shape, params, found)
-        return page or "[]", int(total)
+        """Like :meth:`get_all_values`, but as JSON the database writes, or None (:meth:`Lister.written`)."""
+        return self.lists.written(session, actor, query, names)
 
     # --- rules shared by every model -----------------------------------------------------
 

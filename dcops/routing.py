@@ -23,10 +23,11 @@ from pydantic_core import PydanticUndefined
 from sqlmodel import Session
 
 from dcops.actor import Actor, Role
-from dcops.crud import MAX_LIMIT, ListQuery, Resource
+from dcops.crud import ListQuery, Resource
 from dcops.database import SessionDep
 from dcops.exceptions import ValidationError
 from dcops.hooks import Hook
+from dcops.listing import MAX_LIMIT
 from dcops.schemas import Page
 
 ROLE_GUARD: Hook[Callable[[Iterable[Role]], Callable[..., Any]]] = Hook("API role guard")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dcops.crud import like_escape
+from dcops.listing import like_escape
 
 API = "/api/v1/tenancy/agencies"
 

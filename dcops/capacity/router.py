@@ -20,8 +20,9 @@ from dcops.capacity.models import (
     RequestStatus,
 )
 from dcops.capacity.plan_router import router as plan_router
-from dcops.crud import MAX_LIMIT, ListQuery
+from dcops.crud import ListQuery
 from dcops.database import SessionDep
+from dcops.listing import MAX_LIMIT
 from dcops.routing import ApiRouter
 from dcops.schemas import Page
 

@@ -13,7 +13,8 @@ import typer
 from rich.table import Table
 
 from dcops.cli import JsonOpt, cli_actor, console, local_time, print_rows
-from dcops.crud import MAX_LIMIT, ListQuery, Resource
+from dcops.crud import ListQuery, Resource
+from dcops.listing import MAX_LIMIT
 
 app = typer.Typer()
 COMMAND = None

@@ -10,8 +10,9 @@ from pydantic import BaseModel
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ADMIN, STAFF, Role
 from dcops.auth.deps import Allow
-from dcops.crud import MAX_LIMIT, ListQuery
+from dcops.crud import ListQuery
 from dcops.database import SessionDep
+from dcops.listing import MAX_LIMIT
 from dcops.monitoring import alert_models as m
 from dcops.monitoring import alerting, notify
 from dcops.monitoring.rules import default_rules

@@ -10,8 +10,9 @@ from sqlmodel import Session
 from dcops.auth.actor import Actor
 from dcops.auth.choices import ADMIN_OPERATOR, EVERYONE, STAFF
 from dcops.auth.deps import Allow
-from dcops.crud import MAX_LIMIT, ListQuery
+from dcops.crud import ListQuery
 from dcops.database import SessionDep
+from dcops.listing import MAX_LIMIT
 from dcops.provisioning import service
 from dcops.provisioning.models import (
     AgencySSHKeysUpdate,

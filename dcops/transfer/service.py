@@ -333,7 +333,8 @@ def _create_one(session: Session, actor: Actor, kind: Kind, look: Lookup, row: R
 
 def export_records(session: Session, *, actor: Actor, kind: Kind) -> list[dict[str, Any]]:
     """Return every object of ``kind`` the actor may see, as import-ready records."""
-    from dcops.crud import MAX_LIMIT, ListQuery
+    from dcops.crud import ListQuery
+    from dcops.listing import MAX_LIMIT
 
     out: list[dict[str, Any]] = []
     offset = 0
